@@ -1,0 +1,1 @@
+namespace CeleryActors.Actors; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace CeleryActors.Messages; internal static class Placeholder {}
