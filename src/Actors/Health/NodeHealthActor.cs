@@ -1,0 +1,122 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Health;
+using CeleryActors.Messages.Subscription;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Health;
+
+/// <summary>
+/// Probes Redis at an interval and answers <see cref="GetNodeHealth"/>. States: <c>Disconnected</c> (the start,
+/// and after a failed probe) and <c>Connected</c>. Every change is published on the event stream as
+/// <see cref="RedisConnectionChanged"/> and shown in <c>celery_redis_connected</c>. The probe runs on the shared
+/// connection, so it sees exactly what the node's other Redis users see.
+/// </summary>
+public sealed class NodeHealthActor : ReceiveActor, IWithTimers
+{
+    private const string ProbeTimer = "probe";
+    private readonly IConnectionMultiplexer _redis;
+    private readonly CeleryMetrics _metrics;
+    private readonly TimeSpan _interval;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private string _lastError = "no probe yet";
+
+    /// <summary>Creates the actor.</summary>
+    /// <param name="redis">The node's shared connection.</param>
+    /// <param name="metrics">The node's metrics, for <c>celery_redis_connected</c>.</param>
+    /// <param name="interval">How often Redis is probed; a probe times out after the same interval.</param>
+    public NodeHealthActor(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval)
+    {
+        _redis = redis;
+        _metrics = metrics;
+        _interval = interval;
+        Disconnected();
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props for the actor.</summary>
+    public static Props Props(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval) =>
+        Akka.Actor.Props.Create(() => new NodeHealthActor(redis, metrics, interval));
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        _metrics.RedisConnected.Set(0);
+        Self.Tell(Probe.Instance);
+        Timers.StartPeriodicTimer(ProbeTimer, Probe.Instance, _interval);
+    }
+
+    private void Disconnected()
+    {
+        Common(connected: false);
+        Receive<ProbeSucceeded>(_ =>
+        {
+            Changed(true, "PING answered");
+            Become(Connected);
+        });
+        Receive<ProbeFailed>(m => _lastError = m.Reason);
+    }
+
+    private void Connected()
+    {
+        Common(connected: true);
+        Receive<ProbeSucceeded>(_ => { });
+        Receive<ProbeFailed>(m =>
+        {
+            _lastError = m.Reason;
+            Changed(false, m.Reason);
+            Become(Disconnected);
+        });
+    }
+
+    private void Common(bool connected)
+    {
+        Receive<Probe>(_ => StartProbe());
+        Receive<GetNodeHealth>(_ =>
+        {
+            var member = _cluster.SelfMember.Status == MemberStatus.Up;
+            var detail = (member, connected) switch
+            {
+                (true, true) => "ok",
+                (false, true) => $"not an Up member of the cluster (status {_cluster.SelfMember.Status})",
+                (true, false) => $"Redis unreachable: {_lastError}",
+                _ => $"not an Up member of the cluster (status {_cluster.SelfMember.Status}); Redis unreachable: {_lastError}",
+            };
+            Sender.Tell(new NodeHealth(member, connected, detail));
+        });
+    }
+
+    private void StartProbe()
+    {
+        // A probe times out after one interval, so at most one or two are ever out at once.
+        _redis.GetDatabase().PingAsync()
+            .WaitAsync(_interval)
+            .PipeTo(Self, success: _ => ProbeSucceeded.Instance,
+                failure: e => new ProbeFailed(e is TimeoutException ? "PING timed out" : e.GetBaseException().Message));
+    }
+
+    private void Changed(bool connected, string detail)
+    {
+        _metrics.RedisConnected.Set(connected ? 1 : 0);
+        if (connected) _log.Info("Redis reachable ({0})", detail);
+        else _log.Warning("Redis unreachable: {0}", detail);
+        Context.System.EventStream.Publish(new RedisConnectionChanged(connected, detail));
+    }
+
+    private sealed record Probe : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Probe Instance = new();
+    }
+
+    private sealed record ProbeSucceeded : INoSerializationVerificationNeeded
+    {
+        public static readonly ProbeSucceeded Instance = new();
+    }
+
+    private sealed record ProbeFailed(string Reason) : INoSerializationVerificationNeeded;
+}

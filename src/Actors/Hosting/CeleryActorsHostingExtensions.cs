@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Akka.Pattern;
+using Akka.Configuration;
+using Akka.Hosting;
+using CeleryActors.Actors.Health;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Subscription;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Hosting;
+
+/// <summary>
+/// The node's features as Akka.Hosting extension methods; a host chains the ones it wants. Each long-lived actor
+/// is registered in the <see cref="ActorRegistry"/> under its own type, to be fetched with
+/// <c>IRequiredActor&lt;T&gt;</c>.
+/// </summary>
+public static class CeleryActorsHostingExtensions
+{
+    /// <summary>The name of every node's actor system; nodes of one cluster must share it.</summary>
+    public const string ActorSystemName = "celery-actors";
+
+    /// <summary>The HOCON defaults of <c>hocon/celery-actors.conf</c>, embedded in this assembly.</summary>
+    public static Config ReferenceConfig { get; } = LoadReference();
+
+    /// <summary>Adds the HOCON defaults as a fallback under whatever the host sets.</summary>
+    public static AkkaConfigurationBuilder AddCeleryActorsDefaults(this AkkaConfigurationBuilder builder) =>
+        builder.AddHocon(ReferenceConfig, HoconAddMode.Append);
+
+    /// <summary>
+    /// Starts the metrics recorder (the node's metric aggregation and its observation pipeline), recording into
+    /// the <see cref="CeleryMetrics"/> registered in the service provider.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMetricsRecorder(
+        this AkkaConfigurationBuilder builder, ObservationPipelineSettings settings) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var metrics = resolver.GetService<CeleryMetrics>();
+            // Restarted in place on failure (the default strategy): its counters live outside it, and a back-off
+            // pause would drop what arrives meanwhile.
+            var recorder = system.ActorOf(
+                MetricsRecorderActor.Props(metrics, settings), "metrics");
+            registry.Register<MetricsRecorderActor>(recorder);
+        });
+
+    /// <summary>
+    /// Starts the Redis subscription on the <see cref="IConnectionMultiplexer"/> of the service provider. Needs
+    /// <see cref="AddMetricsRecorder"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddRedisSubscription(
+        this AkkaConfigurationBuilder builder, SubscriptionSettings settings) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var redis = resolver.GetService<IConnectionMultiplexer>();
+            var metrics = registry.Get<MetricsRecorderActor>();
+            var subscription = system.ActorOf(
+                Supervised(RedisSubscriptionActor.Props(redis, settings, metrics), "redis-subscription"),
+                "subscription");
+            registry.Register<RedisSubscriptionActor>(subscription);
+        });
+
+    /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/>.</summary>
+    public static AkkaConfigurationBuilder AddNodeHealth(this AkkaConfigurationBuilder builder, TimeSpan probeInterval) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var health = system.ActorOf(NodeHealthActor.Props(
+                resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), probeInterval),
+                "health");
+            registry.Register<NodeHealthActor>(health);
+        });
+
+    /// <summary>
+    /// Wraps <paramref name="child"/> in a back-off supervisor: a child that fails (a lost Redis connection, a
+    /// journal write that failed) is started again after 0.5 s, doubling up to 30 s, with jitter, while the rest
+    /// of the node keeps running.
+    /// </summary>
+    public static Props Supervised(Props child, string childName) =>
+        BackoffSupervisor.Props(Backoff.OnFailure(child, childName,
+                TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(TimeSpan.FromSeconds(60)));
+
+    private static Config LoadReference()
+    {
+        using var stream = typeof(CeleryActorsHostingExtensions).Assembly
+                               .GetManifestResourceStream("CeleryActors.celery-actors.conf")
+                           ?? throw new InvalidOperationException("celery-actors.conf is not embedded");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}

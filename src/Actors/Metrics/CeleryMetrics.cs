@@ -1,0 +1,177 @@
+using CeleryActors.Messages.Metrics;
+using CeleryActors.Messages.Subscription;
+using Prometheus;
+
+namespace CeleryActors.Actors.Metrics;
+
+/// <summary>
+/// Every metric family the node exports (SPEC §3 and the project's own), on one registry per node. Names, types
+/// and labels are a contract that dashboards and alerts depend on. Label values from outside pass through a
+/// <see cref="LabelLimiter"/> per label. Counters and gauges are thread-safe; histogram observations go through
+/// the <see cref="ObservationPipeline"/> instead of being recorded here on the hot path.
+/// </summary>
+public sealed class CeleryMetrics
+{
+    private static readonly double[] DurationBuckets =
+        [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+    private static readonly double[] LatencyBuckets =
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private readonly Dictionary<string, LabelLimiter> _limiters = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the families on <paramref name="registry"/>.</summary>
+    /// <param name="registry">The registry the node's <c>/metrics</c> endpoint exports.</param>
+    /// <param name="maxLabelValues">Distinct values kept per label before new ones fold into the overflow value.</param>
+    public CeleryMetrics(CollectorRegistry registry, int maxLabelValues)
+    {
+        Registry = registry;
+        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+
+        LabelOverflows = factory.CreateCounter("celery_label_values_overflowed_total",
+            "Label values folded into the overflow value because the label reached its cap.",
+            Labels("label"));
+        foreach (var label in new[] { "task_name", "queue", "exception", "worker", "channel", "message_type" })
+            _limiters[label] = new LabelLimiter(label, maxLabelValues, l => LabelOverflows.WithLabels(l).Inc());
+
+        TaskStarted = factory.CreateCounter("celery_task_started_total", "Tasks started.", Labels("task_name", "queue"));
+        TaskSucceeded = factory.CreateCounter("celery_task_succeeded_total", "Tasks succeeded.",
+            Labels("task_name", "queue"));
+        TaskFailed = factory.CreateCounter("celery_task_failed_total", "Tasks failed, by exception type.",
+            Labels("task_name", "queue", "exception"));
+        TaskDuration = factory.CreateHistogram("celery_task_duration_seconds", "Task execution time in seconds.",
+            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets });
+
+        WorkerActiveTasks = factory.CreateGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
+            GaugeLabels("worker"));
+        WorkerPoolSize = factory.CreateGauge("celery_worker_pool_size", "A worker's pool capacity (concurrency).",
+            GaugeLabels("worker"));
+        WorkerReservedTasks = factory.CreateGauge("celery_worker_reserved_tasks",
+            "Tasks handed to a worker and not yet started.", GaugeLabels("worker"));
+        WorkerUp = factory.CreateGauge("celery_worker_up", "1 while the worker is online, 0 once it is offline.",
+            GaugeLabels("worker"));
+
+        QueueLength = factory.CreateGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeLabels("queue"));
+        QueueConsumers = factory.CreateGauge("celery_queue_consumers", "Workers consuming a queue.",
+            GaugeLabels("queue"));
+
+        PubSubMessages = factory.CreateCounter("celery_redis_pubsub_messages_total", "Pub/sub messages handled.",
+            Labels("channel", "message_type"));
+        PubSubLatency = factory.CreateHistogram("celery_redis_pubsub_latency_seconds",
+            "Publish-to-handled latency of a pub/sub message in seconds.",
+            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets });
+
+        TaskAllocations = factory.CreateCounter("celery_task_allocation_total", "Tasks allocated to workers.",
+            Labels("queue", "worker"));
+        TaskAllocationDuration = factory.CreateHistogram("celery_task_allocation_duration_seconds",
+            "Time from a task's arrival to its allocation in seconds.",
+            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets });
+
+        MessagesRejected = factory.CreateCounter("celery_messages_rejected_total",
+            "Inbound messages rejected, by kind of channel and reason.", Labels("channel_kind", "reason"));
+        RedisConnected = factory.CreateGauge("celery_redis_connected",
+            "1 while the node's last probe of Redis succeeded, 0 otherwise.");
+        RedisResubscriptions = factory.CreateCounter("celery_redis_resubscriptions_total",
+            "Times the node's pub/sub subscription was re-established after a lost connection.");
+        ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
+            "Histogram observations dropped because the observation pipeline's buffer was full.");
+    }
+
+    /// <summary>The registry the families live on.</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary><c>celery_task_started_total{task_name, queue}</c>.</summary>
+    public Counter TaskStarted { get; }
+
+    /// <summary><c>celery_task_succeeded_total{task_name, queue}</c>.</summary>
+    public Counter TaskSucceeded { get; }
+
+    /// <summary><c>celery_task_failed_total{task_name, queue, exception}</c>.</summary>
+    public Counter TaskFailed { get; }
+
+    /// <summary><c>celery_task_duration_seconds{task_name, queue}</c>.</summary>
+    public Histogram TaskDuration { get; }
+
+    /// <summary><c>celery_worker_active_tasks{worker}</c>.</summary>
+    public Gauge WorkerActiveTasks { get; }
+
+    /// <summary><c>celery_worker_pool_size{worker}</c>.</summary>
+    public Gauge WorkerPoolSize { get; }
+
+    /// <summary><c>celery_worker_reserved_tasks{worker}</c>.</summary>
+    public Gauge WorkerReservedTasks { get; }
+
+    /// <summary><c>celery_worker_up{worker}</c>.</summary>
+    public Gauge WorkerUp { get; }
+
+    /// <summary><c>celery_queue_length{queue}</c>.</summary>
+    public Gauge QueueLength { get; }
+
+    /// <summary><c>celery_queue_consumers{queue}</c>.</summary>
+    public Gauge QueueConsumers { get; }
+
+    /// <summary><c>celery_redis_pubsub_messages_total{channel, message_type}</c>.</summary>
+    public Counter PubSubMessages { get; }
+
+    /// <summary><c>celery_redis_pubsub_latency_seconds{channel}</c>.</summary>
+    public Histogram PubSubLatency { get; }
+
+    /// <summary><c>celery_task_allocation_total{queue, worker}</c>.</summary>
+    public Counter TaskAllocations { get; }
+
+    /// <summary><c>celery_task_allocation_duration_seconds{queue}</c>.</summary>
+    public Histogram TaskAllocationDuration { get; }
+
+    /// <summary><c>celery_messages_rejected_total{channel_kind, reason}</c>.</summary>
+    public Counter MessagesRejected { get; }
+
+    /// <summary><c>celery_redis_connected</c>.</summary>
+    public Gauge RedisConnected { get; }
+
+    /// <summary><c>celery_redis_resubscriptions_total</c>.</summary>
+    public Counter RedisResubscriptions { get; }
+
+    /// <summary><c>celery_observations_dropped_total</c>.</summary>
+    public Counter ObservationsDropped { get; }
+
+    /// <summary><c>celery_label_values_overflowed_total{label}</c>.</summary>
+    public Counter LabelOverflows { get; }
+
+    /// <summary>Passes <paramref name="value"/> through the cap of <paramref name="label"/>.</summary>
+    public string Bounded(string label, string value) => _limiters[label].Admit(value);
+
+    /// <summary>Counts one tracked task execution (start plus success or failure). The duration is observed
+    /// separately, through the pipeline.</summary>
+    public void CountTaskExecution(TrackTaskExecution execution)
+    {
+        var task = Bounded("task_name", execution.TaskName);
+        var queue = Bounded("queue", execution.Queue);
+        TaskStarted.WithLabels(task, queue).Inc();
+        if (execution.Outcome == TaskOutcome.Success)
+            TaskSucceeded.WithLabels(task, queue).Inc();
+        else
+            TaskFailed.WithLabels(task, queue, Bounded("exception", execution.Exception ?? "unknown")).Inc();
+    }
+
+    /// <summary>The histogram series a task execution's duration is observed into.</summary>
+    public Histogram.Child TaskDurationSeries(string taskName, string queue) =>
+        TaskDuration.WithLabels(Bounded("task_name", taskName), Bounded("queue", queue));
+
+    /// <summary>Counts one handled pub/sub message.</summary>
+    public void CountPubSubMessage(string channel, string messageType) =>
+        PubSubMessages.WithLabels(Bounded("channel", channel), Bounded("message_type", messageType)).Inc();
+
+    /// <summary>The latency series of a channel.</summary>
+    public Histogram.Child PubSubLatencySeries(string channel) => PubSubLatency.WithLabels(Bounded("channel", channel));
+
+    /// <summary>Sets a queue's length.</summary>
+    public void SetQueueLength(string queue, long length) => QueueLength.WithLabels(Bounded("queue", queue)).Set(length);
+
+    /// <summary>Counts one rejected message.</summary>
+    public void CountRejection(ChannelKind kind, RejectionReason reason) =>
+        MessagesRejected.WithLabels(LabelValues.Of(kind), LabelValues.Of(reason)).Inc();
+
+    private static CounterConfiguration Labels(params string[] names) => new() { LabelNames = names };
+
+    private static GaugeConfiguration GaugeLabels(params string[] names) => new() { LabelNames = names };
+}

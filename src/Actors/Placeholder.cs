@@ -1,1 +1,0 @@
-namespace CeleryActors.Actors; internal static class Placeholder {}

@@ -1,0 +1,101 @@
+namespace CeleryActors.Host.Configuration;
+
+/// <summary>
+/// Every setting of a host node, bound from the <c>CeleryActors</c> section of <c>appsettings.json</c>, from
+/// environment variables (SPEC §8 names, see <see cref="SettingNames"/>, or <c>CeleryActors__Section__Key</c>),
+/// and from the command line, later sources winning.
+/// </summary>
+public sealed class NodeOptions
+{
+    /// <summary>The configuration section the options bind from.</summary>
+    public const string Section = "CeleryActors";
+
+    /// <summary>The metrics HTTP endpoint and the metric pipeline.</summary>
+    public MetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>The node's Redis.</summary>
+    public RedisOptions Redis { get; set; } = new();
+
+    /// <summary>Celery monitoring.</summary>
+    public CeleryOptions Celery { get; set; } = new();
+
+    /// <summary>The allocator's wire settings.</summary>
+    public AllocatorOptions Allocator { get; set; } = new();
+
+    /// <summary>The node's place in its Akka.NET cluster.</summary>
+    public NodeClusterOptions Cluster { get; set; } = new();
+}
+
+/// <summary>Settings of the metrics endpoint and of metric recording.</summary>
+public sealed class MetricsOptions
+{
+    /// <summary>Address the HTTP server binds (<c>METRICS_HOST</c>); default <c>0.0.0.0</c>.</summary>
+    public string Host { get; set; } = "0.0.0.0";
+
+    /// <summary>Port of the HTTP server (<c>METRICS_PORT</c>); default 9540; 0 picks a free port.</summary>
+    public int Port { get; set; } = 9540;
+
+    /// <summary>Seconds between refreshes of what the node reads from Redis (<c>METRICS_REFRESH_INTERVAL</c>);
+    /// default 5.</summary>
+    public double RefreshInterval { get; set; } = 5;
+
+    /// <summary>Distinct values kept per label before new ones fold into <c>__overflow__</c>
+    /// (<c>METRICS_MAX_LABEL_VALUES</c>); default 2,000.</summary>
+    public int MaxLabelValues { get; set; } = 2_000;
+
+    /// <summary>Histogram observations buffered ahead of the pipeline (<c>METRICS_OBSERVATION_BUFFER</c>);
+    /// default 65,536.</summary>
+    public int ObservationBuffer { get; set; } = 65_536;
+}
+
+/// <summary>Settings of the node's Redis.</summary>
+public sealed class RedisOptions
+{
+    /// <summary><c>REDIS_URL</c>: <c>redis://[:password@]host:port[/db]</c> or <c>rediss://</c>; unset, the node
+    /// starts its own <c>redis-server</c> on loopback.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>Folder of the embedded server's data (<c>CELERYACTORS_STATE_DIR</c>); default
+    /// <c>.celeryactors</c> under the working directory.</summary>
+    public string StateDirectory { get; set; } = ".celeryactors";
+
+    /// <summary>Seconds between probes of Redis for the health check (<c>REDIS_PROBE_INTERVAL</c>); default 1.</summary>
+    public double ProbeInterval { get; set; } = 1;
+
+    /// <summary>Largest pub/sub payload read, in bytes (<c>MAX_PAYLOAD_BYTES</c>); default 1 MiB.</summary>
+    public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+}
+
+/// <summary>Settings of Celery monitoring.</summary>
+public sealed class CeleryOptions
+{
+    /// <summary><c>CELERY_BROKER_URL</c>; unset, no Celery monitoring.</summary>
+    public string? BrokerUrl { get; set; }
+}
+
+/// <summary>Settings of the allocator.</summary>
+public sealed class AllocatorOptions
+{
+    /// <summary>Prefix of every channel name (<c>ALLOCATOR_CHANNEL_PREFIX</c>); default empty.</summary>
+    public string ChannelPrefix { get; set; } = "";
+
+    /// <summary>Seconds an assignment may go unacknowledged (<c>ALLOCATOR_ACK_TIMEOUT</c>); default 30.</summary>
+    public double AckTimeout { get; set; } = 30;
+
+    /// <summary>Seconds of silence after which a worker is offline (<c>ALLOCATOR_WORKER_TIMEOUT</c>); default 15.</summary>
+    public double WorkerTimeout { get; set; } = 15;
+}
+
+/// <summary>Settings of the node's cluster membership.</summary>
+public sealed class NodeClusterOptions
+{
+    /// <summary>Host name other nodes reach this one by (<c>CLUSTER_HOSTNAME</c>); default 127.0.0.1.</summary>
+    public string Hostname { get; set; } = "127.0.0.1";
+
+    /// <summary>Remoting port (<c>CLUSTER_PORT</c>); default 4053; 0 picks a free port.</summary>
+    public int Port { get; set; } = 4053;
+
+    /// <summary>Comma-separated seed nodes, each <c>HOST:PORT</c> or a full Akka address
+    /// (<c>CLUSTER_SEEDS</c>); empty, the node is its own seed.</summary>
+    public string Seeds { get; set; } = "";
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using CeleryActors.Redis;
+
+namespace CeleryActors.Host.Configuration;
+
+/// <summary>Checks every setting of <see cref="NodeOptions"/> and says what is wrong with each bad one.</summary>
+public static class NodeOptionsValidator
+{
+    /// <summary>The errors, empty when the options are good.</summary>
+    public static IReadOnlyList<SettingError> Validate(NodeOptions o)
+    {
+        var errors = new List<SettingError>();
+        void Check(bool ok, string key, string problem)
+        {
+            if (!ok) errors.Add(new SettingError("CeleryActors:" + key, problem));
+        }
+
+        Check(IsHost(o.Metrics.Host), "Metrics:Host", $"'{o.Metrics.Host}' is not a host name or IP address");
+        Check(o.Metrics.Port is >= 0 and <= 65535, "Metrics:Port", $"{o.Metrics.Port} is not a port (0-65535)");
+        Check(IsPositive(o.Metrics.RefreshInterval), "Metrics:RefreshInterval",
+            $"{o.Metrics.RefreshInterval} is not a positive number of seconds");
+        Check(o.Metrics.MaxLabelValues >= 1, "Metrics:MaxLabelValues", $"{o.Metrics.MaxLabelValues} is not at least 1");
+        Check(o.Metrics.ObservationBuffer >= 16, "Metrics:ObservationBuffer",
+            $"{o.Metrics.ObservationBuffer} is not at least 16");
+
+        if (o.Redis.Url is { Length: > 0 } url && !RedisUrl.TryParse(url, out _, out var redisError))
+            errors.Add(new SettingError("CeleryActors:Redis:Url", redisError!));
+        Check(!string.IsNullOrWhiteSpace(o.Redis.StateDirectory), "Redis:StateDirectory", "is empty");
+        Check(IsPositive(o.Redis.ProbeInterval), "Redis:ProbeInterval",
+            $"{o.Redis.ProbeInterval} is not a positive number of seconds");
+        Check(o.Redis.MaxPayloadBytes >= 1024, "Redis:MaxPayloadBytes", $"{o.Redis.MaxPayloadBytes} is not at least 1024");
+
+        if (o.Celery.BrokerUrl is { Length: > 0 } broker && !RedisUrl.TryParse(broker, out _, out var brokerError))
+            errors.Add(new SettingError("CeleryActors:Celery:BrokerUrl", brokerError!));
+
+        Check(o.Allocator.ChannelPrefix.All(c => !char.IsWhiteSpace(c) && c != '*' && c != '?'),
+            "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space or a pattern character");
+        Check(IsPositive(o.Allocator.AckTimeout), "Allocator:AckTimeout",
+            $"{o.Allocator.AckTimeout} is not a positive number of seconds");
+        Check(IsPositive(o.Allocator.WorkerTimeout), "Allocator:WorkerTimeout",
+            $"{o.Allocator.WorkerTimeout} is not a positive number of seconds");
+
+        Check(IsHost(o.Cluster.Hostname), "Cluster:Hostname", $"'{o.Cluster.Hostname}' is not a host name or IP address");
+        Check(o.Cluster.Port is >= 0 and <= 65535, "Cluster:Port", $"{o.Cluster.Port} is not a port (0-65535)");
+        if (!SeedNodes.TryParse(o.Cluster.Seeds, out _, out var seedError))
+            errors.Add(new SettingError("CeleryActors:Cluster:Seeds", seedError!));
+        return errors;
+    }
+
+    private static bool IsPositive(double seconds) => double.IsFinite(seconds) && seconds > 0;
+
+    private static bool IsHost(string host) =>
+        IPAddress.TryParse(host, out _) || Uri.CheckHostName(host) == UriHostNameType.Dns;
+}

@@ -1,0 +1,36 @@
+namespace CeleryActors.Host.Configuration;
+
+/// <summary>
+/// The environment variables of SPEC §8 (and the project's additions) and the configuration keys they set. The
+/// one place that ties the two together: the configuration source and the error messages both read it.
+/// </summary>
+public static class SettingNames
+{
+    /// <summary>Environment variable → configuration key.</summary>
+    public static IReadOnlyDictionary<string, string> EnvironmentToKey { get; } = new Dictionary<string, string>
+    {
+        ["METRICS_HOST"] = "CeleryActors:Metrics:Host",
+        ["METRICS_PORT"] = "CeleryActors:Metrics:Port",
+        ["METRICS_REFRESH_INTERVAL"] = "CeleryActors:Metrics:RefreshInterval",
+        ["METRICS_MAX_LABEL_VALUES"] = "CeleryActors:Metrics:MaxLabelValues",
+        ["METRICS_OBSERVATION_BUFFER"] = "CeleryActors:Metrics:ObservationBuffer",
+        ["REDIS_URL"] = "CeleryActors:Redis:Url",
+        ["CELERYACTORS_STATE_DIR"] = "CeleryActors:Redis:StateDirectory",
+        ["REDIS_PROBE_INTERVAL"] = "CeleryActors:Redis:ProbeInterval",
+        ["MAX_PAYLOAD_BYTES"] = "CeleryActors:Redis:MaxPayloadBytes",
+        ["CELERY_BROKER_URL"] = "CeleryActors:Celery:BrokerUrl",
+        ["ALLOCATOR_CHANNEL_PREFIX"] = "CeleryActors:Allocator:ChannelPrefix",
+        ["ALLOCATOR_ACK_TIMEOUT"] = "CeleryActors:Allocator:AckTimeout",
+        ["ALLOCATOR_WORKER_TIMEOUT"] = "CeleryActors:Allocator:WorkerTimeout",
+        ["CLUSTER_HOSTNAME"] = "CeleryActors:Cluster:Hostname",
+        ["CLUSTER_PORT"] = "CeleryActors:Cluster:Port",
+        ["CLUSTER_SEEDS"] = "CeleryActors:Cluster:Seeds",
+    };
+
+    private static readonly Dictionary<string, string> KeyToEnvironment =
+        EnvironmentToKey.ToDictionary(p => p.Value, p => p.Key, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How a user names the setting at <paramref name="key"/>: <c>METRICS_PORT (CeleryActors:Metrics:Port)</c>.</summary>
+    public static string Describe(string key) =>
+        KeyToEnvironment.TryGetValue(key, out var env) ? $"{env} ({key})" : key;
+}

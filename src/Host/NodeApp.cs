@@ -1,0 +1,77 @@
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using CeleryActors.Actors.Hosting;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Subscription;
+using CeleryActors.Host.Configuration;
+using CeleryActors.Host.Http;
+using CeleryActors.Redis;
+using Prometheus;
+using StackExchange.Redis;
+
+namespace CeleryActors.Host;
+
+/// <summary>Wires one host node: services, the actor system's features, and the HTTP endpoints.</summary>
+public static class NodeApp
+{
+    /// <summary>Builds the node's web application around an open Redis connection.</summary>
+    public static WebApplication Build(
+        NodeOptions options, IConfiguration configuration, IConnectionMultiplexer redis, RedisUrl redisUrl)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddConfiguration(configuration);
+        builder.WebHost.UseUrls($"http://{FormatHost(options.Metrics.Host)}:{options.Metrics.Port}");
+        builder.Logging.AddSimpleConsole(c =>
+        {
+            c.SingleLine = true;
+            c.TimestampFormat = "HH:mm:ss.fff ";
+        });
+
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues);
+        builder.Services.AddSingleton(redis);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(redisUrl);
+        builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName, akka => ConfigureAkka(akka, options));
+
+        var app = builder.Build();
+        app.MapNodeEndpoints(metrics);
+        return app;
+    }
+
+    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options)
+    {
+        SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
+        akka.AddCeleryActorsDefaults()
+            .ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            })
+            .WithRemoting(options.Cluster.Hostname, options.Cluster.Port)
+            .WithClustering(new ClusterOptions { SeedNodes = seeds.ToArray() })
+            .AddMetricsRecorder(ObservationPipelineSettings.Default with
+            {
+                BufferSize = options.Metrics.ObservationBuffer,
+            })
+            .AddRedisSubscription(new SubscriptionSettings(
+                new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
+            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval));
+        if (seeds.Count == 0)
+        {
+            // No seeds: the node is its own seed. Joining its own address works with CLUSTER_PORT=0 too, where
+            // the address is known only once remoting has bound.
+            akka.AddStartup((system, _) =>
+            {
+                var cluster = Cluster.Get(system);
+                cluster.Join(cluster.SelfAddress);
+            });
+        }
+    }
+
+    private static string FormatHost(string host) =>
+        System.Net.IPAddress.TryParse(host, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? $"[{host}]"
+            : host;
+}

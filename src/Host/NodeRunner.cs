@@ -1,0 +1,48 @@
+using CeleryActors.Host.Configuration;
+using CeleryActors.Redis;
+using Microsoft.Extensions.Configuration;
+using StackExchange.Redis;
+
+namespace CeleryActors.Host;
+
+/// <summary>Runs one host node: its Redis (the configured one, or a private one), then the web host and the actor
+/// system until the process is asked to stop.</summary>
+public static class NodeRunner
+{
+    /// <summary>Runs the node with validated <paramref name="options"/>; returns the exit code.</summary>
+    public static async Task<int> RunAsync(NodeOptions options, IConfiguration configuration)
+    {
+        RedisServerProcess? embedded = null;
+        RedisUrl url;
+        if (string.IsNullOrWhiteSpace(options.Redis.Url))
+        {
+            if (!RedisServerProcess.IsInstalled())
+            {
+                await Console.Error.WriteLineAsync($"celery-actors: REDIS_URL is not set and {RedisServerProcess.InstallHint}");
+                return ExitCodes.MissingDependency;
+            }
+            var directory = Path.GetFullPath(Path.Combine(options.Redis.StateDirectory, "redis"));
+            embedded = await RedisServerProcess.StartAsync(new RedisServerSettings(directory, AppendOnly: true));
+            url = embedded.Url;
+            Console.WriteLine($"celery-actors: REDIS_URL not set; started a private redis-server at {url} " +
+                              $"(data in {directory}, append-only file on)");
+        }
+        else
+        {
+            url = RedisUrl.Parse(options.Redis.Url);
+        }
+
+        try
+        {
+            // AbortOnConnectFail is off: the node starts, serves /metrics and reports Redis down until it is back.
+            await using var redis = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
+            var app = NodeApp.Build(options, configuration, redis, url);
+            await app.RunAsync();
+            return ExitCodes.Ok;
+        }
+        finally
+        {
+            if (embedded is not null) await embedded.DisposeAsync();
+        }
+    }
+}

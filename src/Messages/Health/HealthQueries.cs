@@ -1,0 +1,18 @@
+namespace CeleryActors.Messages.Health;
+
+/// <summary>Asks the node's health monitor whether the node can serve (reply: <see cref="NodeHealth"/>).</summary>
+public sealed record GetNodeHealth
+{
+    /// <summary>The one instance; the query carries no data.</summary>
+    public static readonly GetNodeHealth Instance = new();
+}
+
+/// <summary>The node's readiness and its parts.</summary>
+/// <param name="ClusterMember">The node is an Up member of its cluster.</param>
+/// <param name="RedisConnected">The last probe of Redis succeeded.</param>
+/// <param name="Detail">A short explanation when not ready.</param>
+public sealed record NodeHealth(bool ClusterMember, bool RedisConnected, string Detail)
+{
+    /// <summary>Ready to serve: in the cluster and connected to Redis.</summary>
+    public bool Ready => ClusterMember && RedisConnected;
+}

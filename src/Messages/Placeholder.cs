@@ -1,1 +1,0 @@
-namespace CeleryActors.Messages; internal static class Placeholder {}

@@ -1,0 +1,51 @@
+using Akka.Cluster;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using CeleryActors.Actors.Health;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Health;
+using CeleryActors.Messages.Subscription;
+using CeleryActors.Redis;
+using Prometheus;
+using StackExchange.Redis;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CeleryActors.Tests.Actors;
+
+public class NodeHealthActorTests(ITestOutputHelper output) : TestKit(ClusterConfig, output: output)
+{
+    private const string ClusterConfig = """
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
+        """;
+
+    [Fact]
+    public async Task Follows_redis_going_down_and_up_and_reports_readiness()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), 10);
+        var changes = CreateTestProbe();
+        Sys.EventStream.Subscribe(changes.Ref, typeof(RedisConnectionChanged));
+        var cluster = Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+
+        var health = Sys.ActorOf(NodeHealthActor.Props(redis, metrics, TimeSpan.FromMilliseconds(200)));
+        Assert.True(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(10)).Connected);
+        await AwaitAssertAsync(async () =>
+            Assert.True((await health.Ask<NodeHealth>(GetNodeHealth.Instance, TimeSpan.FromSeconds(3))).Ready),
+            TimeSpan.FromSeconds(10));
+        Assert.Equal(1, metrics.RedisConnected.Value);
+
+        await server.KillAsync();
+        Assert.False(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(10)).Connected);
+        var down = await health.Ask<NodeHealth>(GetNodeHealth.Instance, TimeSpan.FromSeconds(3));
+        Assert.False(down.Ready);
+        Assert.Contains("Redis", down.Detail);
+        Assert.Equal(0, metrics.RedisConnected.Value);
+
+        await server.StartAsync();
+        Assert.True(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(30)).Connected);
+    }
+}
