@@ -274,7 +274,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     {
         if (executable.Contains('/')) return File.Exists(executable) ? executable : null;
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/sbin").Append("/usr/bin"))
+        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(dir, executable);
             if (File.Exists(candidate)) return candidate;

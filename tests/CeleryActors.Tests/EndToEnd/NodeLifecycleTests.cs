@@ -1,0 +1,100 @@
+using System.Text.RegularExpressions;
+using CeleryActors.Redis;
+using CeleryActors.Tests.Fixtures;
+using Xunit;
+
+namespace CeleryActors.Tests.EndToEnd;
+
+/// <summary>Start-up, settings, the embedded Redis, and a Redis outage, each with a node process of its own.</summary>
+public partial class NodeLifecycleTests
+{
+    [Theory]
+    [InlineData("METRICS_PORT", "70000", "invalid setting METRICS_PORT")]
+    [InlineData("REDIS_URL", "not-a-url", "invalid setting REDIS_URL")]
+    [InlineData("METRICS_REFRESH_INTERVAL", "-1", "invalid setting METRICS_REFRESH_INTERVAL")]
+    public async Task A_bad_setting_stops_start_up_with_one_line_naming_it(string variable, string value, string expected)
+    {
+        await using var node = HostNodeProcess.Launch(new Dictionary<string, string> { [variable] = value });
+        var exit = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, exit);
+        var line = Assert.Single(node.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(expected, line);
+    }
+
+    [Fact]
+    public async Task Without_redis_server_installed_it_says_how_to_install_it()
+    {
+        await using var node = HostNodeProcess.Launch(new Dictionary<string, string>
+        {
+            ["PATH"] = "/nonexistent",
+            ["REDIS_URL"] = "",
+        });
+        Assert.Equal(3, await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("apt-get install -y redis-server", node.Output);
+    }
+
+    [Fact]
+    public async Task Without_redis_url_it_runs_a_private_redis_with_aof_and_stops_it_on_shutdown()
+    {
+        var state = Path.Combine(Path.GetTempPath(), "celeryactors-state-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var node = await HostNodeProcess.StartAsync(new Dictionary<string, string> { ["CELERYACTORS_STATE_DIR"] = state });
+            int port;
+            await using (node)
+            {
+                var match = RedisAddress().Match(node.Output);
+                Assert.True(match.Success, node.Output);
+                port = int.Parse(match.Groups[1].Value);
+                Assert.True(File.Exists(Path.Combine(state, "redis", "appendonlydir", "appendonly.aof.manifest"))
+                            || Directory.Exists(Path.Combine(state, "redis", "appendonlydir")));
+                using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true");
+                Assert.Equal("yes", (await redis.GetServers()[0].ConfigGetAsync("appendonly"))[0].Value);
+                Assert.Equal("127.0.0.1", (await redis.GetServers()[0].ConfigGetAsync("bind"))[0].Value);
+            }
+            // The node stopped (SIGTERM); its redis-server must be gone with it.
+            using var client = new System.Net.Sockets.TcpClient();
+            await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync("127.0.0.1", port));
+        }
+        finally
+        {
+            try { Directory.Delete(state, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_keep_answering_while_redis_is_down_and_the_node_recovers_when_it_is_back()
+    {
+        await using var redis = await RedisServerProcess.StartAsync();
+        await using var node = await HostNodeProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["REDIS_URL"] = redis.Url.ToString(),
+            ["REDIS_PROBE_INTERVAL"] = "0.2",
+        });
+        await redis.KillAsync();
+
+        await Support.Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(0, m.Value("celery_redis_connected"));
+            using var ready = await node.Http.GetAsync("/health/ready");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        });
+
+        await redis.StartAsync();
+        await node.WaitUntilReadyAsync(TimeSpan.FromSeconds(30));
+        using var publisher = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        await Support.Eventually.Holds(async () =>
+        {
+            await publisher.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal("metrics"),
+                """{"type":"queue_length","queue":"after-outage","length":5}""");
+            var m = await node.ScrapeAsync();
+            Assert.Equal(5, m.Value("celery_queue_length", ("queue", "after-outage")));
+            Assert.Equal(1, m.Value("celery_redis_connected"));
+            Assert.True(m.Value("celery_redis_resubscriptions_total") >= 1);
+        });
+    }
+
+    [GeneratedRegex(@"private redis-server at redis://127\.0\.0\.1:(\d+)")]
+    private static partial Regex RedisAddress();
+}
