@@ -75,6 +75,26 @@ public sealed class CeleryMetrics
             "Times the node's pub/sub subscription was re-established after a lost connection.");
         ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
             "Histogram observations dropped because the observation pipeline's buffer was full.");
+
+        QueueLengthByPriority = factory.CreateGauge("celery_queue_length_by_priority",
+            "Tasks waiting in a Celery queue, by priority sub-list.", GaugeLabels("queue", "priority"));
+        QueueOldestTaskAge = factory.CreateGauge("celery_queue_oldest_task_age_seconds",
+            "How long the next task of a Celery queue has been waiting, as seen by the node (a lower bound).",
+            GaugeLabels("queue"));
+        QueueUnacked = factory.CreateGauge("celery_queue_unacked",
+            "Messages of a Celery queue taken by a worker and not acknowledged yet (the broker's unacked set).",
+            GaugeLabels("queue"));
+        TaskRetried = factory.CreateCounter("celery_task_retried_total", "Celery tasks retried.",
+            Labels("task_name", "queue"));
+        EventsLost = factory.CreateCounter("celery_events_lost_total",
+            "Task events a worker's heartbeats show were sent but never reached the node (detected gaps).",
+            Labels("worker"));
+        TaskMemoryMisses = factory.CreateCounter("celery_task_memory_misses_total",
+            "Task events whose task name or queue the node did not remember.");
+        BrokerResubscriptions = factory.CreateCounter("celery_broker_resubscriptions_total",
+            "Times the subscription to Celery's event channels was re-established after a lost connection.");
+        RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
+            "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
     }
 
     /// <summary>The registry the families live on.</summary>
@@ -136,6 +156,48 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_label_values_overflowed_total{label}</c>.</summary>
     public Counter LabelOverflows { get; }
+
+    /// <summary><c>celery_queue_length_by_priority{queue, priority}</c>.</summary>
+    public Gauge QueueLengthByPriority { get; }
+
+    /// <summary><c>celery_queue_oldest_task_age_seconds{queue}</c>.</summary>
+    public Gauge QueueOldestTaskAge { get; }
+
+    /// <summary><c>celery_queue_unacked{queue}</c>.</summary>
+    public Gauge QueueUnacked { get; }
+
+    /// <summary><c>celery_task_retried_total{task_name, queue}</c>.</summary>
+    public Counter TaskRetried { get; }
+
+    /// <summary><c>celery_events_lost_total{worker}</c>.</summary>
+    public Counter EventsLost { get; }
+
+    /// <summary><c>celery_task_memory_misses_total</c>.</summary>
+    public Counter TaskMemoryMisses { get; }
+
+    /// <summary><c>celery_broker_resubscriptions_total</c>.</summary>
+    public Counter BrokerResubscriptions { get; }
+
+    /// <summary><c>celery_remote_control_missing_replies_total{method}</c>.</summary>
+    public Counter RemoteControlMissingReplies { get; }
+
+    /// <summary>The bounded label value of a worker.</summary>
+    public string Worker(string worker) => Bounded("worker", worker);
+
+    /// <summary>The bounded label value of a queue.</summary>
+    public string Queue(string queue) => Bounded("queue", queue);
+
+    /// <summary>
+    /// Removes every series of a worker (offline long enough), so dashboards show no ghosts, and frees its slot
+    /// under the label cap.
+    /// </summary>
+    public void RemoveWorker(string worker)
+    {
+        if (worker == LabelLimiter.OverflowValue) return;
+        foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
+            gauge.RemoveLabelled(worker);
+        _limiters["worker"].Release(worker);
+    }
 
     /// <summary>Passes <paramref name="value"/> through the cap of <paramref name="label"/>.</summary>
     public string Bounded(string label, string value) => _limiters[label].Admit(value);

@@ -26,9 +26,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
     private readonly IActorRef _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
-    private ChannelMessageQueue? _queue;
-    private EventHandler<ConnectionFailedEventArgs>? _onFailed;
-    private EventHandler<ConnectionFailedEventArgs>? _onRestored;
+    private PubSubFeed? _feed;
 
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection; the actor does not own it.</param>
@@ -47,79 +45,52 @@ public sealed class RedisSubscriptionActor : ReceiveActor
         Akka.Actor.Props.Create(() => new RedisSubscriptionActor(redis, settings, metrics));
 
     /// <inheritdoc />
-    protected override void PreStart()
-    {
-        var self = Self;
-        _onFailed = (_, e) =>
-        {
-            if (e.ConnectionType == ConnectionType.Subscription)
-                self.Tell(new SubscriptionInterrupted(e.FailureType + ": " + e.Exception?.Message));
-        };
-        _onRestored = (_, e) =>
-        {
-            if (e.ConnectionType == ConnectionType.Subscription) self.Tell(SubscriptionRestored.Instance);
-        };
-        _redis.ConnectionFailed += _onFailed;
-        _redis.ConnectionRestored += _onRestored;
-
-        _redis.GetSubscriber()
-            .SubscribeAsync(RedisChannel.Literal(_settings.Channels.Metrics))
-            .PipeTo(Self, success: queue => new SubscriptionEstablished(queue),
-                failure: e => new SubscriptionFailed(e));
-    }
+    protected override void PreStart() =>
+        _feed = PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.Metrics), Self);
 
     /// <inheritdoc />
-    protected override void PostStop()
-    {
-        if (_onFailed is not null) _redis.ConnectionFailed -= _onFailed;
-        if (_onRestored is not null) _redis.ConnectionRestored -= _onRestored;
-        _queue?.Unsubscribe(CommandFlags.FireAndForget);
-    }
+    protected override void PostStop() => _feed?.Dispose();
 
     private void Subscribing()
     {
-        Receive<SubscriptionEstablished>(m =>
+        Receive<PubSubFeed.Established>(m =>
         {
-            _queue = m.Queue;
-            var self = Self;
-            // Sequential delivery, in the order Redis sent them; the actor's mailbox takes it from here.
-            _queue.OnMessage(message =>
-                self.Tell(new InboundMessage(message.Channel.ToString(), (ReadOnlyMemory<byte>)message.Message)));
-            _log.Info("Subscribed to {0}", _settings.Channels.Metrics);
+            _log.Info("Subscribed to {0}", m.Channel);
             Become(Listening);
         });
-        Receive<SubscriptionFailed>(m =>
-            throw new RedisSubscriptionException($"Could not subscribe to {_settings.Channels.Metrics}", m.Cause));
-        Receive<SubscriptionInterrupted>(_ => { });
-        Receive<SubscriptionRestored>(_ => { });
+        Receive<PubSubFeed.Failed>(m =>
+            throw new RedisSubscriptionException($"Could not subscribe to {m.Channel}", m.Cause));
+        Receive<PubSubFeed.Interrupted>(_ => { });
+        Receive<PubSubFeed.Restored>(_ => { });
     }
 
     private void Listening()
     {
-        Receive<InboundMessage>(Handle);
-        Receive<SubscriptionInterrupted>(m =>
+        Receive<PubSubFeed.Message>(Handle);
+        Receive<PubSubFeed.Interrupted>(m =>
         {
             _log.Warning("Pub/sub connection to Redis lost ({0}); waiting for it to come back", m.Detail);
             Become(Interrupted);
         });
-        Receive<SubscriptionRestored>(_ => { });
+        Receive<PubSubFeed.Restored>(_ => { });
     }
 
     private void Interrupted()
     {
-        Receive<InboundMessage>(Handle);
-        Receive<SubscriptionRestored>(_ =>
+        Receive<PubSubFeed.Message>(Handle);
+        Receive<PubSubFeed.Restored>(_ =>
         {
             _log.Info("Pub/sub connection to Redis restored; subscription to {0} re-established",
                 _settings.Channels.Metrics);
-            Context.System.EventStream.Publish(new ChannelsResubscribed([_settings.Channels.Metrics]));
-            _metrics.Tell(new ChannelsResubscribed([_settings.Channels.Metrics]));
+            var resubscribed = new ChannelsResubscribed([_settings.Channels.Metrics]);
+            Context.System.EventStream.Publish(resubscribed);
+            _metrics.Tell(resubscribed);
             Become(Listening);
         });
-        Receive<SubscriptionInterrupted>(_ => { });
+        Receive<PubSubFeed.Interrupted>(_ => { });
     }
 
-    private void Handle(InboundMessage message)
+    private void Handle(PubSubFeed.Message message)
     {
         var kind = _settings.Channels.Classify(message.Channel);
         if (kind != ChannelKind.Metrics) return; // only the metrics channel is subscribed
@@ -158,20 +129,6 @@ public sealed class RedisSubscriptionActor : ReceiveActor
 
     /// <summary>The <c>message_type</c> label of a pub/sub message the node rejected.</summary>
     public const string RejectedMessageType = "rejected";
-
-    private sealed record InboundMessage(string Channel, ReadOnlyMemory<byte> Payload)
-        : INoSerializationVerificationNeeded;
-
-    private sealed record SubscriptionEstablished(ChannelMessageQueue Queue) : INoSerializationVerificationNeeded;
-
-    private sealed record SubscriptionFailed(Exception Cause) : INoSerializationVerificationNeeded;
-
-    private sealed record SubscriptionInterrupted(string Detail) : INoSerializationVerificationNeeded;
-
-    private sealed record SubscriptionRestored : INoSerializationVerificationNeeded
-    {
-        public static readonly SubscriptionRestored Instance = new();
-    }
 }
 
 /// <summary>The subscription to the node's channels could not be made; its supervisor retries with back-off.</summary>

@@ -1,0 +1,260 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text.Json;
+using CeleryActors.Messages.Celery;
+using CeleryActors.Messages.Subscription;
+
+namespace CeleryActors.Actors.Celery;
+
+/// <summary>The events of one pub/sub message, and the events of it that had to be rejected.</summary>
+/// <param name="Events">Decoded events, in the order they were sent.</param>
+/// <param name="Rejections">Reasons for events (or the whole message) that could not be decoded.</param>
+public sealed record CeleryEventBatch(
+    IReadOnlyList<ICeleryEvent> Events,
+    IReadOnlyList<(RejectionReason Reason, string Detail)> Rejections);
+
+/// <summary>
+/// Decodes a message of Celery's event exchange as kombu publishes it on Redis: a JSON envelope whose
+/// <c>body</c> is (base64 of) JSON, either one event object or, on <c>task.multi</c>, a list of them. Unknown
+/// event types and fields are skipped; an event without the fields its type needs is rejected on its own while
+/// the others of its batch are kept.
+/// </summary>
+public static class CeleryEventParser
+{
+    /// <summary>Decodes one message.</summary>
+    public static CeleryEventBatch Parse(ReadOnlySpan<byte> envelope)
+    {
+        byte[]? rented = null;
+        try
+        {
+            if (!ReadEnvelope(envelope, out var body, out var base64, out var error))
+                return Failed(error.Reason, error.Detail);
+            ReadOnlySpan<byte> json = body;
+            if (base64)
+            {
+                rented = ArrayPool<byte>.Shared.Rent(Base64.GetMaxDecodedFromUtf8Length(body.Length));
+                if (Base64.DecodeFromUtf8(body, rented, out _, out var written) != OperationStatus.Done)
+                    return Failed(RejectionReason.InvalidJson, "body is not valid base64");
+                json = rented.AsSpan(0, written);
+            }
+            return ReadBody(json);
+        }
+        catch (JsonException e)
+        {
+            return Failed(RejectionReason.InvalidJson, $"not valid JSON ({e.Message})");
+        }
+        catch (InvalidOperationException e)
+        {
+            return Failed(RejectionReason.InvalidJson, $"not valid UTF-8 JSON ({e.Message})");
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>The exception type in a Python repr such as <c>PaymentDeclined('card 4242')</c>.</summary>
+    public static string ExceptionType(string? repr)
+    {
+        if (string.IsNullOrWhiteSpace(repr)) return "unknown";
+        var paren = repr.IndexOf('(');
+        var type = (paren < 0 ? repr : repr[..paren]).Trim();
+        // A module-qualified name ("app.PaymentDeclined") keeps only the class, as the repr would.
+        var dot = type.LastIndexOf('.');
+        if (dot >= 0) type = type[(dot + 1)..];
+        return type.Length is > 0 and <= MetricsNameLimit && !type.Contains(' ') ? type : "unknown";
+    }
+
+    private const int MetricsNameLimit = 256;
+
+    private static bool ReadEnvelope(
+        ReadOnlySpan<byte> envelope, out byte[] body, out bool base64, out (RejectionReason Reason, string Detail) error)
+    {
+        body = [];
+        base64 = false;
+        error = default;
+        var reader = new Utf8JsonReader(envelope, new JsonReaderOptions { MaxDepth = 32 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            error = (RejectionReason.NotAnObject, "the envelope is not a JSON object");
+            return false;
+        }
+        var haveBody = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("body"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    error = (RejectionReason.WrongType, "body is not a string");
+                    return false;
+                }
+                body = reader.ValueIsEscaped || reader.HasValueSequence
+                    ? System.Text.Encoding.UTF8.GetBytes(reader.GetString()!)
+                    : reader.ValueSpan.ToArray();
+                haveBody = true;
+            }
+            else if (reader.ValueTextEquals("properties"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("body_encoding"u8))
+                    {
+                        reader.Read();
+                        base64 = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("base64"u8);
+                    }
+                    else
+                    {
+                        reader.Read();
+                        reader.Skip();
+                    }
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        if (!haveBody)
+        {
+            error = (RejectionReason.MissingField, "body is missing");
+            return false;
+        }
+        return true;
+    }
+
+    private static CeleryEventBatch ReadBody(ReadOnlySpan<byte> json)
+    {
+        var events = new List<ICeleryEvent>();
+        var rejections = new List<(RejectionReason, string)>();
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 32 });
+        if (!reader.Read()) return Failed(RejectionReason.InvalidJson, "body is empty");
+        if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            ReadEvent(ref reader, events, rejections);
+        }
+        else if (reader.TokenType == JsonTokenType.StartArray)
+        {
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType == JsonTokenType.StartObject) ReadEvent(ref reader, events, rejections);
+                else
+                {
+                    reader.Skip();
+                    rejections.Add((RejectionReason.NotAnObject, "an event in the list is not an object"));
+                }
+            }
+        }
+        else return Failed(RejectionReason.NotAnObject, "body is neither an event object nor a list of them");
+        return new CeleryEventBatch(events, rejections);
+    }
+
+    private static void ReadEvent(ref Utf8JsonReader reader, List<ICeleryEvent> events, List<(RejectionReason, string)> rejections)
+    {
+        string? type = null, uuid = null, hostname = null, name = null, queue = null, exception = null;
+        double? timestamp = null, runtime = null;
+        long? active = null, processed = null;
+        string? wrong = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8)) type = ReadString(ref reader, "type", ref wrong);
+            else if (reader.ValueTextEquals("uuid"u8)) uuid = ReadString(ref reader, "uuid", ref wrong);
+            else if (reader.ValueTextEquals("hostname"u8)) hostname = ReadString(ref reader, "hostname", ref wrong);
+            else if (reader.ValueTextEquals("name"u8)) name = ReadString(ref reader, "name", ref wrong);
+            else if (reader.ValueTextEquals("queue"u8)) queue = ReadString(ref reader, "queue", ref wrong);
+            else if (reader.ValueTextEquals("exception"u8)) exception = ReadString(ref reader, "exception", ref wrong);
+            else if (reader.ValueTextEquals("timestamp"u8)) timestamp = ReadNumber(ref reader, "timestamp", ref wrong);
+            else if (reader.ValueTextEquals("runtime"u8)) runtime = ReadNumber(ref reader, "runtime", ref wrong);
+            else if (reader.ValueTextEquals("active"u8)) active = (long?)ReadNumber(ref reader, "active", ref wrong);
+            else if (reader.ValueTextEquals("processed"u8)) processed = (long?)ReadNumber(ref reader, "processed", ref wrong);
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        if (wrong is not null)
+        {
+            rejections.Add((RejectionReason.WrongType, wrong));
+            return;
+        }
+        if (type is null)
+        {
+            rejections.Add((RejectionReason.MissingField, "event type is missing"));
+            return;
+        }
+        if (hostname is null)
+        {
+            rejections.Add((RejectionReason.MissingField, $"{type}: hostname is missing"));
+            return;
+        }
+        var time = timestamp ?? 0;
+        if (type.StartsWith("worker-", StringComparison.Ordinal))
+        {
+            CeleryWorkerEventType? workerType = type switch
+            {
+                "worker-online" => CeleryWorkerEventType.Online,
+                "worker-heartbeat" => CeleryWorkerEventType.Heartbeat,
+                "worker-offline" => CeleryWorkerEventType.Offline,
+                _ => null,
+            };
+            if (workerType is { } wt)
+                events.Add(new CeleryWorkerEvent(wt, hostname, time, (int?)active, processed));
+            return;
+        }
+        CeleryTaskEventType? taskType = type switch
+        {
+            "task-sent" => CeleryTaskEventType.Sent,
+            "task-received" => CeleryTaskEventType.Received,
+            "task-started" => CeleryTaskEventType.Started,
+            "task-succeeded" => CeleryTaskEventType.Succeeded,
+            "task-failed" => CeleryTaskEventType.Failed,
+            "task-retried" => CeleryTaskEventType.Retried,
+            "task-rejected" => CeleryTaskEventType.Rejected,
+            "task-revoked" => CeleryTaskEventType.Revoked,
+            _ => null,
+        };
+        if (taskType is not { } tt) return; // an event type this node does not use: skipped
+        if (uuid is null)
+        {
+            rejections.Add((RejectionReason.MissingField, $"{type}: uuid is missing"));
+            return;
+        }
+        if (runtime is < 0)
+        {
+            rejections.Add((RejectionReason.OutOfRange, $"{type}: runtime is negative"));
+            return;
+        }
+        events.Add(new CeleryTaskEvent(tt, uuid, hostname, time, name, queue, runtime,
+            tt is CeleryTaskEventType.Failed or CeleryTaskEventType.Retried ? ExceptionType(exception) : null));
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? wrong)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.String) return reader.GetString();
+        if (reader.TokenType != JsonTokenType.Null) wrong ??= $"{field} is not a string";
+        reader.Skip();
+        return null;
+    }
+
+    private static double? ReadNumber(ref Utf8JsonReader reader, string field, ref string? wrong)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var value) && double.IsFinite(value))
+            return value;
+        if (reader.TokenType != JsonTokenType.Null) wrong ??= $"{field} is not a number";
+        reader.Skip();
+        return null;
+    }
+
+    private static CeleryEventBatch Failed(RejectionReason reason, string detail) => new([], [(reason, detail)]);
+}

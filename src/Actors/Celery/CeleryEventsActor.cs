@@ -1,0 +1,367 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Subscription;
+using CeleryActors.Messages.Celery;
+using CeleryActors.Messages.Subscription;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Celery;
+
+/// <summary>
+/// Subscribes to Celery's event channels on the broker and turns task and worker events into metrics: tasks
+/// started, succeeded, failed (by exception type), retried, their run time; workers up and down (heartbeats,
+/// <c>worker-offline</c>, and silence past the worker timeout). Task names and queues that an event lacks come
+/// from a bounded <see cref="TaskMemory"/> fed by <c>task-sent</c>, <c>task-received</c> and remote control.
+/// Worker heartbeats carry a running count of tasks started; when it runs ahead of the <c>task-started</c>
+/// events seen, the gap is counted as lost events. States: <c>Subscribing</c>, <c>Listening</c>,
+/// <c>Interrupted</c> (the broker connection is down; a restored subscription is counted).
+/// </summary>
+public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
+{
+    private const string SweepTimer = "sweep";
+    private readonly IConnectionMultiplexer _broker;
+    private readonly CeleryMonitorSettings _settings;
+    private readonly CeleryMetrics _metrics;
+    private readonly IActorRef _queueWatcher;
+    private readonly IActorRef _recorder;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _rejectionLog = new();
+    private readonly TaskMemory _tasks;
+    private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _knownQueues = new(StringComparer.Ordinal);
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private PubSubFeed? _feed;
+
+    /// <summary>Creates the actor.</summary>
+    /// <param name="broker">The connection to the Celery broker; not owned.</param>
+    /// <param name="settings">Monitoring settings.</param>
+    /// <param name="metrics">The node's metrics.</param>
+    /// <param name="queueWatcher">Told of queues seen in events.</param>
+    /// <param name="recorder">The metrics recorder: counts each pub/sub message and observes its latency.</param>
+    public CeleryEventsActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+        IActorRef queueWatcher, IActorRef recorder)
+    {
+        _recorder = recorder;
+        _broker = broker;
+        _settings = settings;
+        _metrics = metrics;
+        _queueWatcher = queueWatcher;
+        _tasks = new TaskMemory(settings.TaskMemorySize, settings.TaskMemoryAge);
+        Subscribing();
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props for the actor.</summary>
+    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+        IActorRef queueWatcher, IActorRef recorder) =>
+        Akka.Actor.Props.Create(() => new CeleryEventsActor(broker, settings, metrics, queueWatcher, recorder));
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        _feed = PubSubFeed.Start(_broker, RedisChannel.Pattern(_settings.EventsPattern), Self);
+        Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _feed?.Dispose();
+        // Another node may take over the monitor; this node must not keep showing workers it no longer watches.
+        foreach (var worker in _workers.Keys) _metrics.RemoveWorker(_metrics.Worker(worker));
+    }
+
+    private double Now => _clock.Elapsed.TotalSeconds;
+
+    private void Subscribing()
+    {
+        Common();
+        Receive<PubSubFeed.Established>(m =>
+        {
+            _log.Info("Subscribed to Celery events on {0} ({1})", _settings.Broker, m.Channel);
+            Become(Listening);
+        });
+        Receive<PubSubFeed.Failed>(m => throw new RedisSubscriptionException(
+            $"Could not subscribe to Celery events ({m.Channel}) on {_settings.Broker}", m.Cause));
+    }
+
+    private void Listening()
+    {
+        Common();
+        Receive<PubSubFeed.Message>(Handle);
+        Receive<PubSubFeed.Interrupted>(m =>
+        {
+            _log.Warning("Connection to the Celery broker lost ({0}); events published meanwhile are lost", m.Detail);
+            Become(Interrupted);
+        });
+    }
+
+    private void Interrupted()
+    {
+        Common();
+        Receive<PubSubFeed.Message>(Handle);
+        Receive<PubSubFeed.Restored>(_ =>
+        {
+            _log.Info("Connection to the Celery broker restored; event subscription re-established");
+            _metrics.BrokerResubscriptions.Inc();
+            Become(Listening);
+        });
+    }
+
+    private void Common()
+    {
+        Receive<CeleryWorkerInspected>(Handle);
+        Receive<Sweep>(_ => SweepWorkers());
+        Receive<PubSubFeed.Interrupted>(_ => { });
+        Receive<PubSubFeed.Restored>(_ => { });
+    }
+
+    private void Handle(PubSubFeed.Message message)
+    {
+        var routingKey = RoutingKey(message.Channel);
+        if (message.Payload.Length > _settings.MaxPayloadBytes)
+        {
+            Reject(message.Channel, RejectionReason.TooLarge,
+                $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
+            _recorder.Tell(new PubSubMessageHandled(message.Channel, RedisSubscriptionActor.RejectedMessageType, null));
+            return;
+        }
+        var batch = CeleryEventParser.Parse(message.Payload.Span);
+        foreach (var (reason, detail) in batch.Rejections) Reject(message.Channel, reason, detail);
+        var accepted = batch.Events.Count > 0 || batch.Rejections.Count == 0;
+        _recorder.Tell(new PubSubMessageHandled(message.Channel,
+            accepted ? routingKey : RedisSubscriptionActor.RejectedMessageType, Latency(batch)));
+        foreach (var e in batch.Events)
+        {
+            switch (e)
+            {
+                case CeleryTaskEvent task: Apply(task); break;
+                case CeleryWorkerEvent worker: Apply(worker); break;
+            }
+        }
+    }
+
+    private void Apply(CeleryTaskEvent e)
+    {
+        var now = Now;
+        if (e.Type != CeleryTaskEventType.Sent) Seen(e.Hostname, now);
+        switch (e.Type)
+        {
+            case CeleryTaskEventType.Sent:
+                _tasks.Remember(e.TaskId, e.Name, e.Queue, now);
+                if (e.Queue is not null) Discovered(e.Queue);
+                break;
+            case CeleryTaskEventType.Received:
+                _tasks.Remember(e.TaskId, e.Name, null, now);
+                break;
+            case CeleryTaskEventType.Started:
+            {
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskStarted.WithLabels(name, queue).Inc();
+                _workers[e.Hostname].StartedSeen++;
+                break;
+            }
+            case CeleryTaskEventType.Succeeded:
+            {
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskSucceeded.WithLabels(name, queue).Inc();
+                if (e.Runtime is { } runtime) _metrics.TaskDuration.WithLabels(name, queue).Observe(runtime);
+                _tasks.Forget(e.TaskId);
+                break;
+            }
+            case CeleryTaskEventType.Failed:
+            {
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskFailed.WithLabels(name, queue, _metrics.Bounded("exception", e.Exception ?? "unknown")).Inc();
+                if (e.Runtime is { } runtime) _metrics.TaskDuration.WithLabels(name, queue).Observe(runtime);
+                _tasks.Forget(e.TaskId);
+                break;
+            }
+            case CeleryTaskEventType.Retried:
+            {
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskRetried.WithLabels(name, queue).Inc();
+                break;
+            }
+            case CeleryTaskEventType.Revoked:
+            case CeleryTaskEventType.Rejected:
+                _tasks.Forget(e.TaskId);
+                break;
+        }
+    }
+
+    /// <summary>The bounded task_name and queue labels of an event that may not carry them.</summary>
+    private (string Name, string Queue) Labels(CeleryTaskEvent e, double now)
+    {
+        var remembered = _tasks.Recall(e.TaskId, now);
+        var name = e.Name ?? remembered?.Name;
+        var queue = e.Queue ?? remembered?.Queue ?? OnlyQueueOf(e.Hostname);
+        if (name is null || queue is null) _metrics.TaskMemoryMisses.Inc();
+        return (_metrics.Bounded("task_name", name ?? Unknown), _metrics.Queue(queue ?? Unknown));
+    }
+
+    private string? OnlyQueueOf(string worker) =>
+        _workers.TryGetValue(worker, out var state) && state.Queues is [var only] ? only : null;
+
+    private void Apply(CeleryWorkerEvent e)
+    {
+        var now = Now;
+        switch (e.Type)
+        {
+            case CeleryWorkerEventType.Online:
+                Seen(e.Hostname, now);
+                break;
+            case CeleryWorkerEventType.Heartbeat:
+                Seen(e.Hostname, now);
+                if (e.Processed is { } processed) CheckForLostEvents(e.Hostname, _workers[e.Hostname], processed);
+                break;
+            case CeleryWorkerEventType.Offline:
+                if (_workers.TryGetValue(e.Hostname, out var state) && state.Online)
+                {
+                    _log.Info("Celery worker {0} went offline", e.Hostname);
+                    GoOffline(e.Hostname, state, now);
+                }
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Compares the worker's running count of started tasks (as of the previous heartbeat, so task events
+    /// batched by the worker have had a heartbeat interval to arrive) with the task-started events seen.
+    /// </summary>
+    private void CheckForLostEvents(string worker, WorkerState state, long processed)
+    {
+        if (state.ProcessedBase is not { } baseCount || processed < baseCount)
+        {
+            // First heartbeat seen, or the worker restarted and its count began again.
+            state.ProcessedBase = processed;
+            state.StartedSeen = 0;
+            state.PreviousProcessed = processed;
+            state.LostCounted = 0;
+            return;
+        }
+        var deficit = state.PreviousProcessed - baseCount - state.StartedSeen;
+        if (deficit > state.LostCounted)
+        {
+            _metrics.EventsLost.WithLabels(_metrics.Worker(worker)).Inc(deficit - state.LostCounted);
+            if (_rejectionLog.TryAcquire(out _))
+                _log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost",
+                    worker, deficit - state.LostCounted);
+            state.LostCounted = deficit;
+        }
+        state.PreviousProcessed = processed;
+    }
+
+    private void Handle(CeleryWorkerInspected inspected)
+    {
+        var now = Now;
+        foreach (var (taskId, queue) in inspected.TaskQueues) _tasks.Remember(taskId, null, queue, now);
+        if (inspected.Queues is { } queues)
+        {
+            if (_workers.TryGetValue(inspected.Worker, out var state)) state.Queues = queues;
+            foreach (var queue in queues) Discovered(queue);
+        }
+    }
+
+    private void Seen(string worker, double now)
+    {
+        if (!_workers.TryGetValue(worker, out var state)) _workers[worker] = state = new WorkerState();
+        state.LastSeen = now;
+        if (state.Online) return;
+        state.Online = true;
+        state.OfflineSince = null;
+        _metrics.WorkerUp.WithLabels(_metrics.Worker(worker)).Set(1);
+        _log.Info("Celery worker {0} is online", worker);
+    }
+
+    private void GoOffline(string worker, WorkerState state, double now)
+    {
+        state.Online = false;
+        state.OfflineSince = now;
+        var label = _metrics.Worker(worker);
+        _metrics.WorkerUp.WithLabels(label).Set(0);
+        _metrics.WorkerActiveTasks.WithLabels(label).Set(0);
+        _metrics.WorkerReservedTasks.WithLabels(label).Set(0);
+    }
+
+    private void SweepWorkers()
+    {
+        var now = Now;
+        List<string>? gone = null;
+        foreach (var (worker, state) in _workers)
+        {
+            if (state.Online && now - state.LastSeen > _settings.WorkerTimeout.TotalSeconds)
+            {
+                _log.Warning("Celery worker {0} sent nothing for {1:F0} s: offline", worker, now - state.LastSeen);
+                GoOffline(worker, state, now);
+            }
+            else if (!state.Online && state.OfflineSince is { } since && now - since > _settings.OfflineSeriesTtl.TotalSeconds)
+            {
+                (gone ??= []).Add(worker);
+            }
+        }
+        foreach (var worker in gone ?? [])
+        {
+            _workers.Remove(worker);
+            _metrics.RemoveWorker(worker);
+            _log.Info("Removed the series of Celery worker {0}, offline for over {1}", worker, _settings.OfflineSeriesTtl);
+        }
+    }
+
+    private void Discovered(string queue)
+    {
+        if (_knownQueues.Count < 10_000 && _knownQueues.Add(queue)) _queueWatcher.Tell(new CeleryQueuesDiscovered([queue]));
+    }
+
+    private void Reject(string channel, RejectionReason reason, string detail)
+    {
+        _metrics.CountRejection(ChannelKind.CeleryEvents, reason);
+        if (_rejectionLog.TryAcquire(out var suppressed))
+            _log.Warning("Rejected a Celery event on {0}: {1} ({2}){3}", channel, reason, detail,
+                suppressed > 0 ? $"; {suppressed} more not logged" : "");
+    }
+
+    /// <summary>Publish-to-handled latency by the sender's clock (the first event's timestamp).</summary>
+    private static double? Latency(CeleryEventBatch batch)
+    {
+        var sent = batch.Events.Count == 0 ? 0 : batch.Events[0] switch
+        {
+            CeleryTaskEvent t => t.Timestamp,
+            CeleryWorkerEvent w => w.Timestamp,
+            _ => 0,
+        };
+        if (sent <= 0) return null;
+        var latency = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - sent;
+        return latency >= 0 ? latency : null;
+    }
+
+    private static string RoutingKey(string channel)
+    {
+        var slash = channel.LastIndexOf('/');
+        return slash >= 0 && slash + 1 < channel.Length ? channel[(slash + 1)..] : channel;
+    }
+
+    /// <summary>The label value of a task name or queue the node could not learn.</summary>
+    public const string Unknown = "unknown";
+
+    private sealed class WorkerState
+    {
+        public bool Online;
+        public double LastSeen;
+        public double? OfflineSince;
+        public IReadOnlyList<string>? Queues;
+        public long? ProcessedBase;
+        public long PreviousProcessed;
+        public long StartedSeen;
+        public long LostCounted;
+    }
+
+    private sealed record Sweep : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Sweep Instance = new();
+    }
+}

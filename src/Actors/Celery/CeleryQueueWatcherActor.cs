@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Celery;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Celery;
+
+/// <summary>
+/// Polls the broker's queues every refresh interval and sets <c>celery_queue_length</c> (plain list plus priority
+/// sub-lists), <c>celery_queue_length_by_priority</c>, <c>celery_queue_oldest_task_age_seconds</c> and
+/// <c>celery_queue_unacked</c>. Which queues: those declared on the broker, those events and remote control
+/// reveal (<see cref="CeleryQueuesDiscovered"/>), and the configured ones; a queue with tasks and no worker is
+/// shown like any other. States: <c>Idle</c> between polls, <c>Polling</c> while one is out (a slow broker never
+/// gets two at once).
+/// </summary>
+public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
+{
+    private const string PollTimer = "poll";
+    private readonly CeleryMonitorSettings _settings;
+    private readonly CeleryMetrics _metrics;
+    private readonly BrokerQueueReader _reader;
+    private readonly HashSet<string> _known = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Queue, int Priority)> _prioritySeries = [];
+    private readonly HashSet<string> _unackedSeries = new(StringComparer.Ordinal);
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private bool _failing;
+
+    /// <summary>Creates the actor.</summary>
+    public CeleryQueueWatcherActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics)
+    {
+        _settings = settings;
+        _metrics = metrics;
+        _reader = new BrokerQueueReader(broker, settings);
+        Idle();
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Props for the actor.</summary>
+    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new CeleryQueueWatcherActor(broker, settings, metrics));
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        Self.Tell(Poll.Instance);
+        Timers.StartPeriodicTimer(PollTimer, Poll.Instance, _settings.RefreshInterval);
+    }
+
+    private void Idle()
+    {
+        Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
+        Receive<Poll>(_ =>
+        {
+            _reader.ReadAsync(_known.ToArray(), _clock.Elapsed.TotalSeconds)
+                .PipeTo(Self, success: s => new Polled(s), failure: e => new PollFailed(e));
+            Become(Polling);
+        });
+    }
+
+    private void Polling()
+    {
+        Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
+        Receive<Poll>(_ => { }); // the poll in flight will do
+        Receive<Polled>(m =>
+        {
+            if (_failing) _log.Info("Celery broker queues readable again");
+            _failing = false;
+            Publish(m.Snapshot);
+            Become(Idle);
+        });
+        Receive<PollFailed>(m =>
+        {
+            if (!_failing) _log.Warning("Could not read the Celery broker's queues: {0}", m.Cause.GetBaseException().Message);
+            _failing = true;
+            Become(Idle);
+        });
+    }
+
+    private void Publish(BrokerQueuesSnapshot snapshot)
+    {
+        foreach (var (queue, state) in snapshot.Queues)
+        {
+            var label = _metrics.Queue(queue);
+            _metrics.QueueLength.WithLabels(label).Set(state.Length);
+            _metrics.QueueOldestTaskAge.WithLabels(label).Set(state.OldestAgeSeconds);
+            for (var p = 0; p < 10; p++)
+            {
+                var length = state.ByPriority.GetValueOrDefault(p);
+                // Only priorities that hold (or held) tasks get a series: ten per queue would be mostly zeros.
+                if (length > 0 || _prioritySeries.Contains((label, p)))
+                {
+                    _prioritySeries.Add((label, p));
+                    _metrics.QueueLengthByPriority.WithLabels(label, PriorityLabels[p]).Set(length);
+                }
+            }
+            if (snapshot.Unacked.ContainsKey(queue) || _unackedSeries.Contains(label))
+            {
+                _unackedSeries.Add(label);
+                _metrics.QueueUnacked.WithLabels(label).Set(snapshot.Unacked.GetValueOrDefault(queue));
+            }
+        }
+    }
+
+    private static readonly string[] PriorityLabels = Enumerable.Range(0, 10).Select(p => p.ToString()).ToArray();
+
+    private sealed record Poll : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Poll Instance = new();
+    }
+
+    private sealed record Polled(BrokerQueuesSnapshot Snapshot) : INoSerializationVerificationNeeded;
+
+    private sealed record PollFailed(Exception Cause) : INoSerializationVerificationNeeded;
+}

@@ -1,0 +1,94 @@
+using Akka.Actor;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Subscription;
+
+/// <summary>
+/// Connects a Redis pub/sub subscription to an actor: every message becomes a <see cref="Message"/> to the
+/// actor, in the order Redis delivered them, and the subscription's life (made, failed, connection lost,
+/// restored) becomes the other nested messages. The actor keeps its own states; this only wires. Owned by one
+/// actor: start it in <c>PreStart</c>, dispose it in <c>PostStop</c>.
+/// </summary>
+public sealed class PubSubFeed : IDisposable
+{
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IActorRef _owner;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onFailed;
+    private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
+    private ChannelMessageQueue? _queue;
+
+    private PubSubFeed(IConnectionMultiplexer redis, IActorRef owner)
+    {
+        _redis = redis;
+        _owner = owner;
+        _onFailed = (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Subscription)
+                owner.Tell(new Interrupted(e.FailureType + ": " + e.Exception?.Message));
+        };
+        _onRestored = (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Subscription) owner.Tell(Restored.Instance);
+        };
+        redis.ConnectionFailed += _onFailed;
+        redis.ConnectionRestored += _onRestored;
+    }
+
+    /// <summary>
+    /// Subscribes to <paramref name="channel"/> (a literal channel or a pattern) and reports to
+    /// <paramref name="owner"/>: <see cref="Established"/> or <see cref="Failed"/>, then messages.
+    /// </summary>
+    public static PubSubFeed Start(IConnectionMultiplexer redis, RedisChannel channel, IActorRef owner)
+    {
+        var feed = new PubSubFeed(redis, owner);
+        redis.GetSubscriber().SubscribeAsync(channel).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+            {
+                feed._queue = t.Result;
+                // Told before the first message, so the owner is in its listening state when messages come.
+                owner.Tell(new Established(channel.ToString()));
+                // Sequential delivery in Redis's order; the owner's mailbox takes it from here.
+                t.Result.OnMessage(m => owner.Tell(new Message(m.Channel.ToString(), (ReadOnlyMemory<byte>)m.Message)));
+            }
+            else
+            {
+                owner.Tell(new Failed(channel.ToString(), t.Exception?.GetBaseException() ?? new TaskCanceledException()));
+            }
+        }, TaskScheduler.Default);
+        return feed;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _redis.ConnectionFailed -= _onFailed;
+        _redis.ConnectionRestored -= _onRestored;
+        _queue?.Unsubscribe(CommandFlags.FireAndForget);
+    }
+
+    /// <summary>One pub/sub message.</summary>
+    /// <param name="Channel">The channel it was published on.</param>
+    /// <param name="Payload">Its bytes.</param>
+    public sealed record Message(string Channel, ReadOnlyMemory<byte> Payload) : INoSerializationVerificationNeeded;
+
+    /// <summary>Redis confirmed the subscription.</summary>
+    /// <param name="Channel">The channel or pattern.</param>
+    public sealed record Established(string Channel) : INoSerializationVerificationNeeded;
+
+    /// <summary>The subscription could not be made.</summary>
+    /// <param name="Channel">The channel or pattern.</param>
+    /// <param name="Cause">Why.</param>
+    public sealed record Failed(string Channel, Exception Cause) : INoSerializationVerificationNeeded;
+
+    /// <summary>The subscription connection was lost; StackExchange.Redis reconnects with back-off.</summary>
+    /// <param name="Detail">What failed.</param>
+    public sealed record Interrupted(string Detail) : INoSerializationVerificationNeeded;
+
+    /// <summary>The subscription connection is back and the subscription restored.</summary>
+    public sealed record Restored : INoSerializationVerificationNeeded
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly Restored Instance = new();
+    }
+}
