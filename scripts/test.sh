@@ -8,9 +8,13 @@ dotnet build CeleryActors.sln -c Release -nologo -v quiet
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
-dotnet test CeleryActors.sln -c Release --no-build -nologo --logger "trx" --results-directory "$results" || status=$?
+# One run per test project, each with its own results folder: trx files of one run are named by time only.
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  dotnet test "$project" -c Release --no-build -nologo --logger trx --results-directory "$results/$name" || status=$?
+done
 passed=0; failed=0; skipped=0
-for trx in "$results"/*.trx; do
+for trx in "$results"/*/*.trx; do
   [ -e "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
   get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }

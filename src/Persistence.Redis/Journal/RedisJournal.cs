@@ -32,8 +32,7 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
     /// <summary>Created by Akka.Persistence with the plugin's config section.</summary>
     public RedisJournal(Config config)
     {
-        var defaults = RedisPersistence.Get(Context.System);
-        _ = defaults;
+        RedisPersistence.Get(Context.System); // loads the extension, which injects the plugin's defaults
         Settings = new RedisJournalSettings(
             config.WithFallback(RedisPersistence.DefaultConfig().GetConfig(RedisPersistence.JournalConfigPath)));
         _keys = new RedisKeys(Settings.KeyPrefix);
