@@ -100,7 +100,7 @@ public sealed class BrokerQueueReader(IConnectionMultiplexer broker, CeleryMonit
             foreach (var member in await db.SetMembersAsync(key).ConfigureAwait(false))
                 members.Add((exchange, member.ToString()));
         }
-        _separator ??= DetectSeparator(members);
+        _separator ??= KombuSeparator.FromQueueBindings(members) ?? await KombuSeparator.DetectAsync(db, settings).ConfigureAwait(false);
         var separator = _separator ?? CeleryMonitorSettings.DefaultSeparator;
         foreach (var (_, member) in members)
         {
@@ -109,25 +109,6 @@ public sealed class BrokerQueueReader(IConnectionMultiplexer broker, CeleryMonit
             if (queue.Length > 0) queues.Add(queue);
         }
         return queues;
-    }
-
-    /// <summary>
-    /// kombu writes a binding as <c>{routing_key}{sep}{pattern}{sep}{queue}</c>; Celery's default routing makes
-    /// the routing key, the queue and the exchange the same name with an empty pattern, which gives the
-    /// separator away: the member is <c>{name}{sep}{sep}{name}</c>.
-    /// </summary>
-    public static string? DetectSeparator(IEnumerable<(string Exchange, string Member)> members)
-    {
-        foreach (var (exchange, member) in members)
-        {
-            if (exchange.Length == 0 || member.Length <= 2 * exchange.Length) continue;
-            if (!member.StartsWith(exchange, StringComparison.Ordinal) || !member.EndsWith(exchange, StringComparison.Ordinal))
-                continue;
-            var middle = member[exchange.Length..^exchange.Length];
-            if (middle.Length % 2 == 0 && middle[..(middle.Length / 2)] == middle[(middle.Length / 2)..])
-                return middle[..(middle.Length / 2)];
-        }
-        return null;
     }
 
     private async Task<IReadOnlyDictionary<string, long>> UnackedAsync(IDatabase db)
