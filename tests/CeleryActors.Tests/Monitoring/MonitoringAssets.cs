@@ -45,6 +45,14 @@ public static partial class MonitoringAssets
         new("celery_redis_resubscriptions_total", "counter"),
         new("celery_observations_dropped_total", "counter"),
         new("celery_label_values_overflowed_total", "counter", "label"),
+        new("celery_queue_length_by_priority", "gauge", "queue", "priority"),
+        new("celery_queue_oldest_task_age_seconds", "gauge", "queue"),
+        new("celery_queue_unacked", "gauge", "queue"),
+        new("celery_task_retried_total", "counter", "task_name", "queue"),
+        new("celery_events_lost_total", "counter", "worker"),
+        new("celery_task_memory_misses_total", "counter"),
+        new("celery_broker_resubscriptions_total", "counter"),
+        new("celery_remote_control_missing_replies_total", "counter", "method"),
     ];
 
     /// <summary>Series name → family, for every name PromQL may select.</summary>
