@@ -2,6 +2,7 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
@@ -17,8 +18,8 @@ namespace CeleryActors.Host;
 public static class NodeApp
 {
     /// <summary>Builds the node's web application around an open Redis connection.</summary>
-    public static WebApplication Build(
-        NodeOptions options, IConfiguration configuration, IConnectionMultiplexer redis, RedisUrl redisUrl)
+    internal static WebApplication Build(NodeOptions options, IConfiguration configuration,
+        IConnectionMultiplexer redis, RedisUrl redisUrl, NodeRunner.BrokerConnection broker)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.AddConfiguration(configuration);
@@ -33,14 +34,16 @@ public static class NodeApp
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
-        builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName, akka => ConfigureAkka(akka, options));
+        if (broker.Connection is { } celery) builder.Services.AddSingleton(celery);
+        builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
+            akka => ConfigureAkka(akka, options, broker.Connection?.Url));
 
         var app = builder.Build();
         app.MapNodeEndpoints(metrics);
         return app;
     }
 
-    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options)
+    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, RedisUrl? celeryBroker)
     {
         SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
         akka.AddCeleryActorsDefaults()
@@ -58,6 +61,7 @@ public static class NodeApp
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
             .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval));
+        if (celeryBroker is not null) akka.AddCeleryMonitor(CelerySettings(options, celeryBroker));
         if (seeds.Count == 0)
         {
             // No seeds: the node is its own seed. Joining its own address works with CLUSTER_PORT=0 too, where
@@ -68,6 +72,18 @@ public static class NodeApp
                 cluster.Join(cluster.SelfAddress);
             });
         }
+    }
+
+    private static CeleryMonitorSettings CelerySettings(NodeOptions options, RedisUrl broker)
+    {
+        var celery = options.Celery;
+        return new CeleryMonitorSettings(broker, celery.KeyPrefix,
+            celery.Separator.Length == 0 ? null : System.Text.RegularExpressions.Regex.Unescape(celery.Separator),
+            celery.Queues.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            TimeSpan.FromSeconds(celery.WorkerTimeout), TimeSpan.FromSeconds(celery.OfflineSeriesTtl),
+            TimeSpan.FromSeconds(options.Metrics.RefreshInterval), TimeSpan.FromSeconds(celery.InspectInterval),
+            TimeSpan.FromSeconds(celery.InspectTimeout), celery.TaskMemorySize, TimeSpan.FromSeconds(celery.TaskMemoryAge),
+            options.Redis.MaxPayloadBytes);
     }
 
     private static string FormatHost(string host) =>

@@ -1,3 +1,4 @@
+using CeleryActors.Actors.Celery;
 using CeleryActors.Host.Configuration;
 using CeleryActors.Redis;
 using Microsoft.Extensions.Configuration;
@@ -9,6 +10,21 @@ namespace CeleryActors.Host;
 /// system until the process is asked to stop.</summary>
 public static class NodeRunner
 {
+    /// <summary>The connection to the Celery broker, when <c>CELERY_BROKER_URL</c> is set.</summary>
+    private static async Task<BrokerConnection> ConnectBrokerAsync(NodeOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.Celery.BrokerUrl)) return new BrokerConnection(null);
+        var url = RedisUrl.Parse(options.Celery.BrokerUrl);
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
+        return new BrokerConnection(new CeleryBrokerConnection(multiplexer, url));
+    }
+
+    /// <summary>Disposes the broker connection, if any, with the node.</summary>
+    internal sealed record BrokerConnection(CeleryBrokerConnection? Connection) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Connection?.Multiplexer.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
     /// <summary>Runs the node with validated <paramref name="options"/>; returns the exit code.</summary>
     public static async Task<int> RunAsync(NodeOptions options, IConfiguration configuration)
     {
@@ -36,7 +52,8 @@ public static class NodeRunner
         {
             // AbortOnConnectFail is off: the node starts, serves /metrics and reports Redis down until it is back.
             await using var redis = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
-            var app = NodeApp.Build(options, configuration, redis, url);
+            await using var broker = await ConnectBrokerAsync(options);
+            var app = NodeApp.Build(options, configuration, redis, url, broker);
             await app.RunAsync();
             return ExitCodes.Ok;
         }

@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.Pattern;
 using Akka.Configuration;
 using Akka.Hosting;
+using Akka.Cluster.Hosting;
+using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Health;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
@@ -58,6 +60,18 @@ public static class CeleryActorsHostingExtensions
                 "subscription");
             registry.Register<RedisSubscriptionActor>(subscription);
         });
+
+    /// <summary>
+    /// Monitors a Celery broker from one node of the cluster (a cluster singleton; see
+    /// <see cref="CeleryMonitorActor"/>), on the <see cref="CeleryBrokerConnection"/> of the service provider.
+    /// Needs <see cref="AddMetricsRecorder"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddCeleryMonitor(this AkkaConfigurationBuilder builder,
+        CeleryMonitorSettings settings) =>
+        builder.WithSingleton<CeleryMonitorActor>("celery-monitor",
+            (_, registry, resolver) => CeleryMonitorActor.Props(resolver.GetService<CeleryBrokerConnection>().Multiplexer,
+                settings, resolver.GetService<CeleryMetrics>(), registry.Get<MetricsRecorderActor>()),
+            new ClusterSingletonOptions(), createProxyToo: false);
 
     /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/>.</summary>
     public static AkkaConfigurationBuilder AddNodeHealth(this AkkaConfigurationBuilder builder, TimeSpan probeInterval) =>

@@ -71,6 +71,36 @@ public sealed class CeleryOptions
 {
     /// <summary><c>CELERY_BROKER_URL</c>; unset, no Celery monitoring.</summary>
     public string? BrokerUrl { get; set; }
+
+    /// <summary>kombu's <c>global_keyprefix</c> transport option (<c>CELERY_KEY_PREFIX</c>); default empty.</summary>
+    public string KeyPrefix { get; set; } = "";
+
+    /// <summary>kombu's <c>sep</c> transport option (<c>CELERY_BROKER_SEPARATOR</c>); empty: read it off the
+    /// broker's bindings, falling back to kombu's default <c>\x06\x16</c>.</summary>
+    public string Separator { get; set; } = "";
+
+    /// <summary>Comma-separated queues to watch besides those discovered (<c>CELERY_QUEUES</c>).</summary>
+    public string Queues { get; set; } = "";
+
+    /// <summary>Seconds without a heartbeat or event after which a worker is offline (<c>CELERY_WORKER_TIMEOUT</c>);
+    /// default 10.</summary>
+    public double WorkerTimeout { get; set; } = 10;
+
+    /// <summary>Seconds an offline worker's series stay before they are removed (<c>CELERY_OFFLINE_SERIES_TTL</c>);
+    /// default 300.</summary>
+    public double OfflineSeriesTtl { get; set; } = 300;
+
+    /// <summary>Seconds between remote-control rounds (<c>CELERY_INSPECT_INTERVAL</c>); default 5.</summary>
+    public double InspectInterval { get; set; } = 5;
+
+    /// <summary>Seconds replies to one broadcast are collected (<c>CELERY_INSPECT_TIMEOUT</c>); default 1.</summary>
+    public double InspectTimeout { get; set; } = 1;
+
+    /// <summary>Task ids remembered for their name and queue (<c>CELERY_TASK_MEMORY_SIZE</c>); default 100,000.</summary>
+    public int TaskMemorySize { get; set; } = 100_000;
+
+    /// <summary>Seconds a task id is remembered (<c>CELERY_TASK_MEMORY_AGE</c>); default 3,600.</summary>
+    public double TaskMemoryAge { get; set; } = 3_600;
 }
 
 /// <summary>Settings of the allocator.</summary>

@@ -33,6 +33,17 @@ public static class NodeOptionsValidator
         if (o.Celery.BrokerUrl is { Length: > 0 } broker && !RedisUrl.TryParse(broker, out _, out var brokerError))
             errors.Add(new SettingError("CeleryActors:Celery:BrokerUrl", brokerError!));
 
+        foreach (var (key, seconds) in new[]
+                 {
+                     ("Celery:WorkerTimeout", o.Celery.WorkerTimeout), ("Celery:OfflineSeriesTtl", o.Celery.OfflineSeriesTtl),
+                     ("Celery:InspectInterval", o.Celery.InspectInterval), ("Celery:InspectTimeout", o.Celery.InspectTimeout),
+                     ("Celery:TaskMemoryAge", o.Celery.TaskMemoryAge),
+                 })
+            Check(IsPositive(seconds), key, $"{seconds} is not a positive number of seconds");
+        Check(o.Celery.InspectTimeout < o.Celery.InspectInterval, "Celery:InspectTimeout",
+            $"{o.Celery.InspectTimeout} s is not shorter than the inspect interval ({o.Celery.InspectInterval} s)");
+        Check(o.Celery.TaskMemorySize >= 1, "Celery:TaskMemorySize", $"{o.Celery.TaskMemorySize} is not at least 1");
+
         Check(o.Allocator.ChannelPrefix.All(c => !char.IsWhiteSpace(c) && c != '*' && c != '?'),
             "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space or a pattern character");
         Check(IsPositive(o.Allocator.AckTimeout), "Allocator:AckTimeout",

@@ -1,0 +1,171 @@
+using CeleryActors.Redis;
+using CeleryActors.Tests.Fixtures;
+using CeleryActors.Tests.Support;
+using Xunit;
+
+namespace CeleryActors.Tests.Celery;
+
+/// <summary>
+/// A host node watching a real Celery deployment: a real worker (Debian's python3-celery) with events on, tasks
+/// sent by Celery's own producer, all on a private redis-server. The node's metrics must match what the worker
+/// did, exactly.
+/// </summary>
+public class CeleryMonitoringTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(40);
+
+    private static object Queue(string queue, int? priority = null) =>
+        priority is null ? new { queue } : new { queue, priority };
+
+    private sealed class Deployment : IAsyncDisposable
+    {
+        public required RedisServerProcess Redis { get; init; }
+        public required HostNodeProcess Node { get; init; }
+        public string BrokerUrl => Redis.Url.ToString();
+
+        public static async Task<Deployment> StartAsync(Dictionary<string, string>? settings = null)
+        {
+            var redis = await RedisServerProcess.StartAsync();
+            var environment = new Dictionary<string, string>
+            {
+                ["REDIS_URL"] = redis.Url.ToString(),
+                ["CELERY_BROKER_URL"] = redis.Url.ToString(),
+                ["METRICS_REFRESH_INTERVAL"] = "0.5",
+                ["CELERY_INSPECT_INTERVAL"] = "1.5",
+                ["CELERY_INSPECT_TIMEOUT"] = "0.7",
+            };
+            foreach (var (k, v) in settings ?? []) environment[k] = v;
+            try
+            {
+                return new Deployment { Redis = redis, Node = await HostNodeProcess.StartAsync(environment) };
+            }
+            catch
+            {
+                await redis.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Node.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Task_and_worker_metrics_match_what_a_real_worker_did()
+    {
+        await using var deployment = await Deployment.StartAsync();
+        await using var worker = await CeleryWorkerProcess.StartAsync(deployment.BrokerUrl, "w1", "default,data_processing", 3);
+        await Eventually.Holds(async () =>
+            Assert.Equal(1, (await deployment.Node.ScrapeAsync()).Value("celery_worker_up", ("worker", worker.Name))), Deadline);
+
+        var tasks = new List<(string, object[], object)>();
+        for (var i = 0; i < 5; i++) tasks.Add(("shop.ok", [i], Queue("default")));
+        for (var i = 0; i < 2; i++) tasks.Add(("shop.declined", [4242], Queue("data_processing")));
+        for (var i = 0; i < 3; i++) tasks.Add(("shop.lookup", ["missing"], Queue("default")));
+        tasks.Add(("shop.flaky", [1], Queue("default")));
+        tasks.Add(("shop.long", [1.5], Queue("data_processing")));
+        await CeleryWorkerProcess.SendAsync(deployment.BrokerUrl, tasks);
+
+        await Eventually.Holds(async () =>
+        {
+            var m = await deployment.Node.ScrapeAsync();
+            Assert.Equal(5, m.Value("celery_task_started_total", ("task_name", "shop.ok"), ("queue", "default")));
+            Assert.Equal(5, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "default")));
+            Assert.Equal(5, m.Value("celery_task_duration_seconds_count", ("task_name", "shop.ok"), ("queue", "default")));
+            Assert.Equal(2, m.Value("celery_task_started_total", ("task_name", "shop.declined"), ("queue", "data_processing")));
+            Assert.Equal(2, m.Value("celery_task_failed_total", ("task_name", "shop.declined"), ("queue", "data_processing"), ("exception", "PaymentDeclined")));
+            Assert.Equal(3, m.Value("celery_task_failed_total", ("task_name", "shop.lookup"), ("queue", "default"), ("exception", "KeyError")));
+            Assert.Equal(3, m.Value("celery_task_started_total", ("task_name", "shop.flaky"), ("queue", "default")));
+            Assert.Equal(2, m.Value("celery_task_retried_total", ("task_name", "shop.flaky"), ("queue", "default")));
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.flaky"), ("queue", "default")));
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.long"), ("queue", "data_processing")));
+            Assert.InRange(m.Value("celery_task_duration_seconds_sum", ("task_name", "shop.long"), ("queue", "data_processing")), 1.4, 3);
+            // Nothing counted twice, nothing failed that succeeded, nothing lost.
+            Assert.Equal(14, m.Sum("celery_task_started_total"));
+            Assert.Equal(7, m.Sum("celery_task_succeeded_total"));
+            Assert.Equal(5, m.Sum("celery_task_failed_total"));
+            Assert.Equal(0, m.Sum("celery_events_lost_total"));
+            Assert.Equal(0, m.Sum("celery_messages_rejected_total"));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", worker.Name)));
+            Assert.True(m.Sum("celery_redis_pubsub_messages_total", ("message_type", "task.multi")) > 0);
+        }, Deadline);
+    }
+
+    [Fact]
+    public async Task Pool_size_active_reserved_and_consumers_come_from_remote_control()
+    {
+        await using var deployment = await Deployment.StartAsync();
+        await using var w1 = await CeleryWorkerProcess.StartAsync(deployment.BrokerUrl, "w1", "default", 2);
+        await using var w2 = await CeleryWorkerProcess.StartAsync(deployment.BrokerUrl, "w2", "data_processing", 3);
+        // w1 runs two and holds two prefetched; w2 runs two of its three.
+        await CeleryWorkerProcess.SendAsync(deployment.BrokerUrl,
+            Enumerable.Range(0, 4).Select(_ => ("shop.long", new object[] { 10 }, Queue("default")))
+                .Concat(Enumerable.Range(0, 2).Select(_ => ("shop.long", new object[] { 10 }, Queue("data_processing")))));
+
+        await Eventually.Holds(async () =>
+        {
+            var m = await deployment.Node.ScrapeAsync();
+            Assert.Equal(2, m.Value("celery_worker_pool_size", ("worker", w1.Name)));
+            Assert.Equal(3, m.Value("celery_worker_pool_size", ("worker", w2.Name)));
+            Assert.Equal(2, m.Value("celery_worker_active_tasks", ("worker", w1.Name)));
+            Assert.Equal(2, m.Value("celery_worker_reserved_tasks", ("worker", w1.Name)));
+            Assert.Equal(2, m.Value("celery_worker_active_tasks", ("worker", w2.Name)));
+            Assert.Equal(0, m.Value("celery_worker_reserved_tasks", ("worker", w2.Name)));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "data_processing")));
+            // Two workers on one host are two workers.
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", w1.Name)));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", w2.Name)));
+        }, Deadline);
+    }
+
+    [Theory]
+    [InlineData(":")]
+    [InlineData("")] // kombu's default separator and default priority steps
+    public async Task Queue_length_counts_every_priority_sub_list(string separator)
+    {
+        await using var deployment = await Deployment.StartAsync();
+        var env = separator.Length == 0 ? null : new Dictionary<string, string> { ["CELERY_SEP"] = separator };
+        var priorities = new[] { 0, 0, 3, 3, 3, 6, 9, 9, 9, 9 };
+        await CeleryWorkerProcess.SendAsync(deployment.BrokerUrl,
+            priorities.Select(p => ("shop.ok", new object[] { p }, Queue("prio", p))), env);
+
+        await Eventually.Holds(async () =>
+        {
+            var m = await deployment.Node.ScrapeAsync();
+            Assert.Equal(priorities.Length, m.Value("celery_queue_length", ("queue", "prio")));
+            Assert.Equal(priorities.Length, m.Sum("celery_queue_length_by_priority", ("queue", "prio")));
+            if (separator.Length > 0)
+            {
+                Assert.Equal(4, m.Value("celery_queue_length_by_priority", ("queue", "prio"), ("priority", "9")));
+                Assert.Equal(3, m.Value("celery_queue_length_by_priority", ("queue", "prio"), ("priority", "3")));
+            }
+            // Nobody consumes it: exactly what an operator must see.
+            Assert.Equal(0, m.Value("celery_queue_consumers", ("queue", "prio")));
+        }, Deadline);
+        // The oldest task's age grows while nothing takes it.
+        await Eventually.Holds(async () =>
+            Assert.True((await deployment.Node.ScrapeAsync()).Value("celery_queue_oldest_task_age_seconds", ("queue", "prio")) >= 1.0),
+            Deadline);
+    }
+
+    [Fact]
+    public async Task A_worker_killed_with_sigkill_goes_offline_within_the_timeout()
+    {
+        await using var deployment = await Deployment.StartAsync(new() { ["CELERY_WORKER_TIMEOUT"] = "4" });
+        await using var worker = await CeleryWorkerProcess.StartAsync(deployment.BrokerUrl, "doomed", "default", 1);
+        await Eventually.Holds(async () =>
+            Assert.Equal(1, (await deployment.Node.ScrapeAsync()).Value("celery_worker_up", ("worker", worker.Name))), Deadline);
+
+        await worker.KillAsync();
+        var killedAt = DateTime.UtcNow;
+        await Eventually.Holds(async () =>
+            Assert.Equal(0, (await deployment.Node.ScrapeAsync()).Value("celery_worker_up", ("worker", worker.Name))),
+            TimeSpan.FromSeconds(20));
+        // Heartbeats come every 2 s: offline no earlier than the timeout after the last one, and not much later.
+        Assert.InRange((DateTime.UtcNow - killedAt).TotalSeconds, 1.5, 9);
+    }
+}
