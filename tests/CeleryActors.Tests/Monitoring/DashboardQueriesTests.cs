@@ -16,9 +16,9 @@ namespace CeleryActors.Tests.Monitoring;
 public class DashboardQueriesTests(NodeFixture fixture) : IClassFixture<NodeFixture>
 {
     /// <summary>
-    /// Panels whose metrics nothing feeds yet: worker gauges and queue consumers come from the Celery monitor
-    /// (issue 5's event ingestion), allocations from the allocator. Their queries must parse but may be empty.
-    /// Remove a title from here as soon as its source lands, and the test demands data for it.
+    /// Panels the metrics channel cannot feed: worker gauges and queue consumers come from the Celery monitor
+    /// (checked with data in <c>Celery/DashboardOnCeleryTests</c>, on a real worker), allocations from the
+    /// allocator. Here their queries must parse but may be empty.
     /// </summary>
     public static readonly HashSet<string> PanelsAllowedEmptyForNow =
     [
@@ -128,7 +128,7 @@ public class DashboardQueriesTests(NodeFixture fixture) : IClassFixture<NodeFixt
     }
 
     /// <summary>Runs an instant query; fails the test with Prometheus's own error when it does not parse.</summary>
-    private static async Task<JsonElement[]> QueryAsync(PrometheusProcess prometheus, string promql, string what)
+    internal static async Task<JsonElement[]> QueryAsync(PrometheusProcess prometheus, string promql, string what)
     {
         using var response = await prometheus.Http.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
         var body = await response.Content.ReadAsStringAsync();
@@ -154,5 +154,5 @@ public class DashboardQueriesTests(NodeFixture fixture) : IClassFixture<NodeFixt
     private static double Value(JsonElement sample) =>
         double.Parse(sample.GetProperty("value")[1].GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
 
-    private static bool HasFiniteValue(JsonElement sample) => double.IsFinite(Value(sample));
+    internal static bool HasFiniteValue(JsonElement sample) => double.IsFinite(Value(sample));
 }
