@@ -87,6 +87,8 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         });
         Receive<PubSubFeed.Failed>(m => throw new RedisSubscriptionException(
             $"Could not subscribe to Celery events ({m.Channel}) on {_settings.Broker}", m.Cause));
+        Receive<PubSubFeed.Interrupted>(_ => { });
+        Receive<PubSubFeed.Restored>(_ => { });
     }
 
     private void Listening()
@@ -98,6 +100,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             _log.Warning("Connection to the Celery broker lost ({0}); events published meanwhile are lost", m.Detail);
             Become(Interrupted);
         });
+        Receive<PubSubFeed.Restored>(_ => { });
     }
 
     private void Interrupted()
@@ -110,14 +113,14 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             _metrics.BrokerResubscriptions.Inc();
             Become(Listening);
         });
+        Receive<PubSubFeed.Interrupted>(_ => { });
     }
 
+    /// <summary>What every state handles; registered first, so it must not swallow what the states tell apart.</summary>
     private void Common()
     {
         Receive<CeleryWorkerInspected>(Handle);
         Receive<Sweep>(_ => SweepWorkers());
-        Receive<PubSubFeed.Interrupted>(_ => { });
-        Receive<PubSubFeed.Restored>(_ => { });
     }
 
     private void Handle(PubSubFeed.Message message)

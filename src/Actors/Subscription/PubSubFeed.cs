@@ -64,7 +64,14 @@ public sealed class PubSubFeed : IDisposable
     {
         _redis.ConnectionFailed -= _onFailed;
         _redis.ConnectionRestored -= _onRestored;
-        _queue?.Unsubscribe(CommandFlags.FireAndForget);
+        try
+        {
+            _queue?.Unsubscribe(CommandFlags.FireAndForget);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection's owner closed it first (shutdown order): the subscription went with it.
+        }
     }
 
     /// <summary>One pub/sub message.</summary>

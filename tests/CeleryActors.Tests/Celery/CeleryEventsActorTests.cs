@@ -1,0 +1,166 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using CeleryActors.Actors.Celery;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Celery;
+using CeleryActors.Redis;
+using CeleryActors.Tests.Support;
+using Prometheus;
+using StackExchange.Redis;
+using Xunit;
+using Xunit.Abstractions;
+using static CeleryActors.Tests.Support.CeleryEnvelope;
+
+namespace CeleryActors.Tests.Celery;
+
+/// <summary>The events actor on a real Redis, fed hand-made events in kombu's envelope.</summary>
+public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: output), IAsyncLifetime
+{
+    private RedisServerProcess _redis = null!;
+    private ConnectionMultiplexer _node = null!;
+    private ConnectionMultiplexer _publisher = null!;
+    private readonly CeleryMetrics _metrics = new(Metrics.NewCustomRegistry(), 100);
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServerProcess.StartAsync();
+        _node = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        _publisher = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _publisher.DisposeAsync();
+        await _node.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    private (IActorRef Events, Akka.TestKit.TestProbe Queues) Start(TimeSpan? workerTimeout = null, TimeSpan? ttl = null)
+    {
+        var settings = CeleryMonitorSettings.For(_redis.Url) with
+        {
+            WorkerTimeout = workerTimeout ?? TimeSpan.FromSeconds(10),
+            OfflineSeriesTtl = ttl ?? TimeSpan.FromMinutes(5),
+        };
+        var queues = CreateTestProbe();
+        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings, _metrics, queues.Ref, CreateTestProbe().Ref));
+        AwaitAssert(() => Assert.Equal(1, _publisher.GetServers()[0].SubscriptionPatternCount()), TimeSpan.FromSeconds(10));
+        return (events, queues);
+    }
+
+    private void Publish(string routingKey, object body) =>
+        _publisher.GetSubscriber().Publish(RedisChannel.Literal("/0.celeryev/" + routingKey), Of(body, routingKey));
+
+    private MetricFamilies Scrape()
+    {
+        using var stream = new MemoryStream();
+        _metrics.Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        return PrometheusText.Parse(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    [Fact]
+    public void Names_and_queues_come_from_what_was_remembered_and_misses_are_counted()
+    {
+        var (_, queues) = Start();
+        Publish("task.sent", Task("task-sent", "t1", "producer@h", name: "shop.ok", queue: "payments"));
+        Assert.Equal(["payments"], queues.ExpectMsg<CeleryQueuesDiscovered>().Queues);
+        Publish("task.multi", new[]
+        {
+            Task("task-received", "t1", "w@h", name: "shop.ok"),
+            Task("task-started", "t1", "w@h"),
+            Task("task-succeeded", "t1", "w@h", runtime: 0.3),
+            Task("task-started", "never-seen", "w@h"),
+            Task("task-failed", "never-seen", "w@h", exception: "OSError(5)"),
+        });
+
+        AwaitAssert(() =>
+        {
+            var m = Scrape();
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(0.3, m.Value("celery_task_duration_seconds_sum", ("task_name", "shop.ok"), ("queue", "payments")), 6);
+            Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "unknown"), ("queue", "unknown"), ("exception", "OSError")));
+            Assert.Equal(2, m.Value("celery_task_memory_misses_total"));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void Remote_control_fills_in_the_queue_of_a_task_and_of_a_single_queue_worker()
+    {
+        var (events, _) = Start();
+        Publish("worker.online", WorkerEvent("worker-online", "solo@h"));
+        AwaitAssert(() => Assert.Equal(1, Scrape().Value("celery_worker_up", ("worker", "solo@h"))), TimeSpan.FromSeconds(10));
+        events.Tell(new CeleryWorkerInspected("solo@h", 2, 1, 0, ["video"], new Dictionary<string, string> { ["known"] = "audio" }));
+        Publish("task.multi", new[]
+        {
+            Task("task-received", "known", "solo@h", name: "media.encode"),
+            Task("task-started", "known", "solo@h"),
+            Task("task-received", "other", "solo@h", name: "media.thumb"),
+            Task("task-started", "other", "solo@h"),
+        });
+        AwaitAssert(() =>
+        {
+            var m = Scrape();
+            Assert.Equal(1, m.Value("celery_task_started_total", ("task_name", "media.encode"), ("queue", "audio")));
+            Assert.Equal(1, m.Value("celery_task_started_total", ("task_name", "media.thumb"), ("queue", "video")));
+            Assert.Equal(0, m.Value("celery_task_memory_misses_total"));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_heartbeat_count_ahead_of_the_events_seen_is_counted_as_lost_events()
+    {
+        Start();
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 10));
+        Publish("task.multi", new[] { Task("task-started", "a", "w@h"), Task("task-started", "b", "w@h") });
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 17)); // 7 started, only 2 seen
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 17)); // a heartbeat later, the gap stands
+
+        AwaitAssert(() => Assert.Equal(5, Scrape().Value("celery_events_lost_total", ("worker", "w@h"))), TimeSpan.FromSeconds(10));
+        // A restarted worker counts from 0 again: no false gap.
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 0));
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 0));
+        Publish("worker.heartbeat", Heartbeat("w@h", processed: 0));
+        AwaitAssert(() => Assert.Equal(5, Scrape().Value("celery_events_lost_total", ("worker", "w@h"))), TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public void A_silent_worker_goes_offline_and_its_series_are_removed_after_the_ttl()
+    {
+        Start(workerTimeout: TimeSpan.FromSeconds(1.5), ttl: TimeSpan.FromSeconds(2));
+        Publish("worker.heartbeat", Heartbeat("ghost@h", processed: 0));
+        AwaitAssert(() => Assert.Equal(1, Scrape().Value("celery_worker_up", ("worker", "ghost@h"))), TimeSpan.FromSeconds(10));
+        AwaitAssert(() =>
+        {
+            var up = Scrape().Samples("celery_worker_up").Single(s => s.Has(("worker", "ghost@h")));
+            Assert.Equal(0, up.Value);
+        }, TimeSpan.FromSeconds(10));
+        AwaitAssert(() => Assert.DoesNotContain(Scrape().Samples("celery_worker_up"), s => s.Has(("worker", "ghost@h"))),
+            TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_worker_offline_event_takes_it_down_at_once()
+    {
+        Start();
+        Publish("worker.online", WorkerEvent("worker-online", "bye@h"));
+        AwaitAssert(() => Assert.Equal(1, Scrape().Value("celery_worker_up", ("worker", "bye@h"))), TimeSpan.FromSeconds(10));
+        Publish("worker.offline", WorkerEvent("worker-offline", "bye@h"));
+        AwaitAssert(() => Assert.Equal(0, Scrape().Samples("celery_worker_up").Single(s => s.Has(("worker", "bye@h"))).Value),
+            TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_broker_restart_is_counted_as_a_resubscription_and_events_flow_again()
+    {
+        Start();
+        await _redis.KillAsync();
+        await _redis.StartAsync();
+        AwaitAssert(() => Assert.Equal(1, Scrape().Value("celery_broker_resubscriptions_total")), TimeSpan.FromSeconds(30));
+        await AwaitAssertAsync(async () =>
+        {
+            await _publisher.GetSubscriber().PublishAsync(RedisChannel.Literal("/0.celeryev/worker.heartbeat"),
+                Of(Heartbeat("back@h", processed: 0), "worker.heartbeat"));
+            Assert.Equal(1, Scrape().Value("celery_worker_up", ("worker", "back@h")));
+        }, TimeSpan.FromSeconds(15));
+    }
+}
