@@ -10,7 +10,7 @@ namespace CeleryActors.Actors.Celery;
 /// <summary>
 /// Asks the workers through remote control, in the background at an interval, for <c>stats</c> (pool size),
 /// <c>active</c>, <c>reserved</c> and <c>active_queues</c>, and sets <c>celery_worker_pool_size</c>,
-/// <c>celery_worker_active_tasks</c>, <c>celery_worker_reserved_tasks</c> and <c>celery_queue_consumers</c>. A
+/// <c>celery_worker_active_tasks</c>, <c>celery_worker_reserved_tasks</c>, and counts the consumers of each queue for the queue watcher. A
 /// scrape never waits on a broadcast. What it learns of task queues and consumed queues goes to the events
 /// actor (labels of events that lack a queue) and the queue watcher. A worker that answered before and not now
 /// is counted in <c>celery_remote_control_missing_replies_total</c>. States: <c>Idle</c>, <c>Inspecting</c>.
@@ -26,7 +26,6 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
     private readonly IActorRef _queueWatcher;
     private readonly CeleryRemoteControl _remote;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<string> _consumedQueues = new(StringComparer.Ordinal);
     private IReadOnlySet<string> _lastResponders = new HashSet<string>();
     private string? _separator;
 
@@ -115,11 +114,9 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
             foreach (var queue in result.Queues ?? []) consumers[queue] = consumers.GetValueOrDefault(queue) + 1;
             _events.Tell(result);
         }
-        // Queues that had consumers and now have none must drop to 0, not keep their last value.
-        _consumedQueues.UnionWith(consumers.Keys);
-        foreach (var queue in _consumedQueues)
-            _metrics.QueueConsumers.WithLabels(_metrics.Queue(queue)).Set(consumers.GetValueOrDefault(queue));
+        // The queue watcher owns the queue gauges: it knows every queue, so one nobody consumes shows 0.
         if (consumers.Count > 0) _queueWatcher.Tell(new CeleryQueuesDiscovered(consumers.Keys.ToArray()));
+        _queueWatcher.Tell(new CeleryQueueConsumersObserved(consumers));
     }
 
     private sealed record Inspect : INoSerializationVerificationNeeded, IDeadLetterSuppression

@@ -9,11 +9,11 @@ namespace CeleryActors.Actors.Celery;
 
 /// <summary>
 /// Polls the broker's queues every refresh interval and sets <c>celery_queue_length</c> (plain list plus priority
-/// sub-lists), <c>celery_queue_length_by_priority</c>, <c>celery_queue_oldest_task_age_seconds</c> and
-/// <c>celery_queue_unacked</c>. Which queues: those declared on the broker, those events and remote control
-/// reveal (<see cref="CeleryQueuesDiscovered"/>), and the configured ones; a queue with tasks and no worker is
-/// shown like any other. States: <c>Idle</c> between polls, <c>Polling</c> while one is out (a slow broker never
-/// gets two at once).
+/// sub-lists), <c>celery_queue_length_by_priority</c>, <c>celery_queue_oldest_task_age_seconds</c>,
+/// <c>celery_queue_unacked</c> and <c>celery_queue_consumers</c> (from the inspector's last round). Which queues:
+/// those declared on the broker, those events and remote control reveal (<see cref="CeleryQueuesDiscovered"/>),
+/// and the configured ones; a queue with tasks and no worker is shown like any other, with 0 consumers. States:
+/// <c>Idle</c> between polls, <c>Polling</c> while one is out (a slow broker never gets two at once).
 /// </summary>
 public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
 {
@@ -27,6 +27,9 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _failing;
+
+    // Null until a remote-control round has answered: before that, consumers are unknown, not zero.
+    private IReadOnlyDictionary<string, int>? _consumers;
 
     /// <summary>Creates the actor.</summary>
     public CeleryQueueWatcherActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics)
@@ -54,6 +57,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private void Idle()
     {
         Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
+        Receive<CeleryQueueConsumersObserved>(m => _consumers = m.Consumers);
         Receive<Poll>(_ =>
         {
             _reader.ReadAsync(_known.ToArray(), _clock.Elapsed.TotalSeconds)
@@ -65,6 +69,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private void Polling()
     {
         Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
+        Receive<CeleryQueueConsumersObserved>(m => _consumers = m.Consumers);
         Receive<Poll>(_ => { }); // the poll in flight will do
         Receive<Polled>(m =>
         {
@@ -88,6 +93,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
             var label = _metrics.Queue(queue);
             _metrics.QueueLength.WithLabels(label).Set(state.Length);
             _metrics.QueueOldestTaskAge.WithLabels(label).Set(state.OldestAgeSeconds);
+            if (_consumers is not null) _metrics.QueueConsumers.WithLabels(label).Set(_consumers.GetValueOrDefault(queue));
             for (var p = 0; p < 10; p++)
             {
                 var length = state.ByPriority.GetValueOrDefault(p);

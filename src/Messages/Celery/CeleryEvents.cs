@@ -98,3 +98,7 @@ public sealed record CeleryWorkerInspected(
 /// <summary>Queues learned of from events or remote control, for the queue-length poller.</summary>
 /// <param name="Queues">Queue names.</param>
 public sealed record CeleryQueuesDiscovered(IReadOnlyCollection<string> Queues);
+
+/// <summary>How many workers consume each queue, as one remote-control round found (queues absent: none).</summary>
+/// <param name="Consumers">Queue → workers consuming it.</param>
+public sealed record CeleryQueueConsumersObserved(IReadOnlyDictionary<string, int> Consumers);

@@ -143,8 +143,8 @@ public class CeleryMonitoringTests
                 Assert.Equal(4, m.Value("celery_queue_length_by_priority", ("queue", "prio"), ("priority", "9")));
                 Assert.Equal(3, m.Value("celery_queue_length_by_priority", ("queue", "prio"), ("priority", "3")));
             }
-            // Nobody consumes it: exactly what an operator must see.
-            Assert.Equal(0, m.Value("celery_queue_consumers", ("queue", "prio")));
+            // Nobody consumes it: exactly what an operator must see (a series at 0, not a missing one).
+            Assert.Equal(0, Assert.Single(m.Samples("celery_queue_consumers"), s => s.Has(("queue", "prio"))).Value);
         }, Deadline);
         // The oldest task's age grows while nothing takes it.
         await Eventually.Holds(async () =>
