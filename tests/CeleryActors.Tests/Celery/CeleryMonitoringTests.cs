@@ -116,6 +116,8 @@ public class CeleryMonitoringTests
             Assert.Equal(0, m.Value("celery_worker_reserved_tasks", ("worker", w2.Name)));
             Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default")));
             Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "data_processing")));
+            // Celery acknowledges a message when its task starts: the two prefetched ones are still unacked.
+            Assert.Equal(2, m.Value("celery_queue_unacked", ("queue", "default")));
             // Two workers on one host are two workers.
             Assert.Equal(1, m.Value("celery_worker_up", ("worker", w1.Name)));
             Assert.Equal(1, m.Value("celery_worker_up", ("worker", w2.Name)));
