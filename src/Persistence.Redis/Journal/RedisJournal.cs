@@ -27,7 +27,7 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly RedisKeys _keys;
     private readonly PayloadSerializer _serializer;
-    private PluginConnection? _connection;
+    private readonly PluginConnector _connector;
 
     /// <summary>Created by Akka.Persistence with the plugin's config section.</summary>
     public RedisJournal(Config config)
@@ -37,6 +37,7 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
             config.WithFallback(RedisPersistence.DefaultConfig().GetConfig(RedisPersistence.JournalConfigPath)));
         _keys = new RedisKeys(Settings.KeyPrefix);
         _serializer = new PayloadSerializer(Context.System, Settings.Serializer);
+        _connector = new PluginConnector("Redis journal", "akka-persistence-journal", Settings, _log);
     }
 
     /// <summary>The settings this journal runs with.</summary>
@@ -46,55 +47,25 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
     public IStash Stash { get; set; } = null!;
 
     /// <summary>The multiplexer in use, once connected (for tests and health checks).</summary>
-    protected IConnectionMultiplexer? Multiplexer => _connection?.Multiplexer;
+    protected IConnectionMultiplexer? Multiplexer => _connector.Connection?.Multiplexer;
 
-    private IDatabase Db => _connection?.Database
+    private IDatabase Db => _connector.Connection?.Database
                             ?? throw new InvalidOperationException("The Redis journal is not connected yet");
 
     /// <inheritdoc />
     protected override void PreStart()
     {
         base.PreStart();
-        var injected = RedisPersistence.Get(Context.System).Setup?.Multiplexer;
-        if (injected is not null)
-        {
-            _connection = new PluginConnection(injected, owned: false, Settings.Database);
-            _log.Info("Redis journal uses the injected multiplexer");
-            return;
-        }
-        // Connect without blocking; protocol messages wait in the stash until the multiplexer is there.
-        BecomeStacked(WaitingForConnection);
-        RedisConnector.ConnectAsync(Settings, "akka-persistence-journal")
-            .PipeTo(Self, success: m => new PluginConnected(m), failure: e => new PluginConnectFailed(e));
+        // Protocol messages wait in the stash until the connection is open.
+        if (!_connector.Start(Context.System, Self))
+            BecomeStacked(message => _connector.Waiting(message, Stash, UnbecomeStacked));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _connection?.Release();
-        _connection = null;
+        _connector.Release();
         base.PostStop();
-    }
-
-    private bool WaitingForConnection(object message)
-    {
-        switch (message)
-        {
-            case PluginConnected c:
-                _connection = new PluginConnection(c.Multiplexer, owned: true, Settings.Database);
-                _log.Info("Redis journal connected to {0} (connected now: {1})",
-                    c.Multiplexer.Configuration, c.Multiplexer.IsConnected);
-                UnbecomeStacked();
-                Stash.UnstashAll();
-                return true;
-            case PluginConnectFailed f:
-                // Only a bad configuration gets here (abortConnect is off); restarting will not fix it, so say so.
-                _log.Error(f.Cause, "Redis journal cannot open its connection ({0})", Settings.ConfigurationString);
-                throw new ConfigurationException($"Redis journal cannot connect: {f.Cause.Message}", f.Cause);
-            default:
-                Stash.Stash();
-                return true;
-        }
     }
 
     /// <inheritdoc />
@@ -232,7 +203,7 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
     {
         var breaker = await base.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
         if (breaker.Status != PersistenceHealthStatus.Healthy) return breaker;
-        return await RedisHealth.PingAsync(_connection, "journal").ConfigureAwait(false);
+        return await RedisHealth.PingAsync(_connector.Connection, "journal").ConfigureAwait(false);
     }
 
     /// <summary>The events of one persistence id in one batch: one Lua call, all or nothing.</summary>

@@ -20,7 +20,7 @@ public class RedisSnapshotStore : SnapshotStore, IWithUnboundedStash
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly RedisKeys _keys;
     private readonly PayloadSerializer _serializer;
-    private PluginConnection? _connection;
+    private readonly PluginConnector _connector;
 
     /// <summary>Created by Akka.Persistence with the plugin's config section.</summary>
     public RedisSnapshotStore(Config config)
@@ -30,6 +30,7 @@ public class RedisSnapshotStore : SnapshotStore, IWithUnboundedStash
             config.WithFallback(RedisPersistence.DefaultConfig().GetConfig(RedisPersistence.SnapshotStoreConfigPath)));
         _keys = new RedisKeys(Settings.KeyPrefix);
         _serializer = new PayloadSerializer(Context.System, Settings.Serializer);
+        _connector = new PluginConnector("Redis snapshot store", "akka-persistence-snapshots", Settings, _log);
     }
 
     /// <summary>The settings this store runs with.</summary>
@@ -39,53 +40,25 @@ public class RedisSnapshotStore : SnapshotStore, IWithUnboundedStash
     public IStash Stash { get; set; } = null!;
 
     /// <summary>The multiplexer in use, once connected.</summary>
-    protected IConnectionMultiplexer? Multiplexer => _connection?.Multiplexer;
+    protected IConnectionMultiplexer? Multiplexer => _connector.Connection?.Multiplexer;
 
-    private IDatabase Db => _connection?.Database
+    private IDatabase Db => _connector.Connection?.Database
                             ?? throw new InvalidOperationException("The Redis snapshot store is not connected yet");
 
     /// <inheritdoc />
     protected override void PreStart()
     {
         base.PreStart();
-        var injected = RedisPersistence.Get(Context.System).Setup?.Multiplexer;
-        if (injected is not null)
-        {
-            _connection = new PluginConnection(injected, owned: false, Settings.Database);
-            _log.Info("Redis snapshot store uses the injected multiplexer");
-            return;
-        }
-        BecomeStacked(WaitingForConnection);
-        RedisConnector.ConnectAsync(Settings, "akka-persistence-snapshots")
-            .PipeTo(Self, success: m => new PluginConnected(m), failure: e => new PluginConnectFailed(e));
+        // Protocol messages wait in the stash until the connection is open.
+        if (!_connector.Start(Context.System, Self))
+            BecomeStacked(message => _connector.Waiting(message, Stash, UnbecomeStacked));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _connection?.Release();
-        _connection = null;
+        _connector.Release();
         base.PostStop();
-    }
-
-    private bool WaitingForConnection(object message)
-    {
-        switch (message)
-        {
-            case PluginConnected c:
-                _connection = new PluginConnection(c.Multiplexer, owned: true, Settings.Database);
-                _log.Info("Redis snapshot store connected to {0} (connected now: {1})",
-                    c.Multiplexer.Configuration, c.Multiplexer.IsConnected);
-                UnbecomeStacked();
-                Stash.UnstashAll();
-                return true;
-            case PluginConnectFailed f:
-                _log.Error(f.Cause, "Redis snapshot store cannot open its connection ({0})", Settings.ConfigurationString);
-                throw new ConfigurationException($"Redis snapshot store cannot connect: {f.Cause.Message}", f.Cause);
-            default:
-                Stash.Stash();
-                return true;
-        }
     }
 
     private RedisKey[] Keys(string persistenceId) =>
@@ -140,7 +113,7 @@ public class RedisSnapshotStore : SnapshotStore, IWithUnboundedStash
     {
         var breaker = await base.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
         if (breaker.Status != PersistenceHealthStatus.Healthy) return breaker;
-        return await RedisHealth.PingAsync(_connection, "snapshot store").ConfigureAwait(false);
+        return await RedisHealth.PingAsync(_connector.Connection, "snapshot store").ConfigureAwait(false);
     }
 
     private static RedisValue Member(long sequenceNr) => sequenceNr.ToString(CultureInfo.InvariantCulture);
