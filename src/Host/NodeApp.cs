@@ -2,11 +2,13 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Host.Configuration;
 using CeleryActors.Host.Http;
+using CeleryActors.Persistence.Redis.Hosting;
 using CeleryActors.Redis;
 using Prometheus;
 using StackExchange.Redis;
@@ -33,14 +35,19 @@ public static class NodeApp
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
-        builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName, akka => ConfigureAkka(akka, options));
+        var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
+            options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
+            TimeSpan.FromSeconds(options.Allocator.WorkerTimeout));
+        builder.Services.AddSingleton(allocator);
+        builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName, akka => ConfigureAkka(akka, options, redis, allocator));
 
         var app = builder.Build();
         app.MapNodeEndpoints(metrics);
         return app;
     }
 
-    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options)
+    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, IConnectionMultiplexer redis,
+        AllocatorSettings allocator)
     {
         SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
         akka.AddCeleryActorsDefaults()
@@ -57,7 +64,10 @@ public static class NodeApp
             })
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
-            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval));
+            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))
+            // The allocator's journal and snapshots live in the node's Redis, on the node's connection.
+            .WithRedisPersistence(redis)
+            .AddAllocator(allocator);
         if (seeds.Count == 0)
         {
             // No seeds: the node is its own seed. Joining its own address works with CLUSTER_PORT=0 too, where
