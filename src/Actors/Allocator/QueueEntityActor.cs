@@ -81,7 +81,8 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Akka.Actor.Props.Create(() => new QueueEntityActor(queue, settings, redis, metrics, registry));
 
     /// <inheritdoc />
-    public override string PersistenceId => "queue-" + _queue;
+    // The channel prefix keeps deployments that share one Redis apart; empty by default, so it is queue-{name}.
+    public override string PersistenceId => "queue-" + _settings.Channels.Prefix + _queue;
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;

@@ -64,7 +64,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Akka.Actor.Props.Create(() => new WorkerEntityActor(worker, settings, redis, metrics, registry));
 
     /// <inheritdoc />
-    public override string PersistenceId => "worker-" + _worker;
+    // The channel prefix keeps deployments that share one Redis apart; empty by default, so it is worker-{name}.
+    public override string PersistenceId => "worker-" + _settings.Channels.Prefix + _worker;
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;

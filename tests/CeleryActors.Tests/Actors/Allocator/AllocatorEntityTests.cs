@@ -1,0 +1,176 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Messages.Allocator;
+using CeleryActors.Tests.Fixtures;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CeleryActors.Tests.Actors.Allocator;
+
+public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
+    : TestKit(AllocatorHarness.SystemConfig(redis.Server.ConnectionString), output: output), IClassFixture<RedisFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly Dictionary<string, CapabilityValue> NoCaps = new();
+    private const string Q = "work";
+
+    private AllocatorHarness Start(TimeSpan? ack = null, TimeSpan? worker = null, int snapshotEvery = 1_000) =>
+        new(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(ack ?? TimeSpan.FromSeconds(30), worker ?? TimeSpan.FromSeconds(30), snapshotEvery),
+            CreateTestProbe().Ref);
+
+    private static SubmitTask NewTask(string id, int priority = 5, Dictionary<string, CapabilityValue>? requires = null) =>
+        new(Q, id, "job", "{}", priority, requires, null, AllocatorSettings.Now());
+
+    private QueueStats Stats(AllocatorHarness h) => h.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait).Result;
+
+    private static void Report(AllocatorHarness h, string worker, string task, TaskProgress progress) =>
+        h.Workers.Tell(new WorkerTaskStatus(worker, task, progress, progress >= TaskProgress.Succeeded ? 0.01 : null,
+            progress == TaskProgress.Failed ? "Boom" : null));
+
+    [Fact]
+    public void No_worker_ever_holds_more_than_its_pool_and_the_least_loaded_gets_the_next_task()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("a", [Q], NoCaps, 2));
+        h.Workers.Tell(new RegisterWorker("b", [Q], NoCaps, 3));
+        AwaitAssert(() => Assert.Equal(2, Stats(h).Consumers), Wait);
+        for (var i = 0; i < 10; i++) h.Queues.Tell(NewTask($"t{i}"));
+
+        AwaitAssert(() => Assert.Equal(5, h.Assignments.Count), Wait);
+        var stats = Stats(h);
+        Assert.Equal((10L, 5, 5), (stats.Accepted, stats.InFlight, stats.Pending));
+        Assert.Equal(2, h.For("a").Count);
+        Assert.Equal(3, h.For("b").Count);
+        // Each task goes to the least loaded worker with room: one each, one each again, then b (a is full).
+        var order = h.Assignments.Select(x => x.Worker).ToList();
+        Assert.Equal(["a", "b"], order.Take(2).Order());
+        Assert.Equal(["a", "b"], order.Skip(2).Take(2).Order());
+        Assert.Equal("b", order[4]);
+
+        var done = h.For("a")[0].TaskId;
+        Report(h, "a", done, TaskProgress.Received);
+        Report(h, "a", done, TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal(3, h.For("a").Count), Wait);
+        Assert.Equal(3, h.For("b").Count);
+        AwaitAssert(() => Assert.Equal((1L, 4), (Stats(h).Succeeded, Stats(h).Pending)), Wait);
+    }
+
+    [Fact]
+    public void A_task_needing_a_gpu_waits_until_such_a_worker_registers()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("cpu", [Q], new Dictionary<string, CapabilityValue> { ["cpu"] = CapabilityValue.Of(16) }, 4));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("needs-gpu", 9, new() { ["gpu"] = CapabilityValue.Of(1) }));
+        h.Queues.Tell(NewTask("plain", 1));
+        AwaitAssert(() => Assert.Equal(["plain"], h.Assignments.Select(a => a.TaskId)), Wait);
+        var waiting = Stats(h);
+        Assert.Equal((1, 1), (waiting.Pending, waiting.PendingByPriority[9]));
+
+        h.Workers.Tell(new RegisterWorker("gpu", [Q], new Dictionary<string, CapabilityValue> { ["gpu"] = CapabilityValue.Of(2) }, 1));
+        AwaitAssert(() => Assert.Equal(["needs-gpu"], h.For("gpu").Select(a => a.TaskId)), Wait);
+        Assert.Equal(0, Stats(h).Pending);
+    }
+
+    [Fact]
+    public void An_assignment_never_acknowledged_is_allocated_again_with_the_same_id_and_attempt_2()
+    {
+        using var h = Start(ack: TimeSpan.FromSeconds(1));
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 5));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("t1"));
+        AwaitAssert(() => Assert.Equal([("t1", 1)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
+        AwaitAssert(() => Assert.Equal([("t1", 1), ("t1", 2)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
+
+        Report(h, "w", "t1", TaskProgress.Received);
+        Report(h, "w", "t1", TaskProgress.Succeeded);
+        AwaitAssert(() =>
+        {
+            var s = Stats(h);
+            Assert.Equal((1L, 1L, 2L, 1L, 0, 0), (s.Accepted, s.Succeeded, s.Allocated, s.Requeued, s.InFlight, s.Pending));
+        }, Wait);
+    }
+
+    [Fact]
+    public async Task A_worker_that_stops_heartbeating_loses_its_tasks_to_another_and_nothing_completes_twice()
+    {
+        using var h = Start(worker: TimeSpan.FromSeconds(1.5));
+        h.Workers.Tell(new RegisterWorker("quiet", [Q], NoCaps, 3));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        for (var i = 0; i < 3; i++) h.Queues.Tell(NewTask($"t{i}"));
+        AwaitAssert(() => Assert.Equal(3, h.For("quiet").Count), Wait);
+        foreach (var a in h.For("quiet")) Report(h, "quiet", a.TaskId, TaskProgress.Received);
+
+        h.Workers.Tell(new RegisterWorker("alive", [Q], NoCaps, 3));
+        AwaitAssert(() =>
+        {
+            h.Workers.Tell(new WorkerHeartbeat("alive")); // keeps talking while the other is silent
+            Assert.Equal(3, h.For("alive").Count);
+        }, Wait, TimeSpan.FromMilliseconds(200));
+        Assert.All(h.For("alive"), a => Assert.Equal(2, a.Attempt));
+        Assert.Equal(["t0", "t1", "t2"], h.For("alive").Select(a => a.TaskId).Order());
+
+        foreach (var a in h.For("alive"))
+        {
+            Report(h, "alive", a.TaskId, TaskProgress.Received);
+            Report(h, "alive", a.TaskId, TaskProgress.Started);
+            Report(h, "alive", a.TaskId, TaskProgress.Succeeded);
+        }
+        // The silent worker wakes up and reports one of them done as well: it must not count twice.
+        h.Workers.Tell(new WorkerHeartbeat("quiet"));
+        Report(h, "quiet", "t0", TaskProgress.Succeeded);
+        AwaitAssert(() =>
+        {
+            var s = Stats(h);
+            Assert.Equal((3L, 3L, 0L, 3L, 0, 0), (s.Accepted, s.Succeeded, s.Failed, s.Requeued, s.InFlight, s.Pending));
+        }, Wait);
+        var status = await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("alive"), Wait);
+        Assert.Equal((true, 0), (status.Online, status.UnfinishedTasks));
+    }
+
+    [Fact]
+    public async Task A_queue_entity_recovers_pending_tasks_assignments_and_statistics_from_the_redis_journal()
+    {
+        var settings = AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), snapshotEvery: 5);
+        QueueStats before;
+        List<string> pendingBefore;
+        using (var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection, settings, CreateTestProbe().Ref))
+        {
+            h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
+            AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+            for (var i = 0; i < 9; i++) h.Queues.Tell(NewTask($"t{i}", i % 3 * 4));
+            AwaitAssert(() => Assert.Equal(2, h.Assignments.Count), Wait);
+            var first = h.Assignments.First().TaskId;
+            Report(h, "w", first, TaskProgress.Received);
+            Report(h, "w", first, TaskProgress.Failed);
+            // The third assignment is published only after its event, the last one, is in the journal.
+            AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
+            before = Stats(h);
+            pendingBefore = (await h.Queues.Ask<QueueHistory>(new GetQueueHistory(Q, 1000), Wait)).Entries
+                .Select(e => e.Event + ":" + e.TaskId).ToList();
+        }
+
+        var second = ActorSystem.Create("restarted", AllocatorHarness.SystemConfig(redis.Server.ConnectionString));
+        try
+        {
+            using var h2 = new AllocatorHarness(second, redis.Server.ConnectionString, redis.Connection, settings, CreateTestProbe().Ref);
+            var after = await h2.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait);
+            Assert.Equal(before with { PendingByPriority = null!, Consumers = 0, Duplicates = 0 },
+                after with { PendingByPriority = null! });
+            Assert.Equal(before.PendingByPriority, after.PendingByPriority);
+            Assert.Equal((6, 2, 9L, 3L, 1L), (after.Pending, after.InFlight, after.Accepted, after.Allocated, after.Failed));
+            var history = (await h2.Queues.Ask<QueueHistory>(new GetQueueHistory(Q, 1000), Wait)).Entries
+                .Select(e => e.Event + ":" + e.TaskId).ToList();
+            Assert.Equal(pendingBefore, history);
+            // A duplicate of a recovered task is still a duplicate.
+            h2.Queues.Tell(NewTask("t5"));
+            await AwaitAssertAsync(async () => Assert.Equal(1, (await h2.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait)).Duplicates), Wait);
+        }
+        finally
+        {
+            await second.Terminate();
+        }
+    }
+}
