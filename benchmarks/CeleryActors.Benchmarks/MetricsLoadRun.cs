@@ -111,7 +111,8 @@ public static class MetricsLoadRun
     private static RedisValue[] Payloads() => Enumerable.Range(0, 64).Select(i => (RedisValue)Encoding.UTF8.GetBytes(
         $$"""{"type":"task_execution","task_name":"load.task{{i % 16}}","queue":"load{{i % 4}}","duration":0.{{i + 10}},"status":"{{(i % 5 == 0 ? "failure\",\"exception\":\"TimeoutError" : "success")}}"}""")).ToArray();
 
-    private static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort)
+    internal static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(hostDll);
@@ -121,6 +122,7 @@ public static class MetricsLoadRun
         info.Environment["CLUSTER_HOSTNAME"] = "127.0.0.1";
         info.Environment["CLUSTER_PORT"] = "0";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("node: " + e.Data); };
@@ -129,7 +131,7 @@ public static class MetricsLoadRun
         return process;
     }
 
-    private static async Task WaitReadyAsync(HttpClient http, Process node)
+    internal static async Task WaitReadyAsync(HttpClient http, Process node)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline && !node.HasExited)
@@ -144,11 +146,11 @@ public static class MetricsLoadRun
         throw new InvalidOperationException("the host node did not become ready");
     }
 
-    private static double Sum(string exposition, string prefix) => exposition.Split('\n')
+    internal static double Sum(string exposition, string prefix) => exposition.Split('\n')
         .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
-    private static long Rss(int pid)
+    internal static long Rss(int pid)
     {
         try
         {
@@ -158,7 +160,7 @@ public static class MetricsLoadRun
         catch (IOException) { return 0; }
     }
 
-    private static string FindHostDll()
+    internal static string FindHostDll()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "CeleryActors.sln")))
@@ -166,15 +168,15 @@ public static class MetricsLoadRun
         throw new InvalidOperationException("run from inside the repository, or pass --host-dll");
     }
 
-    private static string CpuModel() =>
+    internal static string CpuModel() =>
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
 
-    private static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
+    internal static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
 
-    private static int IntArg(string[] args, string name, int fallback) =>
+    internal static int IntArg(string[] args, string name, int fallback) =>
         StringArg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
-    private static string? StringArg(string[] args, string name)
+    internal static string? StringArg(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

@@ -1,8 +1,10 @@
 using BenchmarkDotNet.Running;
 using CeleryActors.Benchmarks;
 
-// `load-metrics ...` runs the load run through real Redis; anything else goes to BenchmarkDotNet.
+// `load-metrics ...` and `load-allocator ...` run the load runs through real Redis; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "load-metrics")
     return await MetricsLoadRun.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == "load-allocator")
+    return await AllocatorLoadRun.RunAsync(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(MetricsChannelBenchmarks).Assembly).Run(args);
 return 0;

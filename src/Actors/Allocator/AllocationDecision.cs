@@ -41,6 +41,23 @@ public sealed class WorkerSlot
 public static class AllocationDecision
 {
     /// <summary>The chosen worker, or null when none can take the task now.</summary>
+    public static WorkerSlot? Choose(List<WorkerSlot> workers, IReadOnlyDictionary<string, CapabilityValue>? requires)
+    {
+        // A span over the list: no interface calls or bounds checks in the loop that runs per decision.
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(workers);
+        WorkerSlot? best = null;
+        foreach (var w in span)
+        {
+            if (!w.HasRoom) continue;
+            if (best is not null && w.Load >= best.Load) continue;
+            if (requires is not null && !Meets(w.Capabilities, requires)) continue;
+            best = w;
+            if (best.Load == 0) break;
+        }
+        return best;
+    }
+
+    /// <summary>The chosen worker, or null when none can take the task now.</summary>
     public static WorkerSlot? Choose(IReadOnlyList<WorkerSlot> workers, IReadOnlyDictionary<string, CapabilityValue>? requires)
     {
         WorkerSlot? best = null;

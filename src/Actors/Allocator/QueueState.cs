@@ -76,6 +76,7 @@ public sealed class QueueState
     private readonly PriorityMailbox<QueuedTask> _pending = new();
     private readonly Dictionary<string, QueuedTask> _inFlight = new(StringComparer.Ordinal);
     private readonly List<WorkerSlot> _workers = [];
+    private readonly Dictionary<string, WorkerSlot> _workersByName = new(StringComparer.Ordinal);
     private readonly HashSet<string> _finished = new(StringComparer.Ordinal);
     private readonly Queue<string> _finishedOrder = new();
     private readonly Queue<HistoryEntry> _history = new();
@@ -211,13 +212,18 @@ public sealed class QueueState
     /// most <paramref name="maxRefusals"/> waiting tasks that no worker can take (capabilities) before giving up.</summary>
     public TaskAllocated? NextAllocation(double now, int maxRefusals = 64)
     {
-        if (_pending.Count == 0) return null;
-        var refusals = 0;
+        if (_pending.Peek() is not { } head) return null;
+        // The common case, the first task in line goes: no walk through the mailbox.
+        var first = AllocationDecision.Choose(_workers, head.Requires);
+        if (first is not null) return new TaskAllocated(head.TaskId, first.Name, head.Attempts + 1, now);
+        // A task with no requirements that nobody can take means nobody has room at all.
+        if (head.Requires is null) return null;
+        var refusals = 1;
         foreach (var task in _pending.InOrder())
         {
+            if (ReferenceEquals(task, head)) continue;
             var worker = AllocationDecision.Choose(_workers, task.Requires);
             if (worker is not null) return new TaskAllocated(task.TaskId, worker.Name, task.Attempts + 1, now);
-            // A task with no requirements that nobody can take means nobody has room at all.
             if (task.Requires is null || ++refusals >= maxRefusals) return null;
         }
         return null;
@@ -226,11 +232,11 @@ public sealed class QueueState
     /// <summary>A worker serves the queue (again), with its capabilities and slots.</summary>
     public void UpsertWorker(WorkerServesQueue serves)
     {
-        var slot = _workers.FirstOrDefault(w => w.Name == serves.Worker);
-        if (slot is null)
+        if (!_workersByName.TryGetValue(serves.Worker, out var slot))
         {
             slot = new WorkerSlot(serves.Worker, serves.Capabilities, serves.Slots);
             _workers.Add(slot);
+            _workersByName.Add(serves.Worker, slot);
         }
         slot.Capabilities = serves.Capabilities;
         slot.Slots = serves.Slots;
@@ -239,7 +245,10 @@ public sealed class QueueState
     }
 
     /// <summary>A worker no longer serves the queue (apply its requeues first).</summary>
-    public void RemoveWorker(string worker) => _workers.RemoveAll(w => w.Name == worker);
+    public void RemoveWorker(string worker)
+    {
+        if (_workersByName.Remove(worker, out var slot)) _workers.Remove(slot);
+    }
 
     /// <summary>Applies one event (live or during recovery).</summary>
     public void Apply(IQueueEvent e)
@@ -371,12 +380,7 @@ public sealed class QueueState
 
     private void ChangeLoad(string worker, int by)
     {
-        for (var i = 0; i < _workers.Count; i++)
-        {
-            if (_workers[i].Name != worker) continue;
-            _workers[i].Load += by;
-            return;
-        }
+        if (_workersByName.TryGetValue(worker, out var slot)) slot.Load += by;
     }
 
     private static SnapshotTask ToSnapshot(QueuedTask t) => new(t.TaskId, t.TaskName, t.TaskData, t.Priority,

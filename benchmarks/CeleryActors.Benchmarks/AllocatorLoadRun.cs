@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CeleryActors.Redis;
+using StackExchange.Redis;
+using static CeleryActors.Benchmarks.MetricsLoadRun;
+
+namespace CeleryActors.Benchmarks;
+
+/// <summary>
+/// The allocator load run: a private redis-server with the append-only file on, a host node process on it
+/// (journal and snapshots in that Redis), and this process as both producer and simulated workers. Each worker
+/// subscribes to its channel and, for every assignment, publishes <c>received</c> and <c>succeeded</c> at once.
+/// Tasks are published at a paced rate over several queues. It reports tasks allocated per second, the
+/// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
+/// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
+/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--queues Q] [--workers W] [--pool P] [--host-dll PATH]</c>.
+/// </summary>
+public static class AllocatorLoadRun
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var count = IntArg(args, "--count", 200_000);
+        var rate = IntArg(args, "--rate", 20_000);
+        var queues = IntArg(args, "--queues", 4);
+        var workers = IntArg(args, "--workers", 8);
+        var pool = IntArg(args, "--pool", 10_000);
+        var hostDll = StringArg(args, "--host-dll") ?? FindHostDll();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {CpuModel()}, {MemoryGiB():F0} GiB; .NET {Environment.Version}");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}");
+
+        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
+        var metricsPort = FreePort.Find();
+        using var node = StartNode(hostDll, redis, metricsPort, new Dictionary<string, string>
+        {
+            ["ALLOCATOR_ACK_TIMEOUT"] = "60",
+            ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
+        try
+        {
+            await WaitReadyAsync(http, node);
+            using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            var sentAt = new long[count];
+            var assignedAt = new long[count];
+            var assigned = 0;
+            var statusChannel = RedisChannel.Literal("task-status");
+            var workerPublisher = workerSide.GetSubscriber();
+            for (var w = 0; w < workers; w++)
+            {
+                var name = $"sim{w}";
+                var queue = await workerSide.GetSubscriber().SubscribeAsync(RedisChannel.Literal("worker:" + name));
+                queue.OnMessage(m =>
+                {
+                    var json = (string)m.Message!;
+                    var id = TaskIdOf(json);
+                    var index = int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture);
+                    if (Interlocked.CompareExchange(ref assignedAt[index], Stopwatch.GetTimestamp(), 0) == 0)
+                        Interlocked.Increment(ref assigned);
+                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
+                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
+                });
+                var queueList = string.Join(",", Enumerable.Range(0, queues).Select(q => $"\"load{q}\""));
+                await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
+                    $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
+            }
+            await WaitForWorkersAsync(http, workers);
+            var cpuBefore = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
+
+            var subscriber = producer.GetSubscriber();
+            var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
+            var start = Stopwatch.GetTimestamp();
+            const int batch = 200;
+            for (var published = 0; published < count;)
+            {
+                var n = Math.Min(batch, count - published);
+                for (var i = published; i < published + n; i++)
+                {
+                    sentAt[i] = Stopwatch.GetTimestamp();
+                    var payload = $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""";
+                    if (i == published + n - 1) await subscriber.PublishAsync(channels[i % queues], payload);
+                    else subscriber.Publish(channels[i % queues], payload, CommandFlags.FireAndForget);
+                }
+                published += n;
+                if (rate > 0)
+                {
+                    var due = start + (long)(published / (double)rate * Stopwatch.Frequency);
+                    var wait = due - Stopwatch.GetTimestamp();
+                    if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
+                }
+            }
+            var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            double succeeded = 0;
+            while (DateTime.UtcNow < deadline)
+            {
+                succeeded = Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{");
+                if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
+                await Task.Delay(50);
+            }
+            var cpuAfter = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
+            var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
+            var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
+            var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
+                .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+            var text = await http.GetStringAsync("/metrics");
+
+            Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
+            Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
+            if (latencies.Length > 0)
+                Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
+                                  $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
+            Console.WriteLine("node arrival-to-allocation histogram: " + HistogramSummary(text));
+            Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
+                              $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
+            Console.WriteLine($"rejected {Sum(text, "celery_messages_rejected_total{"):N0}, requeued {Sum(text, "celery_task_requeued_total{"):N0}, " +
+                              $"duplicates {Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {Sum(text, "celery_observations_dropped_total"):N0}");
+            var exact = assigned == count && succeeded == count;
+            Console.WriteLine(exact ? "RESULT: every task allocated once and succeeded" : "RESULT: COUNTS DIFFER");
+            return exact ? 0 : 1;
+        }
+        finally
+        {
+            if (!node.HasExited)
+            {
+                Process.Start("kill", ["-TERM", node.Id.ToString()])?.WaitForExit();
+                if (!node.WaitForExit(15_000)) node.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static async Task WaitForWorkersAsync(HttpClient http, int workers)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var text = await http.GetStringAsync("/metrics");
+            if (Sum(text, "celery_worker_up{") >= workers) return;
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("the simulated workers did not come online");
+    }
+
+    private static string TaskIdOf(string json)
+    {
+        const string key = "\"task_id\":\"";
+        var from = json.IndexOf(key, StringComparison.Ordinal) + key.Length;
+        return json[from..json.IndexOf('"', from)];
+    }
+
+    private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+
+    /// <summary>The share of observations under each bucket bound up to 25 ms, summed over queues.</summary>
+    private static string HistogramSummary(string exposition)
+    {
+        var buckets = exposition.Split('\n')
+            .Where(l => l.StartsWith("celery_task_allocation_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Select(l =>
+            {
+                var le = l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..];
+                le = le[..le.IndexOf('"')];
+                return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            })
+            .GroupBy(b => b.Le).Select(g => (g.Key, Count: g.Sum(b => b.Count))).ToList();
+        var total = buckets.FirstOrDefault(b => b.Key == "+Inf").Count;
+        if (total == 0) return "no observations";
+        var sb = new StringBuilder($"{total:N0} observations; ");
+        foreach (var (le, c) in buckets.Where(b => b.Key != "+Inf" && double.Parse(b.Key, CultureInfo.InvariantCulture) <= 0.025))
+            sb.Append(CultureInfo.InvariantCulture, $"<= {double.Parse(le, CultureInfo.InvariantCulture) * 1000:0.#} ms: {c / total:P2}; ");
+        return sb.ToString();
+    }
+
+    private static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}
