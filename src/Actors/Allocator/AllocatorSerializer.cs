@@ -51,6 +51,7 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
         [typeof(TaskSucceeded)] = "e-succeeded",
         [typeof(TaskFailed)] = "e-failed",
         [typeof(TaskRequeued)] = "e-requeued",
+        [typeof(QueueEventBatch)] = "e-batch",
         [typeof(QueueSnapshot)] = "s-queue",
         [typeof(WorkerRegistered)] = "e-worker-registered",
         [typeof(WorkerUnregistered)] = "e-worker-unregistered",

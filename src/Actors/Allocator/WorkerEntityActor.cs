@@ -106,6 +106,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<UnregisterWorker>(_ => Unregister());
         Command<LivenessCheck>(_ =>
         {
+            UpdateGauges(online: null);
             if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
                 _worker, _settings.WorkerTimeout, _tasks.Count);
@@ -138,19 +139,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void CommonCommands()
     {
-        Command<TaskAssignedToWorker>(a =>
-        {
-            _tasks[a.TaskId] = a.Queue;
-            UpdateGauges(online: null);
-        });
-        Command<TaskReleasedFromWorker>(r =>
-        {
-            _tasks.Remove(r.TaskId);
-            UpdateGauges(online: null);
-        });
+        // The unfinished-task gauge follows on the next liveness check, not per task (see UpdateGauges).
+        Command<TaskAssignedToWorker>(a => _tasks[a.TaskId] = a.Queue);
+        Command<TaskReleasedFromWorker>(r => _tasks.Remove(r.TaskId));
         Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
         Command<WakeWorker>(_ => { });
-        Command<LivenessCheck>(_ => { });
+        Command<LivenessCheck>(_ => UpdateGauges(online: null));
     }
 
     private void Register(RegisterWorker register) =>
@@ -205,11 +199,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 status.Progress, status.TaskId);
             return;
         }
-        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed)
-        {
-            _tasks.Remove(status.TaskId);
-            UpdateGauges(online: null);
-        }
+        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) _tasks.Remove(status.TaskId);
         _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
     }
 

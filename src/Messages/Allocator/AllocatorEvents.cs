@@ -1,6 +1,17 @@
+using System.Text.Json.Serialization;
+
 namespace CeleryActors.Messages.Allocator;
 
-/// <summary>An event of a queue entity's journal (persistence id <c>queue-{name}</c>).</summary>
+/// <summary>An event of a queue entity's journal (persistence id <c>queue-{name}</c>). The discriminators name
+/// each event inside a <see cref="QueueEventBatch"/>; they are written to the journal and must not change.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "event")]
+[JsonDerivedType(typeof(TaskAccepted), "accepted")]
+[JsonDerivedType(typeof(TaskAllocated), "allocated")]
+[JsonDerivedType(typeof(TaskAcknowledged), "acknowledged")]
+[JsonDerivedType(typeof(TaskStarted), "started")]
+[JsonDerivedType(typeof(TaskSucceeded), "succeeded")]
+[JsonDerivedType(typeof(TaskFailed), "failed")]
+[JsonDerivedType(typeof(TaskRequeued), "requeued")]
 public interface IQueueEvent : IAllocatorProtocol
 {
     /// <summary>The task the event is about.</summary>
@@ -62,6 +73,13 @@ public sealed record TaskFailed(string TaskId, string Worker, double? Runtime, s
 /// <param name="Reason"><c>ack_timeout</c>, <c>worker_offline</c>, <c>unregistered</c>, <c>reregistered</c>.</param>
 /// <param name="At">When.</param>
 public sealed record TaskRequeued(string TaskId, string Worker, string Reason, double At) : IQueueEvent;
+
+/// <summary>
+/// The events a queue entity decided while its previous journal write was under way, stored as one journal
+/// entry (group commit): one write per round trip instead of one per event, in the order they were decided.
+/// </summary>
+/// <param name="Events">The events, oldest first.</param>
+public sealed record QueueEventBatch(IReadOnlyList<IQueueEvent> Events) : IAllocatorProtocol;
 
 /// <summary>A task of a queue snapshot.</summary>
 /// <param name="TaskId">The task.</param>

@@ -122,19 +122,23 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
             .GetProperty("queue").GetString());
         using (var missing = await node.Http.GetAsync("/api/queues/nope")) Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
 
-        var m = await node.ScrapeAsync();
-        Assert.Equal(4, m.Value("celery_task_allocation_total", ("queue", "images"), ("worker", "w1")));
-        Assert.Equal(4, m.Value("celery_task_allocation_duration_seconds_count", ("queue", "images")));
-        Assert.Equal(4, m.Value("celery_task_started_total", ("task_name", "resize"), ("queue", "images")));
-        Assert.Equal(3, m.Value("celery_task_succeeded_total", ("task_name", "resize"), ("queue", "images")));
-        Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "resize"), ("queue", "images"), ("exception", "ValueError")));
-        Assert.Equal(4, m.Value("celery_task_duration_seconds_count", ("task_name", "resize"), ("queue", "images")));
-        Assert.Equal(1, m.Value("celery_task_duplicates_total", ("queue", "images")));
-        Assert.Equal(0, m.Value("celery_queue_length", ("queue", "images")));
-        Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "images")));
-        Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w1")));
-        Assert.Equal(1, m.Value("celery_worker_pool_size", ("worker", "w1")));
-        Assert.Equal(0, m.Value("celery_worker_active_tasks", ("worker", "w1")));
+        // Gauges follow within a sweep (under a second); counters at once.
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(4, m.Value("celery_task_allocation_total", ("queue", "images"), ("worker", "w1")));
+            Assert.Equal(4, m.Value("celery_task_allocation_duration_seconds_count", ("queue", "images")));
+            Assert.Equal(4, m.Value("celery_task_started_total", ("task_name", "resize"), ("queue", "images")));
+            Assert.Equal(3, m.Value("celery_task_succeeded_total", ("task_name", "resize"), ("queue", "images")));
+            Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "resize"), ("queue", "images"), ("exception", "ValueError")));
+            Assert.Equal(4, m.Value("celery_task_duration_seconds_count", ("task_name", "resize"), ("queue", "images")));
+            Assert.Equal(1, m.Value("celery_task_duplicates_total", ("queue", "images")));
+            Assert.Equal(0, m.Value("celery_queue_length", ("queue", "images")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "images")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w1")));
+            Assert.Equal(1, m.Value("celery_worker_pool_size", ("worker", "w1")));
+            Assert.Equal(0, m.Value("celery_worker_active_tasks", ("worker", "w1")));
+        }, Within);
     }
 
     [Fact]

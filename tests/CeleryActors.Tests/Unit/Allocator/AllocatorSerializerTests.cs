@@ -49,6 +49,8 @@ public class AllocatorSerializerTests() : TestKit("""
         new TaskSucceeded("t1", "w1", 0.5, 6.0),
         new TaskFailed("t1", "w1", null, "Boom", 7.0),
         new TaskRequeued("t1", "w1", "ack_timeout", 8.0),
+        new QueueEventBatch([new TaskAccepted("t1", "job", "{}", 5, null, 1.0), new TaskAllocated("t1", "w1", 1, 2.0),
+            new TaskFailed("t1", "w1", 0.5, "Boom", 3.0), new TaskRequeued("t2", "w1", "worker_offline", 4.0)]),
         new QueueSnapshot([Snap], [Snap with { TaskId = "t2", Worker = null }], ["t0"], 4, 12, 3, 2, 1, 0, 1, [History]),
         new WorkerRegistered("w1", ["a"], Caps, 2),
         new WorkerUnregistered("w1"),
