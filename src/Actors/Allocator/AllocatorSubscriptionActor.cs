@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
+using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
+using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 using StackExchange.Redis;
 
@@ -20,6 +22,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     private readonly IConnectionMultiplexer _redis;
     private readonly AllocatorSettings _settings;
     private readonly IActorRef _metrics;
+    private readonly CeleryMetrics _counters;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -30,15 +33,17 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection.</param>
     /// <param name="settings">Channels, limits.</param>
-    /// <param name="metrics">The metrics recorder (rejections, handled messages).</param>
+    /// <param name="metrics">The metrics recorder (rejections, latency observations).</param>
+    /// <param name="counters">The node's metrics, where handled messages are counted directly.</param>
     /// <param name="queues">The queue region.</param>
     /// <param name="workers">The worker region.</param>
     public AllocatorSubscriptionActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        IActorRef queues, IActorRef workers)
+        CeleryMetrics counters, IActorRef queues, IActorRef workers)
     {
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
+        _counters = counters;
         _queues = queues;
         _workers = workers;
         Subscribing();
@@ -46,8 +51,8 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
 
     /// <summary>Props for the actor.</summary>
     public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        IActorRef queues, IActorRef workers) =>
-        Akka.Actor.Props.Create(() => new AllocatorSubscriptionActor(redis, settings, metrics, queues, workers));
+        CeleryMetrics counters, IActorRef queues, IActorRef workers) =>
+        Akka.Actor.Props.Create(() => new AllocatorSubscriptionActor(redis, settings, metrics, counters, queues, workers));
 
     /// <summary>The channels (and pattern) the actor subscribes to.</summary>
     public IReadOnlyList<string> Channels =>
@@ -148,8 +153,10 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     private void Deliver(IActorRef region, object message, string channel, string type, double? publishedAt)
     {
         region.Tell(message);
-        double? latency = publishedAt is { } sent ? Math.Max(0, AllocatorSettings.Now() - sent) : null;
-        _metrics.Tell(new PubSubMessageHandled(channel, type, latency));
+        // Counted here (counters are thread-safe): a message to the recorder per task, status and heartbeat was a
+        // hop the allocator's hot path does not need. Only histogram values go through the recorder's pipeline.
+        _counters.CountPubSubMessage(channel, type);
+        if (publishedAt is { } sent) _metrics.Tell(new ObservePubSubLatency(channel, Math.Max(0, AllocatorSettings.Now() - sent)));
     }
 
     private void Reject(ChannelKind kind, string channel, RejectionReason reason, string detail)

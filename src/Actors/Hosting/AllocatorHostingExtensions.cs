@@ -49,7 +49,8 @@ public static class AllocatorHostingExtensions
                 var queues = registry.Get<QueueRegion>();
                 var workers = registry.Get<WorkerRegion>();
                 var subscription = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
-                    AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(), queues, workers),
+                    AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(),
+                        resolver.GetService<CeleryMetrics>(), queues, workers),
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
                 WakeKnownEntities(redis, settings, queues, workers);

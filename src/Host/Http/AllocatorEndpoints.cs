@@ -26,6 +26,8 @@ public static class AllocatorEndpoints
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // Queue and worker names are echoed as they are; JSON needs no HTML escaping here.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>Maps the endpoints.</summary>

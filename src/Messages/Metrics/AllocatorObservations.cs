@@ -14,3 +14,9 @@ public sealed record ObserveAllocation(string Queue, double Seconds);
 /// <param name="Queue">The queue.</param>
 /// <param name="Seconds">The runtime the worker reported.</param>
 public sealed record ObserveTaskDuration(string TaskName, string Queue, double Seconds);
+
+/// <summary>Observe the publish-to-handled latency of a pub/sub message already counted by its receiver into
+/// <c>celery_redis_pubsub_latency_seconds{channel}</c> through the observation pipeline.</summary>
+/// <param name="Channel">The channel.</param>
+/// <param name="Seconds">The latency, never negative.</param>
+public sealed record ObservePubSubLatency(string Channel, double Seconds);
