@@ -14,7 +14,9 @@ namespace CeleryActors.Benchmarks;
 /// Tasks are published at a paced rate over several queues. It reports tasks allocated per second, the
 /// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
 /// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
-/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--queues Q] [--workers W] [--pool P] [--host-dll PATH]</c>.
+/// A warm-up of <c>--warmup</c> tasks (default 50,000, at 5,000/s) runs first and is not measured: the node's
+/// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path.
+/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P] [--host-dll PATH]</c>.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -25,6 +27,7 @@ public static class AllocatorLoadRun
         var queues = IntArg(args, "--queues", 4);
         var workers = IntArg(args, "--workers", 8);
         var pool = IntArg(args, "--pool", 10_000);
+        var warmup = IntArg(args, "--warmup", 50_000);
         var hostDll = StringArg(args, "--host-dll") ?? FindHostDll();
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {CpuModel()}, {MemoryGiB():F0} GiB; .NET {Environment.Version}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}");
@@ -45,6 +48,7 @@ public static class AllocatorLoadRun
             var sentAt = new long[count];
             var assignedAt = new long[count];
             var assigned = 0;
+            var warmedUp = 0;
             var statusChannel = RedisChannel.Literal("task-status");
             var workerPublisher = workerSide.GetSubscriber();
             for (var w = 0; w < workers; w++)
@@ -55,8 +59,9 @@ public static class AllocatorLoadRun
                 {
                     var json = (string)m.Message!;
                     var id = TaskIdOf(json);
-                    var index = int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture);
-                    if (Interlocked.CompareExchange(ref assignedAt[index], Stopwatch.GetTimestamp(), 0) == 0)
+                    if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
+                    else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
+                                 Stopwatch.GetTimestamp(), 0) == 0)
                         Interlocked.Increment(ref assigned);
                     workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
                     workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
@@ -66,37 +71,30 @@ public static class AllocatorLoadRun
                     $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
             }
             await WaitForWorkersAsync(http, workers);
-            var cpuBefore = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
-
             var subscriber = producer.GetSubscriber();
             var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
-            var start = Stopwatch.GetTimestamp();
-            const int batch = 200;
-            for (var published = 0; published < count;)
+            if (warmup > 0)
             {
-                var n = Math.Min(batch, count - published);
-                for (var i = published; i < published + n; i++)
-                {
-                    sentAt[i] = Stopwatch.GetTimestamp();
-                    var payload = $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""";
-                    if (i == published + n - 1) await subscriber.PublishAsync(channels[i % queues], payload);
-                    else subscriber.Publish(channels[i % queues], payload, CommandFlags.FireAndForget);
-                }
-                published += n;
-                if (rate > 0)
-                {
-                    var due = start + (long)(published / (double)rate * Stopwatch.Frequency);
-                    var wait = due - Stopwatch.GetTimestamp();
-                    if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
-                }
+                await PublishAsync(subscriber, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+                var warmDeadline = DateTime.UtcNow.AddSeconds(120);
+                while (DateTime.UtcNow < warmDeadline &&
+                       (Volatile.Read(ref warmedUp) < warmup || Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
+                    await Task.Delay(100);
+                Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
             }
+            var beforeText = await http.GetStringAsync("/metrics");
+            var cpuBefore = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
+
+            var start = Stopwatch.GetTimestamp();
+            await PublishAsync(subscriber, channels, count, rate,
+                i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
             var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
             var deadline = DateTime.UtcNow.AddSeconds(120);
             double succeeded = 0;
             while (DateTime.UtcNow < deadline)
             {
-                succeeded = Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{");
+                succeeded = Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") - warmup;
                 if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
                 await Task.Delay(50);
             }
@@ -112,7 +110,7 @@ public static class AllocatorLoadRun
             if (latencies.Length > 0)
                 Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
                                   $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
-            Console.WriteLine("node arrival-to-allocation histogram: " + HistogramSummary(text));
+            Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
             Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
                               $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
             Console.WriteLine($"rejected {Sum(text, "celery_messages_rejected_total{"):N0}, requeued {Sum(text, "celery_task_requeued_total{"):N0}, " +
@@ -127,6 +125,32 @@ public static class AllocatorLoadRun
             {
                 Process.Start("kill", ["-TERM", node.Id.ToString()])?.WaitForExit();
                 if (!node.WaitForExit(15_000)) node.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
+    /// per second (0: as fast as Redis takes them), recording each send time when asked.</summary>
+    private static async Task PublishAsync(ISubscriber subscriber, RedisChannel[] channels, int count, int rate,
+        Func<int, string> payload, long[]? sentAt)
+    {
+        const int batch = 200;
+        var start = Stopwatch.GetTimestamp();
+        for (var published = 0; published < count;)
+        {
+            var n = Math.Min(batch, count - published);
+            for (var i = published; i < published + n; i++)
+            {
+                if (sentAt is not null) sentAt[i] = Stopwatch.GetTimestamp();
+                if (i == published + n - 1) await subscriber.PublishAsync(channels[i % channels.Length], payload(i));
+                else subscriber.Publish(channels[i % channels.Length], payload(i), CommandFlags.FireAndForget);
+            }
+            published += n;
+            if (rate > 0)
+            {
+                var due = start + (long)(published / (double)rate * Stopwatch.Frequency);
+                var wait = due - Stopwatch.GetTimestamp();
+                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
             }
         }
     }
@@ -153,9 +177,21 @@ public static class AllocatorLoadRun
     private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
     /// <summary>The share of observations under each bucket bound up to 25 ms, summed over queues.</summary>
-    private static string HistogramSummary(string exposition)
+    private static string HistogramSummary(string before, string after)
     {
-        var buckets = exposition.Split('\n')
+        var earlier = Buckets(before).ToDictionary(b => b.Le, b => b.Count);
+        var buckets = Buckets(after).Select(b => (b.Le, Count: b.Count - earlier.GetValueOrDefault(b.Le))).ToList();
+        var total = buckets.FirstOrDefault(b => b.Le == "+Inf").Count;
+        if (total == 0) return "no observations";
+        var sb = new StringBuilder($"{total:N0} observations; ");
+        foreach (var (le, c) in buckets.Where(b => b.Le != "+Inf" && double.Parse(b.Le, CultureInfo.InvariantCulture) <= 0.025))
+            sb.Append(CultureInfo.InvariantCulture, $"<= {double.Parse(le, CultureInfo.InvariantCulture) * 1000:0.#} ms: {c / total:P2}; ");
+        return sb.ToString();
+    }
+
+    private static List<(string Le, double Count)> Buckets(string exposition)
+    {
+        return exposition.Split('\n')
             .Where(l => l.StartsWith("celery_task_allocation_duration_seconds_bucket{", StringComparison.Ordinal))
             .Select(l =>
             {
@@ -163,13 +199,7 @@ public static class AllocatorLoadRun
                 le = le[..le.IndexOf('"')];
                 return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
             })
-            .GroupBy(b => b.Le).Select(g => (g.Key, Count: g.Sum(b => b.Count))).ToList();
-        var total = buckets.FirstOrDefault(b => b.Key == "+Inf").Count;
-        if (total == 0) return "no observations";
-        var sb = new StringBuilder($"{total:N0} observations; ");
-        foreach (var (le, c) in buckets.Where(b => b.Key != "+Inf" && double.Parse(b.Key, CultureInfo.InvariantCulture) <= 0.025))
-            sb.Append(CultureInfo.InvariantCulture, $"<= {double.Parse(le, CultureInfo.InvariantCulture) * 1000:0.#} ms: {c / total:P2}; ");
-        return sb.ToString();
+            .GroupBy(b => b.Le).Select(g => (g.Key, g.Sum(b => b.Count))).ToList();
     }
 
     private static double CpuSeconds(int pid)

@@ -218,9 +218,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             var waited = Math.Max(0, allocation.At - task.ArrivedAt);
             Emit(allocation, (self, a) =>
             {
+                // The worker entity hears of the task before the worker can answer over Redis (its reports are
+                // routed by it); it also keeps early reports a moment, for the rare reply that wins the race.
+                self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue));
                 self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
                     CommandFlags.FireAndForget);
-                self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue));
                 self._metrics.CountAllocation(self._queue, a.Worker);
                 self._recorder.Tell(new ObserveAllocation(self._queue, waited));
             });

@@ -26,6 +26,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, string> _tasks = new(StringComparer.Ordinal); // task id -> queue
+    // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
+    // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
+    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
+    private const int MaxEarlyReports = 10_000;
+    private const long EarlyReportLifetimeMs = 5_000;
     private RegisterWorker? _registration;
     private IActorRef _queues = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
@@ -107,6 +112,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<LivenessCheck>(_ =>
         {
             UpdateGauges(online: null);
+            ForgetStaleEarlyReports();
             if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
                 _worker, _settings.WorkerTimeout, _tasks.Count);
@@ -140,11 +146,20 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private void CommonCommands()
     {
         // The unfinished-task gauge follows on the next liveness check, not per task (see UpdateGauges).
-        Command<TaskAssignedToWorker>(a => _tasks[a.TaskId] = a.Queue);
+        Command<TaskAssignedToWorker>(a =>
+        {
+            _tasks[a.TaskId] = a.Queue;
+            if (_early.Remove(a.TaskId, out var early))
+                foreach (var report in early.Reports) Route(report);
+        });
         Command<TaskReleasedFromWorker>(r => _tasks.Remove(r.TaskId));
         Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
         Command<WakeWorker>(_ => { });
-        Command<LivenessCheck>(_ => UpdateGauges(online: null));
+        Command<LivenessCheck>(_ =>
+        {
+            UpdateGauges(online: null);
+            ForgetStaleEarlyReports();
+        });
     }
 
     private void Register(RegisterWorker register) =>
@@ -195,12 +210,39 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     {
         if (!_tasks.TryGetValue(status.TaskId, out var queue))
         {
-            _log.Debug("Worker {0} reported {1} on task {2}, which it does not hold; ignored", _worker,
-                status.Progress, status.TaskId);
+            KeepEarly(status);
             return;
         }
         if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) _tasks.Remove(status.TaskId);
         _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
+    }
+
+    private void KeepEarly(WorkerTaskStatus status)
+    {
+        var now = Environment.TickCount64;
+        if (_early.Count >= MaxEarlyReports)
+            foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
+                _early.Remove(old);
+        if (_early.Count >= MaxEarlyReports)
+        {
+            _log.Debug("Worker {0} reported {1} on task {2}, which it does not hold; ignored", _worker,
+                status.Progress, status.TaskId);
+            return;
+        }
+        if (!_early.TryGetValue(status.TaskId, out var entry))
+            _early[status.TaskId] = entry = (now, []);
+        entry.Reports.Add(status);
+    }
+
+    private void ForgetStaleEarlyReports()
+    {
+        if (_early.Count == 0) return;
+        var now = Environment.TickCount64;
+        foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
+        {
+            _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, old);
+            _early.Remove(old);
+        }
     }
 
     private void Heard()
