@@ -7,13 +7,15 @@ namespace CeleryActors.Actors.Allocator;
 /// <param name="MaxPayloadBytes">Larger pub/sub payloads are rejected unread (default 1 MiB).</param>
 /// <param name="AckTimeout">An assignment not <c>received</c> within this is allocated again (default 30 s).</param>
 /// <param name="WorkerTimeout">A worker silent this long is offline (default 15 s).</param>
-/// <param name="SnapshotEvery">A queue entity saves a snapshot every this many events (default 1,000).</param>
+/// <param name="SnapshotEvery">A queue entity saves a snapshot every this many events (default 10,000: replaying
+/// that many takes some tens of milliseconds, while a snapshot holds the whole queue and the ids of up to 100,000
+/// finished tasks).</param>
 public sealed record AllocatorSettings(
     ChannelNames Channels,
     int MaxPayloadBytes,
     TimeSpan AckTimeout,
     TimeSpan WorkerTimeout,
-    int SnapshotEvery = 1_000)
+    int SnapshotEvery = 10_000)
 {
     /// <summary>The Redis set naming every queue the allocator has seen (per channel prefix): the node wakes
     /// them at start and lists them for <c>/api/queues</c>.</summary>

@@ -152,6 +152,20 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
                 .Select(e => e.Event + ":" + e.TaskId).ToList();
         }
 
+        // Snapshots were taken (every 5 events here) and the events they cover deleted.
+        var pid = "queue-" + settings.Channels.Prefix + Q;
+        var server = redis.Connection.GetServers()[0];
+        await AwaitAssertAsync(async () =>
+        {
+            var snapshotKeys = server.Keys(pattern: "akka:persistence:s:*" + pid + "*").ToList();
+            Assert.NotEmpty(snapshotKeys);
+            var events = server.Keys(pattern: "akka:persistence:j:*" + pid + "*:events").Single();
+            var highest = server.Keys(pattern: "akka:persistence:j:*" + pid + "*:highest").Single();
+            var stored = await redis.Connection.GetDatabase().SortedSetLengthAsync(events);
+            Assert.True(stored < (long)await redis.Connection.GetDatabase().StringGetAsync(highest),
+                $"{stored} journal entries kept; older ones should be deleted");
+        }, Wait);
+
         var second = ActorSystem.Create("restarted", AllocatorHarness.SystemConfig(redis.Server.ConnectionString));
         try
         {
