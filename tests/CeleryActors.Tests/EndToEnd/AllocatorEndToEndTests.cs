@@ -13,13 +13,13 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
 {
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(20);
 
-    private Task<HostNodeProcess> StartNode(string prefix, int maxPayload = 1024 * 1024) =>
+    private Task<HostNodeProcess> StartNode(string prefix, int maxPayload = 1024 * 1024, string ack = "3", string worker = "10") =>
         HostNodeProcess.StartAsync(new Dictionary<string, string>
         {
             ["REDIS_URL"] = redis.Server.Url.ToString(),
             ["ALLOCATOR_CHANNEL_PREFIX"] = prefix,
-            ["ALLOCATOR_ACK_TIMEOUT"] = "3",
-            ["ALLOCATOR_WORKER_TIMEOUT"] = "10",
+            ["ALLOCATOR_ACK_TIMEOUT"] = ack,
+            ["ALLOCATOR_WORKER_TIMEOUT"] = worker,
             ["MAX_PAYLOAD_BYTES"] = maxPayload.ToString(),
         });
 
@@ -138,6 +138,55 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
             Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w1")));
             Assert.Equal(1, m.Value("celery_worker_pool_size", ("worker", "w1")));
             Assert.Equal(0, m.Value("celery_worker_active_tasks", ("worker", "w1")));
+        }, Within);
+    }
+
+    [Fact]
+    public async Task Unacknowledged_assignments_come_again_and_a_silent_workers_tasks_go_to_another()
+    {
+        var p = NewPrefix();
+        await using var node = await StartNode(p, ack: "1", worker: "2");
+        await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+        var first = Listen(p + "worker:first");
+        var second = Listen(p + "worker:second");
+        Publish(p + "workers:control", """{"type":"register","worker":"first","queues":["jobs"],"pool_size":2}""");
+        await Eventually.Holds(async () =>
+            Assert.Equal(1, (await GetJson(node, "/api/queues")).GetProperty("queues").EnumerateArray().Single().GetProperty("consumers").GetInt32()), Within);
+        Publish(p + "tasks:jobs", """{"task_name":"report","task_id":"r1"}""");
+
+        // Never acknowledged: the same id comes again with attempt 2 (the worker stays online meanwhile).
+        await Eventually.Holds(() =>
+        {
+            Publish(p + "workers:control", """{"type":"heartbeat","worker":"first"}""");
+            Assert.Equal([1, 2], first.Where(a => a.GetProperty("task_id").GetString() == "r1").Select(a => a.GetProperty("attempt").GetInt32()).Take(2));
+            return Task.CompletedTask;
+        }, Within);
+        Publish(p + "task-status", """{"task_id":"r1","worker":"first","status":"received"}""");
+
+        // Now the first worker goes silent while the second one talks: r1 moves to the second, attempt 3.
+        Publish(p + "workers:control", """{"type":"register","worker":"second","queues":["jobs"],"pool_size":2}""");
+        await Eventually.Holds(() =>
+        {
+            Publish(p + "workers:control", """{"type":"heartbeat","worker":"second"}""");
+            var moved = second.SingleOrDefault(a => a.GetProperty("task_id").GetString() == "r1");
+            Assert.Equal(JsonValueKind.Object, moved.ValueKind);
+            Assert.True(moved.GetProperty("attempt").GetInt32() >= 3);
+            return Task.CompletedTask;
+        }, Within);
+        Publish(p + "task-status", """{"task_id":"r1","worker":"second","status":"received"}""");
+        Publish(p + "task-status", """{"task_id":"r1","worker":"second","status":"succeeded","runtime":0.3}""");
+        // The first worker comes back and claims it too: it completes once.
+        Publish(p + "task-status", """{"task_id":"r1","worker":"first","status":"succeeded","runtime":0.3}""");
+
+        await Eventually.Holds(async () =>
+        {
+            var q = await GetJson(node, "/api/queues/jobs");
+            Assert.Equal((1L, 1L, 0L, 0, 0), (q.GetProperty("accepted").GetInt64(), q.GetProperty("succeeded").GetInt64(),
+                q.GetProperty("failed").GetInt64(), q.GetProperty("pending").GetInt32(), q.GetProperty("in_flight").GetInt32()));
+            Assert.True(q.GetProperty("requeued").GetInt64() >= 2);
+            var m = await node.ScrapeAsync();
+            Assert.True(m.Value("celery_task_requeued_total", ("queue", "jobs")) >= 2);
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "report"), ("queue", "jobs")));
         }, Within);
     }
 
