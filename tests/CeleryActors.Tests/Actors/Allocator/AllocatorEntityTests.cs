@@ -58,6 +58,39 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_burst_of_mixed_priorities_is_allocated_highest_first_and_fifo_within_a_priority()
+    {
+        using var h = Start();
+        var random = new Random(42);
+        var burst = Enumerable.Range(0, 200).Select(i => NewTask($"t{i:D3}", random.Next(0, 10))).ToList();
+        foreach (var task in burst) h.Queues.Tell(task);
+        AwaitAssert(() => Assert.Equal(200, Stats(h).Pending), Wait);
+
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 500));
+        AwaitAssert(() => Assert.Equal(200, h.Assignments.Count), Wait);
+        var expected = burst.Select((t, i) => (t, i)).OrderByDescending(x => x.t.Priority).ThenBy(x => x.i).Select(x => x.t.TaskId);
+        Assert.Equal(expected, h.Assignments.Select(a => a.TaskId));
+    }
+
+    [Fact]
+    public void A_worker_of_two_queues_shares_its_pool_and_never_holds_more_in_all()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("both", [Q, "other"], NoCaps, 3));
+        for (var i = 0; i < 5; i++)
+        {
+            h.Queues.Tell(NewTask($"a{i}"));
+            h.Queues.Tell(NewTask($"b{i}") with { Queue = "other" });
+        }
+        AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
+        Assert.Equal(2, h.Assignments.Count(a => a.TaskId.StartsWith('a')));
+        Assert.Equal(1, h.Assignments.Count(a => a.TaskId.StartsWith('b')));
+        AwaitAssert(() => Assert.Equal(3, h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("both"), Wait).Result.UnfinishedTasks), Wait);
+        Assert.Equal((2, 1), (WorkerEntityActor.Share(3, 2, 0), WorkerEntityActor.Share(3, 2, 1)));
+        Assert.Equal((1, 0), (WorkerEntityActor.Share(1, 2, 0), WorkerEntityActor.Share(1, 2, 1)));
+    }
+
+    [Fact]
     public void A_task_needing_a_gpu_waits_until_such_a_worker_registers()
     {
         using var h = Start();
