@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using CeleryActors.Redis;
 using StackExchange.Redis;
-using static CeleryActors.Benchmarks.MetricsLoadRun;
 
 namespace CeleryActors.Benchmarks;
 
@@ -200,6 +199,68 @@ public static class AllocatorLoadRun
                 return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
             })
             .GroupBy(b => b.Le).Select(g => (g.Key, g.Sum(b => b.Count))).ToList();
+    }
+
+    // Small helpers of its own, so this run does not depend on (or change) the other load runs.
+    private static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(hostDll);
+        info.Environment["REDIS_URL"] = redis.Url.ToString();
+        info.Environment["METRICS_HOST"] = "127.0.0.1";
+        info.Environment["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment["CLUSTER_HOSTNAME"] = "127.0.0.1";
+        info.Environment["CLUSTER_PORT"] = "0";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("node: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitReadyAsync(HttpClient http, Process node)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !node.HasExited)
+        {
+            try
+            {
+                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("the host node did not become ready");
+    }
+
+    private static double Sum(string exposition, string prefix) => exposition.Split('\n')
+        .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+
+    private static string FindHostDll()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "CeleryActors.sln")))
+                return Path.Combine(dir.FullName, "src", "Host", "bin", "Release", "net10.0", "CeleryActors.Host.dll");
+        throw new InvalidOperationException("run from inside the repository, or pass --host-dll");
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
+
+    private static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
+
+    private static int IntArg(string[] args, string name, int fallback) =>
+        StringArg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    private static string? StringArg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static double CpuSeconds(int pid)

@@ -111,8 +111,7 @@ public static class MetricsLoadRun
     private static RedisValue[] Payloads() => Enumerable.Range(0, 64).Select(i => (RedisValue)Encoding.UTF8.GetBytes(
         $$"""{"type":"task_execution","task_name":"load.task{{i % 16}}","queue":"load{{i % 4}}","duration":0.{{i + 10}},"status":"{{(i % 5 == 0 ? "failure\",\"exception\":\"TimeoutError" : "success")}}"}""")).ToArray();
 
-    internal static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort,
-        IReadOnlyDictionary<string, string>? environment = null)
+    private static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(hostDll);
@@ -122,7 +121,6 @@ public static class MetricsLoadRun
         info.Environment["CLUSTER_HOSTNAME"] = "127.0.0.1";
         info.Environment["CLUSTER_PORT"] = "0";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("node: " + e.Data); };
@@ -131,7 +129,7 @@ public static class MetricsLoadRun
         return process;
     }
 
-    internal static async Task WaitReadyAsync(HttpClient http, Process node)
+    private static async Task WaitReadyAsync(HttpClient http, Process node)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline && !node.HasExited)
@@ -146,11 +144,11 @@ public static class MetricsLoadRun
         throw new InvalidOperationException("the host node did not become ready");
     }
 
-    internal static double Sum(string exposition, string prefix) => exposition.Split('\n')
+    private static double Sum(string exposition, string prefix) => exposition.Split('\n')
         .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
-    internal static long Rss(int pid)
+    private static long Rss(int pid)
     {
         try
         {
@@ -160,7 +158,7 @@ public static class MetricsLoadRun
         catch (IOException) { return 0; }
     }
 
-    internal static string FindHostDll()
+    private static string FindHostDll()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "CeleryActors.sln")))
@@ -168,15 +166,15 @@ public static class MetricsLoadRun
         throw new InvalidOperationException("run from inside the repository, or pass --host-dll");
     }
 
-    internal static string CpuModel() =>
+    private static string CpuModel() =>
         File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
 
-    internal static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
+    private static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
 
-    internal static int IntArg(string[] args, string name, int fallback) =>
+    private static int IntArg(string[] args, string name, int fallback) =>
         StringArg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
-    internal static string? StringArg(string[] args, string name)
+    private static string? StringArg(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
