@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Akka.Pattern;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
@@ -36,12 +37,12 @@ public static class AllocatorHostingExtensions
         return builder
             .AddAllocatorSerializer()
             .WithShardRegion<QueueRegion>(QueueTypeName, (_, registry, resolver) =>
-                queue => QueueEntityActor.Props(queue, settings, resolver.GetService<IConnectionMultiplexer>(),
-                    resolver.GetService<CeleryMetrics>(), registry),
+                queue => RestartedWithBackoff(QueueEntityActor.Props(queue, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "queue"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithShardRegion<WorkerRegion>(WorkerTypeName, (_, registry, resolver) =>
-                worker => WorkerEntityActor.Props(worker, settings, resolver.GetService<IConnectionMultiplexer>(),
-                    resolver.GetService<CeleryMetrics>(), registry),
+                worker => RestartedWithBackoff(WorkerEntityActor.Props(worker, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "worker"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithActors((system, registry, resolver) =>
             {
@@ -56,6 +57,17 @@ public static class AllocatorHostingExtensions
                 WakeKnownEntities(redis, settings, queues, workers);
             });
     }
+
+    /// <summary>
+    /// An entity behind a back-off supervisor that starts it again when it stops: a persistent actor stops when a
+    /// journal write fails, and a queue must come back by itself (recovering from the journal) to watch its ack
+    /// deadlines, not wait for its next message. 0.5 s doubling to 30 s, with jitter; a stop through the shard
+    /// (hand-off, PoisonPill) stops the supervisor itself.
+    /// </summary>
+    public static Props RestartedWithBackoff(Props entity, string childName) =>
+        BackoffSupervisor.Props(Backoff.OnStop(entity, childName, TimeSpan.FromMilliseconds(500),
+                TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(TimeSpan.FromSeconds(60)));
 
     /// <summary>Binds <see cref="IAllocatorProtocol"/> to the <see cref="AllocatorSerializer"/>.</summary>
     public static AkkaConfigurationBuilder AddAllocatorSerializer(this AkkaConfigurationBuilder builder) =>

@@ -58,6 +58,29 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_queue_entity_that_stops_is_started_again_by_its_supervisor_and_recovers()
+    {
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)), CreateTestProbe().Ref, supervised: true);
+        for (var i = 0; i < 5; i++) h.Queues.Tell(NewTask($"t{i}"));
+        AwaitAssert(() => Assert.Equal(5L, Stats(h).Accepted), Wait);
+        var supervisor = await Sys.ActorSelection(h.Queues.Path / Q).ResolveOne(Wait);
+        var child = (await supervisor.Ask<Akka.Pattern.BackoffSupervisor.CurrentChild>(
+            Akka.Pattern.BackoffSupervisor.GetCurrentChild.Instance, Wait)).Ref!;
+        Watch(child);
+        child.Tell(PoisonPill.Instance); // as a failed journal write would stop it
+        ExpectTerminated(child, Wait);
+        await AwaitAssertAsync(async () =>
+        {
+            var current = (await supervisor.Ask<Akka.Pattern.BackoffSupervisor.CurrentChild>(
+                Akka.Pattern.BackoffSupervisor.GetCurrentChild.Instance, Wait)).Ref;
+            Assert.NotNull(current);
+            Assert.NotEqual(child, current);
+            Assert.Equal((5L, 5), (Stats(h).Accepted, Stats(h).Pending));
+        }, Wait);
+    }
+
+    [Fact]
     public void A_burst_of_mixed_priorities_is_allocated_highest_first_and_fifo_within_a_priority()
     {
         using var h = Start();

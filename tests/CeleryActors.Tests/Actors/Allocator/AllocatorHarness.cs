@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
+using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Persistence.Redis;
@@ -41,14 +42,16 @@ internal sealed class AllocatorHarness : IDisposable
     private readonly ChannelMessageQueue _listener;
 
     public AllocatorHarness(ActorSystem system, string redisConnection, ConnectionMultiplexer publisherSide,
-        AllocatorSettings settings, IActorRef recorder)
+        AllocatorSettings settings, IActorRef recorder, bool supervised = false)
     {
         Settings = settings;
         Node = ConnectionMultiplexer.Connect(redisConnection);
         Metrics = new CeleryMetrics(Prometheus.Metrics.NewCustomRegistry(), 1_000);
         var registry = ActorRegistry.For(system);
         registry.Register<MetricsRecorderActor>(recorder);
-        Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => QueueEntityActor.Props(q, settings, Node, Metrics, registry))));
+        Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => supervised
+            ? AllocatorHostingExtensions.RestartedWithBackoff(QueueEntityActor.Props(q, settings, Node, Metrics, registry), "queue")
+            : QueueEntityActor.Props(q, settings, Node, Metrics, registry))));
         Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Metrics, registry))));
         registry.Register<QueueRegion>(Queues);
         registry.Register<WorkerRegion>(Workers);
