@@ -44,14 +44,17 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
     }
 
-    /// <summary>Publishes until Redis counts the node's subscription to <paramref name="channel"/> (pub/sub drops
-    /// messages nobody hears): the node is listening once a PUBLISH reaches one subscriber.</summary>
-    private async Task WaitForSubscriber(string channel, string harmlessJson)
+    /// <summary>Waits until Redis counts the node's three allocator subscriptions (pub/sub drops what nobody
+    /// hears): <c>workers:control</c>, <c>task-status</c> and the <c>tasks:*</c> pattern. One node runs at a time
+    /// in this class, so any pattern subscription is this node's.</summary>
+    private async Task WaitForAllocatorSubscriptions(string prefix)
     {
-        await Eventually.Holds(() =>
+        var server = redis.Connection.GetServers()[0];
+        await Eventually.Holds(async () =>
         {
-            Assert.True(Publish(channel, harmlessJson) >= 1);
-            return Task.CompletedTask;
+            Assert.True(await server.SubscriptionSubscriberCountAsync(RedisChannel.Literal(prefix + "workers:control")) >= 1);
+            Assert.True(await server.SubscriptionSubscriberCountAsync(RedisChannel.Literal(prefix + "task-status")) >= 1);
+            Assert.True(await server.SubscriptionPatternCountAsync() >= 1);
         }, Within);
     }
 
@@ -60,7 +63,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     {
         var p = NewPrefix();
         await using var node = await StartNode(p);
-        await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+        await WaitForAllocatorSubscriptions(p);
         var inbox = Listen(p + "worker:w1");
 
         // Tasks first: they wait, pending, until a worker registers.
@@ -146,7 +149,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     {
         var p = NewPrefix();
         await using var node = await StartNode(p, ack: "1", worker: "2");
-        await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+        await WaitForAllocatorSubscriptions(p);
         var first = Listen(p + "worker:first");
         var second = Listen(p + "worker:second");
         Publish(p + "workers:control", """{"type":"register","worker":"first","queues":["jobs"],"pool_size":2}""");
@@ -195,7 +198,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     {
         var p = NewPrefix();
         await using var node = await StartNode(p, maxPayload: 2048);
-        await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+        await WaitForAllocatorSubscriptions(p);
         var big = $$"""{"task_name":"t","task_data":"{{new string('x', 4096)}}"}""";
         var bad = new (string Channel, string Payload)[]
         {
@@ -235,7 +238,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         int acceptedBeforeKill;
         try
         {
-            await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+            await WaitForAllocatorSubscriptions(p);
             for (var i = 0; i < 300; i++) Publish(p + "tasks:burst", Task(i));
             await Eventually.Holds(async () =>
                 Assert.Equal(300, (await GetJson(node, "/api/queues/burst")).GetProperty("accepted").GetInt64()), Within);
@@ -265,7 +268,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         Assert.Equal(accepted, recovered.GetProperty("pending_by_priority").EnumerateObject().Sum(x => x.Value.GetInt32()));
 
         // The producer publishes the whole burst again: what the node had is a duplicate, the rest is new.
-        await WaitForSubscriber(p + "workers:control", """{"type":"heartbeat","worker":"nobody"}""");
+        await WaitForAllocatorSubscriptions(p);
         for (var i = 0; i < 3_000; i++) Publish(p + "tasks:burst", Task(i));
         await Eventually.Holds(async () =>
         {
