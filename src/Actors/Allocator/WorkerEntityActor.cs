@@ -26,6 +26,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, string> _tasks = new(StringComparer.Ordinal); // task id -> queue
+    private readonly HashSet<string> _started = new(StringComparer.Ordinal); // the unfinished tasks it started
     // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
     // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
     private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
@@ -152,7 +153,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (_early.Remove(a.TaskId, out var early))
                 foreach (var report in early.Reports) Route(report);
         });
-        Command<TaskReleasedFromWorker>(r => _tasks.Remove(r.TaskId));
+        Command<TaskReleasedFromWorker>(r => Forget(r.TaskId));
         Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
         Command<WakeWorker>(_ => { });
         Command<LivenessCheck>(_ =>
@@ -203,7 +204,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         var leaving = queues.ToHashSet(StringComparer.Ordinal);
         foreach (var queue in leaving) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
         // The queues take these tasks back; they are no longer this worker's.
-        foreach (var id in _tasks.Where(t => leaving.Contains(t.Value)).Select(t => t.Key).ToList()) _tasks.Remove(id);
+        foreach (var id in _tasks.Where(t => leaving.Contains(t.Value)).Select(t => t.Key).ToList()) Forget(id);
     }
 
     private void Route(WorkerTaskStatus status)
@@ -213,7 +214,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             KeepEarly(status);
             return;
         }
-        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) _tasks.Remove(status.TaskId);
+        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) Forget(status.TaskId);
+        else if (status.Progress == TaskProgress.Started) _started.Add(status.TaskId);
         _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
     }
 
@@ -245,6 +247,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         }
     }
 
+    private void Forget(string taskId)
+    {
+        _tasks.Remove(taskId);
+        _started.Remove(taskId);
+    }
+
     private void Heard()
     {
         _lastSeen = Environment.TickCount64;
@@ -257,7 +265,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     {
         if (online is { } o) _online = o;
         if (_registration is null && online is null) return;
-        _metrics.SetAllocatorWorker(_worker, _online, _registration?.PoolSize ?? 0, _tasks.Count);
+        _metrics.SetAllocatorWorker(_worker, _online, _registration?.PoolSize ?? 0, _started.Count,
+            _tasks.Count - _started.Count);
     }
 
     private WorkerStatus Status() => new(_worker, _registration is not null, _registration?.Queues ?? [],

@@ -223,13 +223,15 @@ public sealed class CeleryMetrics
         QueueConsumers.WithLabels(q).Set(consumers);
     }
 
-    /// <summary>Sets an allocator worker's gauges.</summary>
-    public void SetAllocatorWorker(string worker, bool online, int poolSize, int unfinished)
+    /// <summary>Sets an allocator worker's gauges: <paramref name="active"/> tasks it started and has not
+    /// finished, <paramref name="reserved"/> tasks allocated to it and not started yet.</summary>
+    public void SetAllocatorWorker(string worker, bool online, int poolSize, int active, int reserved)
     {
         var w = Worker(worker);
         WorkerUp.WithLabels(w).Set(online ? 1 : 0);
         WorkerPoolSize.WithLabels(w).Set(poolSize);
-        WorkerActiveTasks.WithLabels(w).Set(unfinished);
+        WorkerActiveTasks.WithLabels(w).Set(active);
+        WorkerReservedTasks.WithLabels(w).Set(reserved);
     }
 
     // --- end of the allocator block ---

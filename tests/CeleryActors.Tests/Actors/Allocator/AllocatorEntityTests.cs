@@ -49,6 +49,15 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Assert.Equal(["a", "b"], order.Skip(2).Take(2).Order());
         Assert.Equal("b", order[4]);
 
+        // Gauges follow within a liveness check: allocated and not started is reserved, started is active.
+        Report(h, "b", h.For("b")[0].TaskId, TaskProgress.Started);
+        AwaitAssert(() =>
+        {
+            Assert.Equal((0.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("a").Value, h.Metrics.WorkerReservedTasks.WithLabels("a").Value));
+            Assert.Equal((1.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("b").Value, h.Metrics.WorkerReservedTasks.WithLabels("b").Value));
+            Assert.Equal((2.0, 3.0), (h.Metrics.WorkerPoolSize.WithLabels("a").Value, h.Metrics.WorkerPoolSize.WithLabels("b").Value));
+        }, Wait);
+
         var done = h.For("a")[0].TaskId;
         Report(h, "a", done, TaskProgress.Received);
         Report(h, "a", done, TaskProgress.Succeeded);
