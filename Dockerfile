@@ -9,6 +9,7 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/Messages/Messages.csproj src/Messages/
 COPY src/Redis/Redis.csproj src/Redis/
+COPY src/Persistence.Redis/Persistence.Redis.csproj src/Persistence.Redis/
 COPY src/Actors/Actors.csproj src/Actors/
 COPY src/Host/Host.csproj src/Host/
 RUN dotnet restore src/Host/Host.csproj

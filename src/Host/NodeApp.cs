@@ -2,12 +2,14 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Host.Configuration;
 using CeleryActors.Host.Http;
+using CeleryActors.Persistence.Redis.Hosting;
 using CeleryActors.Redis;
 using Prometheus;
 using StackExchange.Redis;
@@ -35,15 +37,20 @@ public static class NodeApp
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
         if (broker.Connection is { } celery) builder.Services.AddSingleton(celery);
+        var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
+            options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
+            TimeSpan.FromSeconds(options.Allocator.WorkerTimeout));
+        builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
-            akka => ConfigureAkka(akka, options, broker.Connection?.Url));
+            akka => ConfigureAkka(akka, options, redis, allocator, broker.Connection?.Url));
 
         var app = builder.Build();
         app.MapNodeEndpoints(metrics);
         return app;
     }
 
-    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, RedisUrl? celeryBroker)
+    private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, IConnectionMultiplexer redis,
+        AllocatorSettings allocator, RedisUrl? celeryBroker)
     {
         SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
         akka.AddCeleryActorsDefaults()
@@ -60,7 +67,10 @@ public static class NodeApp
             })
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
-            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval));
+            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))
+            // The allocator's journal and snapshots live in the node's Redis, on the node's connection.
+            .WithRedisPersistence(redis)
+            .AddAllocator(allocator);
         if (celeryBroker is not null) akka.AddCeleryMonitor(CelerySettings(options, celeryBroker));
         if (seeds.Count == 0)
         {

@@ -1,3 +1,4 @@
+using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 using Prometheus;
@@ -95,6 +96,12 @@ public sealed class CeleryMetrics
             "Times the subscription to Celery's event channels was re-established after a lost connection.");
         RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
             "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
+
+        // --- Allocator (issue 4): the project's own allocator families, kept in one block. ---
+        TaskRequeued = factory.CreateCounter("celery_task_requeued_total",
+            "Allocated tasks returned to their queue (ack timeout, worker offline or gone).", Labels("queue"));
+        TaskDuplicates = factory.CreateCounter("celery_task_duplicates_total",
+            "Task publications ignored because their task id was pending, allocated or finished.", Labels("queue"));
     }
 
     /// <summary>The registry the families live on.</summary>
@@ -180,6 +187,54 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_remote_control_missing_replies_total{method}</c>.</summary>
     public Counter RemoteControlMissingReplies { get; }
+
+    // --- Allocator (issue 4) ---
+
+    /// <summary><c>celery_task_requeued_total{queue}</c>.</summary>
+    public Counter TaskRequeued { get; }
+
+    /// <summary><c>celery_task_duplicates_total{queue}</c>.</summary>
+    public Counter TaskDuplicates { get; }
+
+    /// <summary>Counts one allocation of a task of <paramref name="queue"/> to <paramref name="worker"/>.</summary>
+    public void CountAllocation(string queue, string worker) => TaskAllocations.WithLabels(Queue(queue), Worker(worker)).Inc();
+
+    /// <summary>The allocation-duration series of a queue.</summary>
+    public Histogram.Child AllocationDurationSeries(string queue) => TaskAllocationDuration.WithLabels(Queue(queue));
+
+    /// <summary>Counts a task start, success or failure reported by an allocator worker.</summary>
+    public void CountTaskProgress(string taskName, string queue, TaskProgress progress, string? exception)
+    {
+        var task = Bounded("task_name", taskName);
+        var q = Queue(queue);
+        switch (progress)
+        {
+            case TaskProgress.Started: TaskStarted.WithLabels(task, q).Inc(); break;
+            case TaskProgress.Succeeded: TaskSucceeded.WithLabels(task, q).Inc(); break;
+            case TaskProgress.Failed: TaskFailed.WithLabels(task, q, Bounded("exception", exception ?? "unknown")).Inc(); break;
+        }
+    }
+
+    /// <summary>Sets an allocator queue's waiting tasks and consumers.</summary>
+    public void SetAllocatorQueue(string queue, int pending, int consumers)
+    {
+        var q = Queue(queue);
+        QueueLength.WithLabels(q).Set(pending);
+        QueueConsumers.WithLabels(q).Set(consumers);
+    }
+
+    /// <summary>Sets an allocator worker's gauges: <paramref name="active"/> tasks it started and has not
+    /// finished, <paramref name="reserved"/> tasks allocated to it and not started yet.</summary>
+    public void SetAllocatorWorker(string worker, bool online, int poolSize, int active, int reserved)
+    {
+        var w = Worker(worker);
+        WorkerUp.WithLabels(w).Set(online ? 1 : 0);
+        WorkerPoolSize.WithLabels(w).Set(poolSize);
+        WorkerActiveTasks.WithLabels(w).Set(active);
+        WorkerReservedTasks.WithLabels(w).Set(reserved);
+    }
+
+    // --- end of the allocator block ---
 
     /// <summary>The bounded label value of a worker.</summary>
     public string Worker(string worker) => Bounded("worker", worker);

@@ -23,6 +23,7 @@ public static class NodeEndpoints
         });
         app.MapGet("/health/live", () => Results.Json(new { status = "live" }));
         app.MapGet("/health/ready", ReadyAsync);
+        app.MapAllocatorEndpoints();
         return app;
     }
 

@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CeleryActors.Redis;
+using StackExchange.Redis;
+
+namespace CeleryActors.Benchmarks;
+
+/// <summary>
+/// The allocator load run: a private redis-server with the append-only file on, a host node process on it
+/// (journal and snapshots in that Redis), and this process as both producer and simulated workers. Each worker
+/// subscribes to its channel and, for every assignment, publishes <c>received</c> and <c>succeeded</c> at once.
+/// Tasks are published at a paced rate over several queues. It reports tasks allocated per second, the
+/// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
+/// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
+/// A warm-up of <c>--warmup</c> tasks (default 50,000, at 5,000/s) runs first and is not measured: the node's
+/// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path.
+/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P] [--host-dll PATH]</c>.
+/// </summary>
+public static class AllocatorLoadRun
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var count = IntArg(args, "--count", 200_000);
+        var rate = IntArg(args, "--rate", 20_000);
+        var queues = IntArg(args, "--queues", 4);
+        var workers = IntArg(args, "--workers", 8);
+        var pool = IntArg(args, "--pool", 10_000);
+        var warmup = IntArg(args, "--warmup", 50_000);
+        var hostDll = StringArg(args, "--host-dll") ?? FindHostDll();
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {CpuModel()}, {MemoryGiB():F0} GiB; .NET {Environment.Version}");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}");
+
+        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
+        var metricsPort = FreePort.Find();
+        using var node = StartNode(hostDll, redis, metricsPort, new Dictionary<string, string>
+        {
+            ["ALLOCATOR_ACK_TIMEOUT"] = "60",
+            ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
+        try
+        {
+            await WaitReadyAsync(http, node);
+            using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            var sentAt = new long[count];
+            var assignedAt = new long[count];
+            var assigned = 0;
+            var warmedUp = 0;
+            var statusChannel = RedisChannel.Literal("task-status");
+            var workerPublisher = workerSide.GetSubscriber();
+            for (var w = 0; w < workers; w++)
+            {
+                var name = $"sim{w}";
+                var queue = await workerSide.GetSubscriber().SubscribeAsync(RedisChannel.Literal("worker:" + name));
+                queue.OnMessage(m =>
+                {
+                    var json = (string)m.Message!;
+                    var id = TaskIdOf(json);
+                    if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
+                    else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
+                                 Stopwatch.GetTimestamp(), 0) == 0)
+                        Interlocked.Increment(ref assigned);
+                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
+                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
+                });
+                var queueList = string.Join(",", Enumerable.Range(0, queues).Select(q => $"\"load{q}\""));
+                await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
+                    $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
+            }
+            await WaitForWorkersAsync(http, workers);
+            var subscriber = producer.GetSubscriber();
+            var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
+            if (warmup > 0)
+            {
+                await PublishAsync(subscriber, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+                var warmDeadline = DateTime.UtcNow.AddSeconds(120);
+                while (DateTime.UtcNow < warmDeadline &&
+                       (Volatile.Read(ref warmedUp) < warmup || Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
+                    await Task.Delay(100);
+                Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
+            }
+            var beforeText = await http.GetStringAsync("/metrics");
+            var cpuBefore = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
+
+            var start = Stopwatch.GetTimestamp();
+            await PublishAsync(subscriber, channels, count, rate,
+                i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
+            var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            double succeeded = 0;
+            while (DateTime.UtcNow < deadline)
+            {
+                succeeded = Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") - warmup;
+                if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
+                await Task.Delay(50);
+            }
+            var cpuAfter = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
+            var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
+            var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
+            var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
+                .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+            var text = await http.GetStringAsync("/metrics");
+
+            Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
+            Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
+            if (latencies.Length > 0)
+                Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
+                                  $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
+            Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
+            Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
+                              $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
+            Console.WriteLine($"rejected {Sum(text, "celery_messages_rejected_total{"):N0}, requeued {Sum(text, "celery_task_requeued_total{"):N0}, " +
+                              $"duplicates {Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {Sum(text, "celery_observations_dropped_total"):N0}");
+            var exact = assigned == count && succeeded == count;
+            Console.WriteLine(exact ? "RESULT: every task allocated once and succeeded" : "RESULT: COUNTS DIFFER");
+            return exact ? 0 : 1;
+        }
+        finally
+        {
+            if (!node.HasExited)
+            {
+                Process.Start("kill", ["-TERM", node.Id.ToString()])?.WaitForExit();
+                if (!node.WaitForExit(15_000)) node.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
+    /// per second (0: as fast as Redis takes them), recording each send time when asked.</summary>
+    private static async Task PublishAsync(ISubscriber subscriber, RedisChannel[] channels, int count, int rate,
+        Func<int, string> payload, long[]? sentAt)
+    {
+        const int batch = 200;
+        var start = Stopwatch.GetTimestamp();
+        for (var published = 0; published < count;)
+        {
+            var n = Math.Min(batch, count - published);
+            for (var i = published; i < published + n; i++)
+            {
+                if (sentAt is not null) sentAt[i] = Stopwatch.GetTimestamp();
+                if (i == published + n - 1) await subscriber.PublishAsync(channels[i % channels.Length], payload(i));
+                else subscriber.Publish(channels[i % channels.Length], payload(i), CommandFlags.FireAndForget);
+            }
+            published += n;
+            if (rate > 0)
+            {
+                var due = start + (long)(published / (double)rate * Stopwatch.Frequency);
+                var wait = due - Stopwatch.GetTimestamp();
+                if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
+            }
+        }
+    }
+
+    private static async Task WaitForWorkersAsync(HttpClient http, int workers)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var text = await http.GetStringAsync("/metrics");
+            if (Sum(text, "celery_worker_up{") >= workers) return;
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("the simulated workers did not come online");
+    }
+
+    private static string TaskIdOf(string json)
+    {
+        const string key = "\"task_id\":\"";
+        var from = json.IndexOf(key, StringComparison.Ordinal) + key.Length;
+        return json[from..json.IndexOf('"', from)];
+    }
+
+    private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+
+    /// <summary>The share of observations under each bucket bound up to 25 ms, summed over queues.</summary>
+    private static string HistogramSummary(string before, string after)
+    {
+        var earlier = Buckets(before).ToDictionary(b => b.Le, b => b.Count);
+        var buckets = Buckets(after).Select(b => (b.Le, Count: b.Count - earlier.GetValueOrDefault(b.Le))).ToList();
+        var total = buckets.FirstOrDefault(b => b.Le == "+Inf").Count;
+        if (total == 0) return "no observations";
+        var sb = new StringBuilder($"{total:N0} observations; ");
+        foreach (var (le, c) in buckets.Where(b => b.Le != "+Inf" && double.Parse(b.Le, CultureInfo.InvariantCulture) <= 0.025))
+            sb.Append(CultureInfo.InvariantCulture, $"<= {double.Parse(le, CultureInfo.InvariantCulture) * 1000:0.#} ms: {c / total:P2}; ");
+        return sb.ToString();
+    }
+
+    private static List<(string Le, double Count)> Buckets(string exposition)
+    {
+        return exposition.Split('\n')
+            .Where(l => l.StartsWith("celery_task_allocation_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Select(l =>
+            {
+                var le = l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..];
+                le = le[..le.IndexOf('"')];
+                return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+            })
+            .GroupBy(b => b.Le).Select(g => (g.Key, g.Sum(b => b.Count))).ToList();
+    }
+
+    // Small helpers of its own, so this run does not depend on (or change) the other load runs.
+    private static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(hostDll);
+        info.Environment["REDIS_URL"] = redis.Url.ToString();
+        info.Environment["METRICS_HOST"] = "127.0.0.1";
+        info.Environment["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment["CLUSTER_HOSTNAME"] = "127.0.0.1";
+        info.Environment["CLUSTER_PORT"] = "0";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("node: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitReadyAsync(HttpClient http, Process node)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && !node.HasExited)
+        {
+            try
+            {
+                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("the host node did not become ready");
+    }
+
+    private static double Sum(string exposition, string prefix) => exposition.Split('\n')
+        .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+
+    private static string FindHostDll()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "CeleryActors.sln")))
+                return Path.Combine(dir.FullName, "src", "Host", "bin", "Release", "net10.0", "CeleryActors.Host.dll");
+        throw new InvalidOperationException("run from inside the repository, or pass --host-dll");
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
+
+    private static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
+
+    private static int IntArg(string[] args, string name, int fallback) =>
+        StringArg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    private static string? StringArg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

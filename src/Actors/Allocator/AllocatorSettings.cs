@@ -1,0 +1,47 @@
+using CeleryActors.Actors.Subscription;
+
+namespace CeleryActors.Actors.Allocator;
+
+/// <summary>Settings of the allocator (SPEC §4, §4.1).</summary>
+/// <param name="Channels">Channel names behind <c>ALLOCATOR_CHANNEL_PREFIX</c>.</param>
+/// <param name="MaxPayloadBytes">Larger pub/sub payloads are rejected unread (default 1 MiB).</param>
+/// <param name="AckTimeout">An assignment not <c>received</c> within this is allocated again (default 30 s).</param>
+/// <param name="WorkerTimeout">A worker silent this long is offline (default 15 s).</param>
+/// <param name="SnapshotEvery">A queue entity saves a snapshot every this many events (default 10,000: replaying
+/// that many takes some tens of milliseconds, while a snapshot holds the whole queue and the ids of up to 100,000
+/// finished tasks).</param>
+public sealed record AllocatorSettings(
+    ChannelNames Channels,
+    int MaxPayloadBytes,
+    TimeSpan AckTimeout,
+    TimeSpan WorkerTimeout,
+    int SnapshotEvery = 10_000)
+{
+    /// <summary>The Redis set naming every queue the allocator has seen (per channel prefix): the node wakes
+    /// them at start and lists them for <c>/api/queues</c>.</summary>
+    public string QueuesKey => "celeryactors:allocator:" + Channels.Prefix + "queues";
+
+    /// <summary>The Redis set naming every worker that registered (per channel prefix).</summary>
+    public string WorkersKey => "celeryactors:allocator:" + Channels.Prefix + "workers";
+
+    /// <summary>How often entities check their clocks (ack timeouts, worker silence): a quarter of the shorter
+    /// timeout, at most one second, so a timeout fires at most that late.</summary>
+    public TimeSpan SweepInterval
+    {
+        get
+        {
+            var quarter = TimeSpan.FromTicks(Math.Min(AckTimeout.Ticks, WorkerTimeout.Ticks) / 4);
+            return quarter > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1)
+                : quarter < TimeSpan.FromMilliseconds(20) ? TimeSpan.FromMilliseconds(20) : quarter;
+        }
+    }
+
+    /// <summary>Now, as Unix seconds with fractions (the wire's time unit).</summary>
+    public static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+}
+
+/// <summary>Registry key of the queue entities' shard region.</summary>
+public sealed class QueueRegion;
+
+/// <summary>Registry key of the worker entities' shard region.</summary>
+public sealed class WorkerRegion;

@@ -1,0 +1,290 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Persistence;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Metrics;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Allocator;
+
+/// <summary>
+/// One queue of the allocator, a sharded persistent entity (persistence id <c>queue-{name}</c>). It decides with
+/// its <see cref="QueueState"/> and applies each event at once (so the next message sees it). Events are stored
+/// by group commit: while one journal write is under way, new events collect, and they go as one
+/// <see cref="QueueEventBatch"/> when it completes - one write per round trip, however busy the queue. What
+/// leaves the entity - an assignment on the worker's channel, the worker entity's bookkeeping, metrics - happens
+/// only once its event is in the journal, so nothing is promised that a crash could forget. A persist failure
+/// stops the entity and the next message recovers it from the journal. States: <c>Active</c>, and
+/// <c>Draining</c> when a snapshot is due while events are being written: commands are stashed until the
+/// write completes, so the snapshot equals the journal; older snapshots and events are then deleted.
+/// </summary>
+public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
+{
+    private const string SweepTimer = "sweep";
+    private readonly string _queue;
+    private readonly AllocatorSettings _settings;
+    private readonly ISubscriber _publisher;
+    private readonly IDatabase _database;
+    private readonly CeleryMetrics _metrics;
+    private readonly IReadOnlyActorRegistry _registry;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly QueueState _state;
+    private IActorRef _workers = ActorRefs.Nobody;
+    private IActorRef _recorder = ActorRefs.Nobody;
+    private readonly List<IQueueEvent> _unwritten = [];
+    private readonly List<Action> _afterWrite = [];
+    private bool _writing;
+    private long _sinceSnapshot;
+    private bool _listed;
+
+    /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
+    public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
+        CeleryMetrics metrics, IReadOnlyActorRegistry registry)
+    {
+        _queue = queue;
+        _settings = settings;
+        _publisher = redis.GetSubscriber();
+        _database = redis.GetDatabase();
+        _metrics = metrics;
+        _registry = registry;
+        _state = new QueueState(queue);
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is QueueSnapshot snapshot) _state.Restore(snapshot);
+        });
+        Recover<QueueEventBatch>(b =>
+        {
+            foreach (var e in b.Events) _state.Apply(e);
+        });
+        Recover<RecoveryCompleted>(_ => Recovered());
+        Active();
+    }
+
+    private void Active()
+    {
+
+        Command<SubmitTask>(Handle);
+        Command<ReportTaskProgress>(Handle);
+        Command<WorkerServesQueue>(Handle);
+        Command<WorkerLeftQueue>(Handle);
+        Command<Sweep>(_ => HandleSweep());
+        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats()));
+        Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
+        Command<WakeQueue>(_ => { });
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            // Events up to the snapshot are in it; older snapshots are superseded.
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning("Queue {0}: snapshot failed: {1}", _queue, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("Queue {0}: deleting old events failed: {1}", _queue, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning("Queue {0}: deleting old snapshots failed: {1}", _queue, f.Cause.Message));
+    }
+
+    // Waits for the write under way, so that the state equals the journal when the snapshot is taken.
+    private void Draining() => CommandAny(_ => Stash.Stash());
+
+    /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
+    public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
+        CeleryMetrics metrics, IReadOnlyActorRegistry registry) =>
+        Akka.Actor.Props.Create(() => new QueueEntityActor(queue, settings, redis, metrics, registry));
+
+    /// <inheritdoc />
+    // The channel prefix keeps deployments that share one Redis apart; empty by default, so it is queue-{name}.
+    public override string PersistenceId => "queue-" + _settings.Channels.Prefix + _queue;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        // Both regions exist once any entity runs: they are registered before the node takes messages.
+        _workers = _registry.Get<WorkerRegion>();
+        _recorder = _registry.Get<MetricsRecorderActor>();
+        base.PreStart();
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Queue {0}: persisting {1} (#{2}) failed; the entity stops and recovers from the journal",
+            _queue, @event.GetType().Name, sequenceNr);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Queue {0}: the journal rejected {1} (#{2}); restarting from the journal",
+            _queue, @event.GetType().Name, sequenceNr);
+        // The event was applied already; only the journal's view is trustworthy now.
+        Context.Stop(Self);
+    }
+
+    private void Recovered()
+    {
+        _log.Info("Queue {0} recovered: {1} pending, {2} in flight, {3} events", _queue, _state.PendingCount,
+            _state.InFlightCount, _state.EventCount);
+        if (_state.EventCount > 0) List();
+        // Worker entities route reports by task id: tell them again what they hold, they may have restarted too.
+        foreach (var task in _state.InFlight)
+            _workers.Tell(new TaskAssignedToWorker(task.Worker!, task.TaskId, _queue));
+        Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, _settings.SweepInterval);
+        UpdateGauges();
+    }
+
+    private void Handle(SubmitTask task)
+    {
+        if (_state.Process(task, out var accepted) == SubmitOutcome.Duplicate)
+        {
+            _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
+            return;
+        }
+        List();
+        Emit(accepted!, static (_, _) => { });
+        AllocateWhatFits();
+    }
+
+    private void Handle(ReportTaskProgress report)
+    {
+        var now = AllocatorSettings.Now();
+        if (_state.Process(report, now) is not { } e) return;
+        var task = _state.Find(report.TaskId);
+        var (name, holder) = (task?.TaskName ?? "unknown", task?.Worker);
+        Emit(e, (self, _) =>
+        {
+            if (report.Progress is TaskProgress.Started or TaskProgress.Succeeded or TaskProgress.Failed)
+                self._metrics.CountTaskProgress(name, self._queue, report.Progress, report.Exception);
+            if (report.Runtime is { } runtime)
+                self._recorder.Tell(new ObserveTaskDuration(name, self._queue, runtime));
+            // A late finish by a former holder: the current holder no longer has it.
+            if (e is TaskSucceeded or TaskFailed && holder is not null && holder != report.Worker)
+                self._workers.Tell(new TaskReleasedFromWorker(holder, report.TaskId));
+        });
+        AllocateWhatFits();
+    }
+
+    private void Handle(WorkerServesQueue serves)
+    {
+        List();
+        _state.UpsertWorker(serves);
+        AllocateWhatFits();
+        UpdateGauges();
+    }
+
+    private void Handle(WorkerLeftQueue left)
+    {
+        var now = AllocatorSettings.Now();
+        foreach (var requeued in _state.Process(left, now)) EmitRequeue(requeued, release: false);
+        _state.RemoveWorker(left.Worker);
+        AllocateWhatFits();
+        UpdateGauges();
+    }
+
+    private void HandleSweep()
+    {
+        var now = AllocatorSettings.Now();
+        var expired = _state.ExpiredAcknowledgements(now, _settings.AckTimeout.TotalSeconds);
+        foreach (var requeued in expired) EmitRequeue(requeued, release: true);
+        if (expired.Count > 0)
+            _log.Info("Queue {0}: {1} assignments not acknowledged in {2}; allocating them again", _queue,
+                expired.Count, _settings.AckTimeout);
+        AllocateWhatFits();
+        UpdateGauges();
+    }
+
+    private void EmitRequeue(TaskRequeued requeued, bool release) =>
+        Emit(requeued, (self, _) =>
+        {
+            self._metrics.TaskRequeued.WithLabels(self._metrics.Queue(self._queue)).Inc();
+            // A worker that is gone drops its whole task list itself; one that timed out on an ack still serves.
+            if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId));
+        });
+
+    private void AllocateWhatFits()
+    {
+        var now = AllocatorSettings.Now();
+        while (_state.NextAllocation(now) is { } allocation)
+        {
+            var task = _state.Find(allocation.TaskId)!;
+            var payload = AssignmentWriter.Write(task, _queue, allocation.Attempt, allocation.At);
+            var waited = Math.Max(0, allocation.At - task.ArrivedAt);
+            Emit(allocation, (self, a) =>
+            {
+                // The worker entity hears of the task before the worker can answer over Redis (its reports are
+                // routed by it); it also keeps early reports a moment, for the rare reply that wins the race.
+                self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue));
+                self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
+                    CommandFlags.FireAndForget);
+                self._metrics.CountAllocation(self._queue, a.Worker);
+                self._recorder.Tell(new ObserveAllocation(self._queue, waited));
+            });
+        }
+        // Every command handler that emits ends here: what it decided goes to the journal now or with the next write.
+        WriteIfIdle();
+    }
+
+    private void Emit<TEvent>(TEvent e, Action<QueueEntityActor, TEvent> afterPersisted) where TEvent : IQueueEvent
+    {
+        _state.Apply(e);
+        _unwritten.Add(e);
+        _afterWrite.Add(() => afterPersisted(this, e));
+    }
+
+    /// <summary>Starts a write of what collected, unless one is under way (its completion starts the next).</summary>
+    private void WriteIfIdle()
+    {
+        if (_writing || _unwritten.Count == 0) return;
+        var batch = new QueueEventBatch(_unwritten.ToArray());
+        var actions = _afterWrite.ToArray();
+        _unwritten.Clear();
+        _afterWrite.Clear();
+        _writing = true;
+        PersistAsync(batch, written =>
+        {
+            _writing = false;
+            foreach (var action in actions) action();
+            _sinceSnapshot += written.Events.Count;
+            if (_sinceSnapshot >= _settings.SnapshotEvery)
+            {
+                if (_unwritten.Count == 0)
+                {
+                    _sinceSnapshot = 0;
+                    SaveSnapshot(_state.ToSnapshot());
+                    Stash.UnstashAll();
+                    Become(Active);
+                    return;
+                }
+                // Write the rest, and take no command until it is stored: then the snapshot can be taken.
+                WriteIfIdle();
+                Become(Draining);
+                return;
+            }
+            WriteIfIdle();
+        });
+    }
+
+    // Gauges are set on the sweep (at most a second old, well under any scrape interval) and on worker changes,
+    // not per task: two labelled gauge updates per message were a measurable share of a task's cost.
+    private void UpdateGauges() => _metrics.SetAllocatorQueue(_queue, _state.PendingCount, _state.Consumers);
+
+    private void List()
+    {
+        if (_listed) return;
+        _listed = true;
+        _database.SetAdd(_settings.QueuesKey, _queue, CommandFlags.FireAndForget);
+    }
+
+    /// <summary>The periodic check of acknowledgement deadlines.</summary>
+    private sealed class Sweep : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Sweep Instance = new();
+    }
+}

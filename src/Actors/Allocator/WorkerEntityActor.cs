@@ -1,0 +1,280 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Persistence;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Allocator;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Allocator;
+
+/// <summary>
+/// One allocator worker, a sharded persistent entity (persistence id <c>worker-{name}</c>) and the registry of
+/// which queues it serves: it persists its registration (so a restarted node knows it again), announces itself to
+/// each of its queues with the slots that queue may use, watches its liveness, and routes its status reports to
+/// the queue that allocated each task. States: <c>Unregistered</c>, <c>Online</c>, <c>Offline</c>.
+/// A worker serving several queues shares its pool among them (pool / queues, the remainder to the first ones),
+/// so no combination of queue decisions can give it more unfinished tasks than its pool size.
+/// </summary>
+public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
+{
+    private const string LivenessTimer = "liveness";
+    private readonly string _worker;
+    private readonly AllocatorSettings _settings;
+    private readonly IDatabase _database;
+    private readonly CeleryMetrics _metrics;
+    private readonly IReadOnlyActorRegistry _registry;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, string> _tasks = new(StringComparer.Ordinal); // task id -> queue
+    private readonly HashSet<string> _started = new(StringComparer.Ordinal); // the unfinished tasks it started
+    // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
+    // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
+    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
+    private const int MaxEarlyReports = 10_000;
+    private const long EarlyReportLifetimeMs = 5_000;
+    private RegisterWorker? _registration;
+    private IActorRef _queues = ActorRefs.Nobody;
+    private long _lastSeen = Environment.TickCount64;
+    private double? _lastHeard;
+
+    /// <summary>Creates the entity of <paramref name="worker"/>.</summary>
+    public WorkerEntityActor(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
+        CeleryMetrics metrics, IReadOnlyActorRegistry registry)
+    {
+        _worker = worker;
+        _settings = settings;
+        _database = redis.GetDatabase();
+        _metrics = metrics;
+        _registry = registry;
+
+        Recover<WorkerRegistered>(r => _registration = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize));
+        Recover<WorkerUnregistered>(_ => _registration = null);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (_registration is null)
+            {
+                Become(Unregistered);
+                return;
+            }
+            // After a restart nobody knows whether the worker is alive: it gets a full timeout to say so.
+            _log.Info("Worker {0} recovered its registration; online until it is silent for {1}", _worker,
+                _settings.WorkerTimeout);
+            GoOnline();
+        });
+        Unregistered();
+    }
+
+    /// <summary>Props of the entity of <paramref name="worker"/>.</summary>
+    public static Props Props(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
+        CeleryMetrics metrics, IReadOnlyActorRegistry registry) =>
+        Akka.Actor.Props.Create(() => new WorkerEntityActor(worker, settings, redis, metrics, registry));
+
+    /// <inheritdoc />
+    // The channel prefix keeps deployments that share one Redis apart; empty by default, so it is worker-{name}.
+    public override string PersistenceId => "worker-" + _settings.Channels.Prefix + _worker;
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        _queues = _registry.Get<QueueRegion>();
+        base.PreStart();
+    }
+
+    /// <inheritdoc />
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Worker {0}: persisting {1} failed; the entity stops and recovers", _worker, @event.GetType().Name);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    private void Unregistered()
+    {
+        Command<RegisterWorker>(Register);
+        Command<WorkerTaskStatus>(s => Route(s));
+        CommonCommands();
+        // Heartbeats and unregistrations of a worker we do not know change nothing.
+        Command<WorkerHeartbeat>(_ => Heard());
+        Command<UnregisterWorker>(_ => { });
+    }
+
+    private void Online()
+    {
+        Command<RegisterWorker>(Register);
+        Command<WorkerHeartbeat>(_ => Heard());
+        Command<WorkerTaskStatus>(s =>
+        {
+            Heard();
+            Route(s);
+        });
+        Command<UnregisterWorker>(_ => Unregister());
+        Command<LivenessCheck>(_ =>
+        {
+            UpdateGauges(online: null);
+            ForgetStaleEarlyReports();
+            if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
+            _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
+                _worker, _settings.WorkerTimeout, _tasks.Count);
+            LeaveQueues(_registration!.Queues, "worker_offline");
+            Timers.Cancel(LivenessTimer);
+            Become(Offline);
+            UpdateGauges(online: false);
+        });
+        CommonCommands();
+    }
+
+    private void Offline()
+    {
+        Command<RegisterWorker>(Register);
+        // A worker that speaks again is alive again, with the registration it had.
+        Command<WorkerHeartbeat>(_ =>
+        {
+            Heard();
+            GoOnline();
+        });
+        Command<WorkerTaskStatus>(s =>
+        {
+            Heard();
+            Route(s);
+            GoOnline();
+        });
+        Command<UnregisterWorker>(_ => Unregister());
+        CommonCommands();
+    }
+
+    private void CommonCommands()
+    {
+        // The unfinished-task gauge follows on the next liveness check, not per task (see UpdateGauges).
+        Command<TaskAssignedToWorker>(a =>
+        {
+            _tasks[a.TaskId] = a.Queue;
+            if (_early.Remove(a.TaskId, out var early))
+                foreach (var report in early.Reports) Route(report);
+        });
+        Command<TaskReleasedFromWorker>(r => Forget(r.TaskId));
+        Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
+        Command<WakeWorker>(_ => { });
+        Command<LivenessCheck>(_ =>
+        {
+            UpdateGauges(online: null);
+            ForgetStaleEarlyReports();
+        });
+    }
+
+    private void Register(RegisterWorker register) =>
+        Persist(new WorkerRegistered(register.Worker, register.Queues, register.Capabilities, register.PoolSize), _ =>
+        {
+            var dropped = _registration?.Queues.Except(register.Queues).ToList() ?? [];
+            if (dropped.Count > 0) LeaveQueues(dropped, "reregistered");
+            _registration = register;
+            _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
+            _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
+            Heard();
+            GoOnline();
+        });
+
+    private void Unregister() =>
+        Persist(new WorkerUnregistered(_worker), _ =>
+        {
+            _log.Info("Worker {0} unregistered", _worker);
+            LeaveQueues(_registration!.Queues, "unregistered");
+            _registration = null;
+            Timers.Cancel(LivenessTimer);
+            Become(Unregistered);
+            UpdateGauges(online: false);
+        });
+
+    private void GoOnline()
+    {
+        var r = _registration!;
+        for (var i = 0; i < r.Queues.Count; i++)
+            _queues.Tell(new WorkerServesQueue(r.Queues[i], _worker, r.Capabilities, Share(r.PoolSize, r.Queues.Count, i)));
+        Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+        Become(Online);
+        UpdateGauges(online: true);
+    }
+
+    /// <summary>The slots queue number <paramref name="index"/> of <paramref name="queues"/> may use.</summary>
+    public static int Share(int poolSize, int queues, int index) => poolSize / queues + (index < poolSize % queues ? 1 : 0);
+
+    private void LeaveQueues(IEnumerable<string> queues, string reason)
+    {
+        var leaving = queues.ToHashSet(StringComparer.Ordinal);
+        foreach (var queue in leaving) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
+        // The queues take these tasks back; they are no longer this worker's.
+        foreach (var id in _tasks.Where(t => leaving.Contains(t.Value)).Select(t => t.Key).ToList()) Forget(id);
+    }
+
+    private void Route(WorkerTaskStatus status)
+    {
+        if (!_tasks.TryGetValue(status.TaskId, out var queue))
+        {
+            KeepEarly(status);
+            return;
+        }
+        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) Forget(status.TaskId);
+        else if (status.Progress == TaskProgress.Started) _started.Add(status.TaskId);
+        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
+    }
+
+    private void KeepEarly(WorkerTaskStatus status)
+    {
+        var now = Environment.TickCount64;
+        if (_early.Count >= MaxEarlyReports)
+            foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
+                _early.Remove(old);
+        if (_early.Count >= MaxEarlyReports)
+        {
+            _log.Debug("Worker {0} reported {1} on task {2}, which it does not hold; ignored", _worker,
+                status.Progress, status.TaskId);
+            return;
+        }
+        if (!_early.TryGetValue(status.TaskId, out var entry))
+            _early[status.TaskId] = entry = (now, []);
+        entry.Reports.Add(status);
+    }
+
+    private void ForgetStaleEarlyReports()
+    {
+        if (_early.Count == 0) return;
+        var now = Environment.TickCount64;
+        foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
+        {
+            _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, old);
+            _early.Remove(old);
+        }
+    }
+
+    private void Forget(string taskId)
+    {
+        _tasks.Remove(taskId);
+        _started.Remove(taskId);
+    }
+
+    private void Heard()
+    {
+        _lastSeen = Environment.TickCount64;
+        _lastHeard = AllocatorSettings.Now();
+    }
+
+    private bool _online;
+
+    private void UpdateGauges(bool? online)
+    {
+        if (online is { } o) _online = o;
+        if (_registration is null && online is null) return;
+        _metrics.SetAllocatorWorker(_worker, _online, _registration?.PoolSize ?? 0, _started.Count,
+            _tasks.Count - _started.Count);
+    }
+
+    private WorkerStatus Status() => new(_worker, _registration is not null, _registration?.Queues ?? [],
+        _registration?.Capabilities ?? new Dictionary<string, CapabilityValue>(), _registration?.PoolSize ?? 0,
+        _tasks.Count, _online, _lastHeard);
+
+    private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly LivenessCheck Instance = new();
+    }
+}

@@ -1,0 +1,94 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Pattern;
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Messages.Allocator;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Hosting;
+
+/// <summary>The allocator (SPEC §4) as an Akka.Hosting feature.</summary>
+public static class AllocatorHostingExtensions
+{
+    /// <summary>Shard type name of the queue entities.</summary>
+    public const string QueueTypeName = "allocator-queue";
+
+    /// <summary>Shard type name of the worker entities.</summary>
+    public const string WorkerTypeName = "allocator-worker";
+
+    /// <summary>
+    /// Adds the allocator: the serializer of its protocol, the queue and worker shard regions (registered under
+    /// <see cref="QueueRegion"/> and <see cref="WorkerRegion"/>), its Redis subscription (supervised with
+    /// back-off), and a wake-up at start of every queue and worker the allocator has seen, so in-flight
+    /// assignments and worker liveness are watched again after a restart. Needs a journal and snapshot store
+    /// (e.g. <c>WithRedisPersistence</c>), the <see cref="CeleryMetrics"/> and <see cref="IConnectionMultiplexer"/>
+    /// services, and <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddAllocator(this AkkaConfigurationBuilder builder, AllocatorSettings settings)
+    {
+        var shardOptions = new ShardOptions
+        {
+            // Entities hold timers (ack deadlines, worker liveness): they must not be passivated while idle.
+            ShouldPassivateIdleEntities = false,
+        };
+        return builder
+            .AddAllocatorSerializer()
+            .WithShardRegion<QueueRegion>(QueueTypeName, (_, registry, resolver) =>
+                queue => RestartedWithBackoff(QueueEntityActor.Props(queue, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "queue"),
+                new AllocatorMessageExtractor(), shardOptions)
+            .WithShardRegion<WorkerRegion>(WorkerTypeName, (_, registry, resolver) =>
+                worker => RestartedWithBackoff(WorkerEntityActor.Props(worker, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "worker"),
+                new AllocatorMessageExtractor(), shardOptions)
+            .WithActors((system, registry, resolver) =>
+            {
+                var redis = resolver.GetService<IConnectionMultiplexer>();
+                var queues = registry.Get<QueueRegion>();
+                var workers = registry.Get<WorkerRegion>();
+                var subscription = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
+                    AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(),
+                        resolver.GetService<CeleryMetrics>(), queues, workers),
+                    "allocator-subscription"), "allocator-subscription");
+                registry.Register<AllocatorSubscriptionActor>(subscription);
+                WakeKnownEntities(redis, settings, queues, workers);
+            });
+    }
+
+    /// <summary>
+    /// An entity behind a back-off supervisor that starts it again when it stops: a persistent actor stops when a
+    /// journal write fails, and a queue must come back by itself (recovering from the journal) to watch its ack
+    /// deadlines, not wait for its next message. 0.5 s doubling to 30 s, with jitter; a stop through the shard
+    /// (hand-off, PoisonPill) stops the supervisor itself.
+    /// </summary>
+    public static Props RestartedWithBackoff(Props entity, string childName) =>
+        BackoffSupervisor.Props(Backoff.OnStop(entity, childName, TimeSpan.FromMilliseconds(500),
+                TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)
+            .WithAutoReset(TimeSpan.FromSeconds(60)));
+
+    /// <summary>Binds <see cref="IAllocatorProtocol"/> to the <see cref="AllocatorSerializer"/>.</summary>
+    public static AkkaConfigurationBuilder AddAllocatorSerializer(this AkkaConfigurationBuilder builder) =>
+        builder.WithCustomSerializer("celery-allocator", [typeof(IAllocatorProtocol)],
+            system => new AllocatorSerializer(system));
+
+    private static void WakeKnownEntities(IConnectionMultiplexer redis, AllocatorSettings settings,
+        IActorRef queues, IActorRef workers)
+    {
+        var database = redis.GetDatabase();
+        // Fire and forget: the regions buffer until the node is up; a failed read only delays each entity's
+        // wake-up to its next message.
+        _ = database.SetMembersAsync(settings.QueuesKey).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+                foreach (var queue in t.Result) queues.Tell(new WakeQueue(queue!));
+        }, TaskScheduler.Default);
+        _ = database.SetMembersAsync(settings.WorkersKey).ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+                foreach (var worker in t.Result) workers.Tell(new WakeWorker(worker!));
+        }, TaskScheduler.Default);
+    }
+}

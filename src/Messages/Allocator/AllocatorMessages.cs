@@ -1,0 +1,235 @@
+namespace CeleryActors.Messages.Allocator;
+
+/// <summary>
+/// Marker of every allocator message that crosses nodes or is persisted (commands, queries, replies, events,
+/// snapshots). The host binds it to the allocator's string-manifest JSON serializer, never the default one.
+/// </summary>
+public interface IAllocatorProtocol;
+
+/// <summary>A message for one queue entity; the queue name is the entity id.</summary>
+public interface IWithQueueId
+{
+    /// <summary>The queue.</summary>
+    string Queue { get; }
+}
+
+/// <summary>A message for one worker entity; the worker name is the entity id.</summary>
+public interface IWithWorkerId
+{
+    /// <summary>The worker.</summary>
+    string Worker { get; }
+}
+
+/// <summary>A command or query handled by a queue entity.</summary>
+public interface IQueueCommand : IWithQueueId, IAllocatorProtocol;
+
+/// <summary>A command or query handled by a worker entity.</summary>
+public interface IWorkerCommand : IWithWorkerId, IAllocatorProtocol;
+
+/// <summary>
+/// A capability of a worker or a requirement of a task (SPEC §4.1): a number (met by a worker number greater
+/// than or equal to it) or a string (met by an equal string). Exactly one of the two is set.
+/// </summary>
+/// <param name="Number">The numeric value, or null.</param>
+/// <param name="Text">The string value, or null.</param>
+public sealed record CapabilityValue(double? Number, string? Text)
+{
+    /// <summary>A numeric value.</summary>
+    public static CapabilityValue Of(double number) => new(number, null);
+
+    /// <summary>A string value.</summary>
+    public static CapabilityValue Of(string text) => new(null, text);
+
+    /// <summary>Whether this worker capability meets <paramref name="requirement"/>.</summary>
+    public bool Meets(CapabilityValue requirement) =>
+        requirement.Number is { } needed
+            ? Number is { } have && have >= needed
+            : Text is not null && string.Equals(Text, requirement.Text, StringComparison.Ordinal);
+}
+
+/// <summary>What a worker reported about a task on <c>task-status</c>.</summary>
+public enum TaskProgress
+{
+    /// <summary>The worker got the assignment: the acknowledgement.</summary>
+    Received,
+
+    /// <summary>The worker started running it.</summary>
+    Started,
+
+    /// <summary>It finished normally.</summary>
+    Succeeded,
+
+    /// <summary>It raised an exception.</summary>
+    Failed,
+}
+
+/// <summary>
+/// Publish a task on a queue (wire: <c>P + tasks:{queue}</c>). A task id that is pending or allocated already
+/// is a duplicate and is ignored; one that finished is never allocated again.
+/// </summary>
+/// <param name="Queue">The queue, taken from the channel name.</param>
+/// <param name="TaskId">The producer's id, or one derived from the payload bytes and channel.</param>
+/// <param name="TaskName">The task's name.</param>
+/// <param name="TaskData">The task data as JSON text (<c>null</c> when absent), passed to the worker as is.</param>
+/// <param name="Priority">0-9, 9 most urgent.</param>
+/// <param name="Requires">Capabilities a worker needs, if any.</param>
+/// <param name="PublishedAt">The producer's publish time (Unix seconds), if it said.</param>
+/// <param name="ArrivedAt">When the node received it (Unix seconds): allocation duration starts here.</param>
+public sealed record SubmitTask(
+    string Queue,
+    string TaskId,
+    string TaskName,
+    string TaskData,
+    int Priority,
+    IReadOnlyDictionary<string, CapabilityValue>? Requires,
+    double? PublishedAt,
+    double ArrivedAt) : IQueueCommand;
+
+/// <summary>A worker's progress report about one task, routed to the queue that allocated it.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Worker">The reporting worker.</param>
+/// <param name="Progress">What happened.</param>
+/// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
+/// <param name="Exception">The exception type, on failed.</param>
+public sealed record ReportTaskProgress(
+    string Queue, string TaskId, string Worker, TaskProgress Progress, double? Runtime, string? Exception)
+    : IQueueCommand;
+
+/// <summary>
+/// A worker serves the queue (it registered, or came back online): the queue may allocate to it up to
+/// <paramref name="Slots"/> unfinished tasks.
+/// </summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Worker">The worker.</param>
+/// <param name="Capabilities">Its capabilities.</param>
+/// <param name="Slots">Unfinished tasks of this queue the worker may hold (its pool size, or its share of it).</param>
+public sealed record WorkerServesQueue(
+    string Queue, string Worker, IReadOnlyDictionary<string, CapabilityValue> Capabilities, int Slots)
+    : IQueueCommand;
+
+/// <summary>A worker no longer serves the queue (offline, unregistered, re-registered without it): its
+/// unfinished tasks return to the queue ahead of newer tasks of their priority.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Worker">The worker.</param>
+/// <param name="Reason">Why, for the history: <c>worker_offline</c>, <c>unregistered</c>, <c>reregistered</c>.</param>
+public sealed record WorkerLeftQueue(string Queue, string Worker, string Reason) : IQueueCommand;
+
+/// <summary>Starts a queue entity (recovering it) without changing it: sent at node start to every known queue,
+/// so in-flight assignments get their ack timers back.</summary>
+/// <param name="Queue">The queue.</param>
+public sealed record WakeQueue(string Queue) : IQueueCommand;
+
+/// <summary>Asks a queue for its statistics; answered with <see cref="QueueStats"/>.</summary>
+/// <param name="Queue">The queue.</param>
+public sealed record GetQueueStats(string Queue) : IQueueCommand;
+
+/// <summary>Asks a queue for its newest allocation events; answered with <see cref="QueueHistory"/>.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Limit">At most this many, newest first.</param>
+public sealed record GetQueueHistory(string Queue, int Limit) : IQueueCommand;
+
+/// <summary>A queue's statistics (SPEC §4.2).</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="PendingByPriority">Waiting tasks per priority (only priorities that have some).</param>
+/// <param name="Pending">Waiting tasks in all.</param>
+/// <param name="Consumers">Online workers serving the queue.</param>
+/// <param name="InFlight">Tasks allocated and not finished now.</param>
+/// <param name="Accepted">Tasks accepted since the queue began.</param>
+/// <param name="Allocated">Allocations made (a reallocation counts again).</param>
+/// <param name="Succeeded">Tasks that succeeded.</param>
+/// <param name="Failed">Tasks that failed.</param>
+/// <param name="Requeued">Tasks returned to the queue (ack timeout, worker offline).</param>
+/// <param name="Duplicates">Duplicate publications ignored since this entity started.</param>
+public sealed record QueueStats(
+    string Queue,
+    IReadOnlyDictionary<int, int> PendingByPriority,
+    int Pending,
+    int Consumers,
+    int InFlight,
+    long Accepted,
+    long Allocated,
+    long Succeeded,
+    long Failed,
+    long Requeued,
+    long Duplicates) : IAllocatorProtocol;
+
+/// <summary>One entry of a queue's allocation history.</summary>
+/// <param name="Sequence">The event's sequence number in the queue's journal.</param>
+/// <param name="Event">accepted, allocated, acknowledged, started, succeeded, failed, requeued.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Worker">The worker concerned, if any.</param>
+/// <param name="Attempt">The delivery attempt, for allocations.</param>
+/// <param name="At">When (Unix seconds).</param>
+/// <param name="Detail">Requeue reason or exception type, if any.</param>
+public sealed record HistoryEntry(
+    long Sequence, string Event, string TaskId, string? Worker, int? Attempt, double At, string? Detail);
+
+/// <summary>A queue's newest history entries, newest first.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Entries">The entries.</param>
+public sealed record QueueHistory(string Queue, IReadOnlyList<HistoryEntry> Entries) : IAllocatorProtocol;
+
+/// <summary>Register (or re-register) a worker (wire: <c>{"type":"register"}</c> on <c>workers:control</c>).</summary>
+/// <param name="Worker">The worker's name.</param>
+/// <param name="Queues">The queues it consumes, at least one.</param>
+/// <param name="Capabilities">Its capabilities.</param>
+/// <param name="PoolSize">Its pool size, at least 1.</param>
+public sealed record RegisterWorker(
+    string Worker, IReadOnlyList<string> Queues, IReadOnlyDictionary<string, CapabilityValue> Capabilities,
+    int PoolSize) : IWorkerCommand;
+
+/// <summary>A worker is alive (wire: <c>{"type":"heartbeat"}</c>).</summary>
+/// <param name="Worker">The worker.</param>
+public sealed record WorkerHeartbeat(string Worker) : IWorkerCommand;
+
+/// <summary>A worker leaves (wire: <c>{"type":"unregister"}</c>); its unfinished tasks return to their queues.</summary>
+/// <param name="Worker">The worker.</param>
+public sealed record UnregisterWorker(string Worker) : IWorkerCommand;
+
+/// <summary>A status report from <c>task-status</c>; the worker entity routes it to the task's queue.</summary>
+/// <param name="Worker">The reporting worker.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Progress">What happened.</param>
+/// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
+/// <param name="Exception">The exception type, on failed.</param>
+public sealed record WorkerTaskStatus(
+    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception) : IWorkerCommand;
+
+/// <summary>A queue allocated a task to the worker (so the worker's reports can be routed back to it).</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Queue">The queue that allocated it.</param>
+public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Queue) : IWorkerCommand;
+
+/// <summary>A task the worker held is no longer its own (finished, or taken back by the queue).</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="TaskId">The task.</param>
+public sealed record TaskReleasedFromWorker(string Worker, string TaskId) : IWorkerCommand;
+
+/// <summary>Starts a worker entity (recovering its registration); sent at node start to every known worker.</summary>
+/// <param name="Worker">The worker.</param>
+public sealed record WakeWorker(string Worker) : IWorkerCommand;
+
+/// <summary>Asks a worker entity for its status; answered with <see cref="WorkerStatus"/>.</summary>
+/// <param name="Worker">The worker.</param>
+public sealed record GetWorkerStatus(string Worker) : IWorkerCommand;
+
+/// <summary>A worker's status (SPEC §4.2).</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="Registered">Whether it ever registered (false: only heard of).</param>
+/// <param name="Queues">Its queues.</param>
+/// <param name="Capabilities">Its capabilities.</param>
+/// <param name="PoolSize">Its pool size.</param>
+/// <param name="UnfinishedTasks">Tasks allocated to it and not finished.</param>
+/// <param name="Online">Whether it is online.</param>
+/// <param name="LastHeartbeat">When it was last heard from (Unix seconds), if ever since this entity started.</param>
+public sealed record WorkerStatus(
+    string Worker,
+    bool Registered,
+    IReadOnlyList<string> Queues,
+    IReadOnlyDictionary<string, CapabilityValue> Capabilities,
+    int PoolSize,
+    int UnfinishedTasks,
+    bool Online,
+    double? LastHeartbeat) : IAllocatorProtocol;

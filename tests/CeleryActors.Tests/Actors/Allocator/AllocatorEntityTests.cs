@@ -1,0 +1,257 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Messages.Allocator;
+using CeleryActors.Tests.Fixtures;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace CeleryActors.Tests.Actors.Allocator;
+
+public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
+    : TestKit(AllocatorHarness.SystemConfig(redis.Server.ConnectionString), output: output), IClassFixture<RedisFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly Dictionary<string, CapabilityValue> NoCaps = new();
+    private const string Q = "work";
+
+    private AllocatorHarness Start(TimeSpan? ack = null, TimeSpan? worker = null, int snapshotEvery = 1_000) =>
+        new(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(ack ?? TimeSpan.FromSeconds(30), worker ?? TimeSpan.FromSeconds(30), snapshotEvery),
+            CreateTestProbe().Ref);
+
+    private static SubmitTask NewTask(string id, int priority = 5, Dictionary<string, CapabilityValue>? requires = null) =>
+        new(Q, id, "job", "{}", priority, requires, null, AllocatorSettings.Now());
+
+    private QueueStats Stats(AllocatorHarness h) => h.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait).Result;
+
+    private static void Report(AllocatorHarness h, string worker, string task, TaskProgress progress) =>
+        h.Workers.Tell(new WorkerTaskStatus(worker, task, progress, progress >= TaskProgress.Succeeded ? 0.01 : null,
+            progress == TaskProgress.Failed ? "Boom" : null));
+
+    [Fact]
+    public void No_worker_ever_holds_more_than_its_pool_and_the_least_loaded_gets_the_next_task()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("a", [Q], NoCaps, 2));
+        h.Workers.Tell(new RegisterWorker("b", [Q], NoCaps, 3));
+        AwaitAssert(() => Assert.Equal(2, Stats(h).Consumers), Wait);
+        for (var i = 0; i < 10; i++) h.Queues.Tell(NewTask($"t{i}"));
+
+        AwaitAssert(() => Assert.Equal(5, h.Assignments.Count), Wait);
+        var stats = Stats(h);
+        Assert.Equal((10L, 5, 5), (stats.Accepted, stats.InFlight, stats.Pending));
+        Assert.Equal(2, h.For("a").Count);
+        Assert.Equal(3, h.For("b").Count);
+        // Each task goes to the least loaded worker with room: one each, one each again, then b (a is full).
+        var order = h.Assignments.Select(x => x.Worker).ToList();
+        Assert.Equal(["a", "b"], order.Take(2).Order());
+        Assert.Equal(["a", "b"], order.Skip(2).Take(2).Order());
+        Assert.Equal("b", order[4]);
+
+        // Gauges follow within a liveness check: allocated and not started is reserved, started is active.
+        Report(h, "b", h.For("b")[0].TaskId, TaskProgress.Started);
+        AwaitAssert(() =>
+        {
+            Assert.Equal((0.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("a").Value, h.Metrics.WorkerReservedTasks.WithLabels("a").Value));
+            Assert.Equal((1.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("b").Value, h.Metrics.WorkerReservedTasks.WithLabels("b").Value));
+            Assert.Equal((2.0, 3.0), (h.Metrics.WorkerPoolSize.WithLabels("a").Value, h.Metrics.WorkerPoolSize.WithLabels("b").Value));
+        }, Wait);
+
+        var done = h.For("a")[0].TaskId;
+        Report(h, "a", done, TaskProgress.Received);
+        Report(h, "a", done, TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal(3, h.For("a").Count), Wait);
+        Assert.Equal(3, h.For("b").Count);
+        AwaitAssert(() => Assert.Equal((1L, 4), (Stats(h).Succeeded, Stats(h).Pending)), Wait);
+    }
+
+    [Fact]
+    public async Task A_queue_entity_that_stops_is_started_again_by_its_supervisor_and_recovers()
+    {
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)), CreateTestProbe().Ref, supervised: true);
+        for (var i = 0; i < 5; i++) h.Queues.Tell(NewTask($"t{i}"));
+        AwaitAssert(() => Assert.Equal(5L, Stats(h).Accepted), Wait);
+        var supervisor = await Sys.ActorSelection(h.Queues.Path / Q).ResolveOne(Wait);
+        var child = (await supervisor.Ask<Akka.Pattern.BackoffSupervisor.CurrentChild>(
+            Akka.Pattern.BackoffSupervisor.GetCurrentChild.Instance, Wait)).Ref!;
+        Watch(child);
+        child.Tell(PoisonPill.Instance); // as a failed journal write would stop it
+        ExpectTerminated(child, Wait);
+        await AwaitAssertAsync(async () =>
+        {
+            var current = (await supervisor.Ask<Akka.Pattern.BackoffSupervisor.CurrentChild>(
+                Akka.Pattern.BackoffSupervisor.GetCurrentChild.Instance, Wait)).Ref;
+            Assert.NotNull(current);
+            Assert.NotEqual(child, current);
+        }, Wait);
+        // Asked only once the new child runs: a message during the back-off pause goes nowhere.
+        var stats = await h.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait);
+        Assert.Equal((5L, 5), (stats.Accepted, stats.Pending));
+    }
+
+    [Fact]
+    public void A_burst_of_mixed_priorities_is_allocated_highest_first_and_fifo_within_a_priority()
+    {
+        using var h = Start();
+        var random = new Random(42);
+        var burst = Enumerable.Range(0, 200).Select(i => NewTask($"t{i:D3}", random.Next(0, 10))).ToList();
+        foreach (var task in burst) h.Queues.Tell(task);
+        AwaitAssert(() => Assert.Equal(200, Stats(h).Pending), Wait);
+
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 500));
+        AwaitAssert(() => Assert.Equal(200, h.Assignments.Count), Wait);
+        var expected = burst.Select((t, i) => (t, i)).OrderByDescending(x => x.t.Priority).ThenBy(x => x.i).Select(x => x.t.TaskId);
+        Assert.Equal(expected, h.Assignments.Select(a => a.TaskId));
+    }
+
+    [Fact]
+    public void A_worker_of_two_queues_shares_its_pool_and_never_holds_more_in_all()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("both", [Q, "other"], NoCaps, 3));
+        for (var i = 0; i < 5; i++)
+        {
+            h.Queues.Tell(NewTask($"a{i}"));
+            h.Queues.Tell(NewTask($"b{i}") with { Queue = "other" });
+        }
+        AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
+        Assert.Equal(2, h.Assignments.Count(a => a.TaskId.StartsWith('a')));
+        Assert.Equal(1, h.Assignments.Count(a => a.TaskId.StartsWith('b')));
+        AwaitAssert(() => Assert.Equal(3, h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("both"), Wait).Result.UnfinishedTasks), Wait);
+        Assert.Equal((2, 1), (WorkerEntityActor.Share(3, 2, 0), WorkerEntityActor.Share(3, 2, 1)));
+        Assert.Equal((1, 0), (WorkerEntityActor.Share(1, 2, 0), WorkerEntityActor.Share(1, 2, 1)));
+    }
+
+    [Fact]
+    public void A_task_needing_a_gpu_waits_until_such_a_worker_registers()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("cpu", [Q], new Dictionary<string, CapabilityValue> { ["cpu"] = CapabilityValue.Of(16) }, 4));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("needs-gpu", 9, new() { ["gpu"] = CapabilityValue.Of(1) }));
+        h.Queues.Tell(NewTask("plain", 1));
+        AwaitAssert(() => Assert.Equal(["plain"], h.Assignments.Select(a => a.TaskId)), Wait);
+        var waiting = Stats(h);
+        Assert.Equal((1, 1), (waiting.Pending, waiting.PendingByPriority[9]));
+
+        h.Workers.Tell(new RegisterWorker("gpu", [Q], new Dictionary<string, CapabilityValue> { ["gpu"] = CapabilityValue.Of(2) }, 1));
+        AwaitAssert(() => Assert.Equal(["needs-gpu"], h.For("gpu").Select(a => a.TaskId)), Wait);
+        Assert.Equal(0, Stats(h).Pending);
+    }
+
+    [Fact]
+    public void An_assignment_never_acknowledged_is_allocated_again_with_the_same_id_and_attempt_2()
+    {
+        using var h = Start(ack: TimeSpan.FromSeconds(1));
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 5));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("t1"));
+        AwaitAssert(() => Assert.Equal([("t1", 1)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
+        AwaitAssert(() => Assert.Equal([("t1", 1), ("t1", 2)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
+
+        Report(h, "w", "t1", TaskProgress.Received);
+        Report(h, "w", "t1", TaskProgress.Succeeded);
+        AwaitAssert(() =>
+        {
+            var s = Stats(h);
+            Assert.Equal((1L, 1L, 2L, 1L, 0, 0), (s.Accepted, s.Succeeded, s.Allocated, s.Requeued, s.InFlight, s.Pending));
+        }, Wait);
+    }
+
+    [Fact]
+    public async Task A_worker_that_stops_heartbeating_loses_its_tasks_to_another_and_nothing_completes_twice()
+    {
+        using var h = Start(worker: TimeSpan.FromSeconds(1.5));
+        h.Workers.Tell(new RegisterWorker("quiet", [Q], NoCaps, 3));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        for (var i = 0; i < 3; i++) h.Queues.Tell(NewTask($"t{i}"));
+        AwaitAssert(() => Assert.Equal(3, h.For("quiet").Count), Wait);
+        foreach (var a in h.For("quiet")) Report(h, "quiet", a.TaskId, TaskProgress.Received);
+
+        h.Workers.Tell(new RegisterWorker("alive", [Q], NoCaps, 3));
+        AwaitAssert(() =>
+        {
+            h.Workers.Tell(new WorkerHeartbeat("alive")); // keeps talking while the other is silent
+            Assert.Equal(3, h.For("alive").Count);
+        }, Wait, TimeSpan.FromMilliseconds(200));
+        Assert.All(h.For("alive"), a => Assert.Equal(2, a.Attempt));
+        Assert.Equal(["t0", "t1", "t2"], h.For("alive").Select(a => a.TaskId).Order());
+
+        foreach (var a in h.For("alive"))
+        {
+            Report(h, "alive", a.TaskId, TaskProgress.Received);
+            Report(h, "alive", a.TaskId, TaskProgress.Started);
+            Report(h, "alive", a.TaskId, TaskProgress.Succeeded);
+        }
+        // The silent worker wakes up and reports one of them done as well: it must not count twice.
+        h.Workers.Tell(new WorkerHeartbeat("quiet"));
+        Report(h, "quiet", "t0", TaskProgress.Succeeded);
+        AwaitAssert(() =>
+        {
+            var s = Stats(h);
+            Assert.Equal((3L, 3L, 0L, 3L, 0, 0), (s.Accepted, s.Succeeded, s.Failed, s.Requeued, s.InFlight, s.Pending));
+        }, Wait);
+        var status = await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("alive"), Wait);
+        Assert.Equal((true, 0), (status.Online, status.UnfinishedTasks));
+    }
+
+    [Fact]
+    public async Task A_queue_entity_recovers_pending_tasks_assignments_and_statistics_from_the_redis_journal()
+    {
+        var settings = AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30), snapshotEvery: 5);
+        QueueStats before;
+        List<string> pendingBefore;
+        using (var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection, settings, CreateTestProbe().Ref))
+        {
+            h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
+            AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+            for (var i = 0; i < 9; i++) h.Queues.Tell(NewTask($"t{i}", i % 3 * 4));
+            AwaitAssert(() => Assert.Equal(2, h.Assignments.Count), Wait);
+            var first = h.Assignments.First().TaskId;
+            Report(h, "w", first, TaskProgress.Received);
+            Report(h, "w", first, TaskProgress.Failed);
+            // The third assignment is published only after its event, the last one, is in the journal.
+            AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
+            before = Stats(h);
+            pendingBefore = (await h.Queues.Ask<QueueHistory>(new GetQueueHistory(Q, 1000), Wait)).Entries
+                .Select(e => e.Event + ":" + e.TaskId).ToList();
+        }
+
+        // Snapshots were taken (every 5 events here) and the events they cover deleted.
+        var pid = "queue-" + settings.Channels.Prefix + Q;
+        var server = redis.Connection.GetServers()[0];
+        await AwaitAssertAsync(async () =>
+        {
+            var snapshotKeys = server.Keys(pattern: "akka:persistence:s:*" + pid + "*").ToList();
+            Assert.NotEmpty(snapshotKeys);
+            var events = server.Keys(pattern: "akka:persistence:j:*" + pid + "*:events").Single();
+            var highest = server.Keys(pattern: "akka:persistence:j:*" + pid + "*:highest").Single();
+            var stored = await redis.Connection.GetDatabase().SortedSetLengthAsync(events);
+            Assert.True(stored < (long)await redis.Connection.GetDatabase().StringGetAsync(highest),
+                $"{stored} journal entries kept; older ones should be deleted");
+        }, Wait);
+
+        var second = ActorSystem.Create("restarted", AllocatorHarness.SystemConfig(redis.Server.ConnectionString));
+        try
+        {
+            using var h2 = new AllocatorHarness(second, redis.Server.ConnectionString, redis.Connection, settings, CreateTestProbe().Ref);
+            var after = await h2.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait);
+            Assert.Equal(before with { PendingByPriority = null!, Consumers = 0, Duplicates = 0 },
+                after with { PendingByPriority = null! });
+            Assert.Equal(before.PendingByPriority, after.PendingByPriority);
+            Assert.Equal((6, 2, 9L, 3L, 1L), (after.Pending, after.InFlight, after.Accepted, after.Allocated, after.Failed));
+            var history = (await h2.Queues.Ask<QueueHistory>(new GetQueueHistory(Q, 1000), Wait)).Entries
+                .Select(e => e.Event + ":" + e.TaskId).ToList();
+            Assert.Equal(pendingBefore, history);
+            // A duplicate of a recovered task is still a duplicate.
+            h2.Queues.Tell(NewTask("t5"));
+            await AwaitAssertAsync(async () => Assert.Equal(1, (await h2.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait)).Duplicates), Wait);
+        }
+        finally
+        {
+            await second.Terminate();
+        }
+    }
+}

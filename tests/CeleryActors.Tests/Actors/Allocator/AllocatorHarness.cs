@@ -1,0 +1,96 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Actors.Hosting;
+using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Subscription;
+using CeleryActors.Persistence.Redis;
+using StackExchange.Redis;
+
+namespace CeleryActors.Tests.Actors.Allocator;
+
+/// <summary>Routes allocator messages to child entities by id: cluster sharding's routing, on one node, for
+/// tests that look at the entities and not at the cluster.</summary>
+internal sealed class LocalRegion : ReceiveActor
+{
+    public LocalRegion(Func<string, Props> props)
+    {
+        var extractor = new AllocatorMessageExtractor();
+        ReceiveAny(message =>
+        {
+            var id = extractor.EntityId(message)!;
+            var name = Uri.EscapeDataString(id);
+            var child = Context.Child(name);
+            if (child.IsNobody()) child = Context.ActorOf(props(id), name);
+            child.Forward(message);
+        });
+    }
+}
+
+/// <summary>One assignment a worker received on its channel.</summary>
+internal sealed record Assignment(string Worker, string TaskId, string TaskName, int Priority, int Attempt, string Json);
+
+/// <summary>
+/// The allocator's entities in one actor system on a real Redis (journal, snapshots, assignment channels), with
+/// a listener that collects every assignment published on the workers' channels.
+/// </summary>
+internal sealed class AllocatorHarness : IDisposable
+{
+    private readonly ChannelMessageQueue _listener;
+
+    public AllocatorHarness(ActorSystem system, string redisConnection, ConnectionMultiplexer publisherSide,
+        AllocatorSettings settings, IActorRef recorder, bool supervised = false)
+    {
+        Settings = settings;
+        Node = ConnectionMultiplexer.Connect(redisConnection);
+        Metrics = new CeleryMetrics(Prometheus.Metrics.NewCustomRegistry(), 1_000);
+        var registry = ActorRegistry.For(system);
+        registry.Register<MetricsRecorderActor>(recorder);
+        Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => supervised
+            ? AllocatorHostingExtensions.RestartedWithBackoff(QueueEntityActor.Props(q, settings, Node, Metrics, registry), "queue")
+            : QueueEntityActor.Props(q, settings, Node, Metrics, registry))));
+        Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Metrics, registry))));
+        registry.Register<QueueRegion>(Queues);
+        registry.Register<WorkerRegion>(Workers);
+        var prefixLength = settings.Channels.Worker("").Length;
+        _listener = publisherSide.GetSubscriber().Subscribe(RedisChannel.Pattern(settings.Channels.Worker("*")));
+        _listener.OnMessage(m =>
+        {
+            using var doc = JsonDocument.Parse((string)m.Message!);
+            var root = doc.RootElement;
+            Assignments.Enqueue(new Assignment(m.Channel.ToString()[prefixLength..], root.GetProperty("task_id").GetString()!,
+                root.GetProperty("task_name").GetString()!, root.GetProperty("priority").GetInt32(),
+                root.GetProperty("attempt").GetInt32(), (string)m.Message!));
+        });
+    }
+
+    public AllocatorSettings Settings { get; }
+    public ConnectionMultiplexer Node { get; }
+    public CeleryMetrics Metrics { get; }
+    public IActorRef Queues { get; }
+    public IActorRef Workers { get; }
+    public ConcurrentQueue<Assignment> Assignments { get; } = new();
+
+    public List<Assignment> For(string worker) => Assignments.Where(a => a.Worker == worker).ToList();
+
+    public static AllocatorSettings NewSettings(TimeSpan ack, TimeSpan worker, int snapshotEvery = 1_000) =>
+        new(new ChannelNames("t" + Guid.NewGuid().ToString("N")[..8] + "."), 1024 * 1024, ack, worker, snapshotEvery);
+
+    public static Config SystemConfig(string redisConnection) => ConfigurationFactory.ParseString($$"""
+        akka.persistence.journal.plugin = "akka.persistence.journal.redis"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.redis"
+        akka.persistence.journal.redis.configuration-string = "{{redisConnection}}"
+        akka.persistence.snapshot-store.redis.configuration-string = "{{redisConnection}}"
+        akka.actor.serializers.celery-allocator = "CeleryActors.Actors.Allocator.AllocatorSerializer, CeleryActors.Actors"
+        akka.actor.serialization-bindings { "CeleryActors.Messages.Allocator.IAllocatorProtocol, CeleryActors.Messages" = celery-allocator }
+        """).WithFallback(RedisPersistence.DefaultConfig());
+
+    public void Dispose()
+    {
+        _listener.Unsubscribe();
+        Node.Dispose();
+    }
+}
