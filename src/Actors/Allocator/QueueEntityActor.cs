@@ -36,6 +36,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly List<IQueueEvent> _unwritten = [];
     private readonly List<Action> _afterWrite = [];
     private bool _writing;
+    private int _writingEvents;
     private long _sinceSnapshot;
     private bool _listed;
 
@@ -71,7 +72,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<WorkerServesQueue>(Handle);
         Command<WorkerLeftQueue>(Handle);
         Command<Sweep>(_ => HandleSweep());
-        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats()));
+        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats() with { Unwritten = _unwritten.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
         Command<WakeQueue>(_ => { });
         Command<SaveSnapshotSuccess>(s =>
@@ -247,9 +248,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _unwritten.Clear();
         _afterWrite.Clear();
         _writing = true;
+        _writingEvents = batch.Events.Count;
         PersistAsync(batch, written =>
         {
             _writing = false;
+            _writingEvents = 0;
             foreach (var action in actions) action();
             _sinceSnapshot += written.Events.Count;
             if (_sinceSnapshot >= _settings.SnapshotEvery)

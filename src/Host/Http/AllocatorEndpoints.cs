@@ -113,6 +113,7 @@ public static class AllocatorEndpoints
         failed = s.Failed,
         requeued = s.Requeued,
         duplicates = s.Duplicates,
+        unwritten = s.Unwritten,
     };
 
     private static object Render(WorkerStatus w) => new

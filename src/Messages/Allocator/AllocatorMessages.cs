@@ -141,6 +141,8 @@ public sealed record GetQueueHistory(string Queue, int Limit) : IQueueCommand;
 /// <param name="Failed">Tasks that failed.</param>
 /// <param name="Requeued">Tasks returned to the queue (ack timeout, worker offline).</param>
 /// <param name="Duplicates">Duplicate publications ignored since this entity started.</param>
+/// <param name="Unwritten">Events applied and not yet stored in the journal (the statistics run a write ahead of
+/// it); 0 when everything counted above would survive a restart.</param>
 public sealed record QueueStats(
     string Queue,
     IReadOnlyDictionary<int, int> PendingByPriority,
@@ -152,7 +154,8 @@ public sealed record QueueStats(
     long Succeeded,
     long Failed,
     long Requeued,
-    long Duplicates) : IAllocatorProtocol;
+    long Duplicates,
+    int Unwritten = 0) : IAllocatorProtocol;
 
 /// <summary>One entry of a queue's allocation history.</summary>
 /// <param name="Sequence">The event's sequence number in the queue's journal.</param>
