@@ -66,7 +66,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Active()
     {
-
         Command<SubmitTask>(Handle);
         Command<ReportTaskProgress>(Handle);
         Command<WorkerServesQueue>(Handle);
