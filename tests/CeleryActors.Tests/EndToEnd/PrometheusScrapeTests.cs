@@ -28,17 +28,25 @@ public class PrometheusScrapeTests(NodeFixture fixture) : IClassFixture<NodeFixt
         ("celery_messages_rejected_total", "counter"),
     ];
 
-    /// <summary>Families this node feeds from the metrics channel; the others are fed by the allocator and the
-    /// Celery monitor, and until then carry no series.</summary>
+    /// <summary>A selector per family that only the messages of this test feed: the metrics channel feeds the task
+    /// and pub/sub families, the allocator (a worker registered and a task allocated over pub/sub) the worker,
+    /// consumer and allocation families.</summary>
     private static readonly Dictionary<string, string> FedFamilies = new()
     {
         ["celery_task_started_total"] = "celery_task_started_total{task_name=\"prom.t\"}",
         ["celery_task_succeeded_total"] = "celery_task_succeeded_total{task_name=\"prom.t\"}",
         ["celery_task_failed_total"] = "celery_task_failed_total{task_name=\"prom.t\",exception=\"OSError\"}",
         ["celery_task_duration_seconds"] = "celery_task_duration_seconds_count{task_name=\"prom.t\"}",
+        ["celery_worker_active_tasks"] = "celery_worker_active_tasks{worker=\"prom-worker\"}",
+        ["celery_worker_pool_size"] = "celery_worker_pool_size{worker=\"prom-worker\"} == 2",
+        ["celery_worker_reserved_tasks"] = "celery_worker_reserved_tasks{worker=\"prom-worker\"} == 1",
+        ["celery_worker_up"] = "celery_worker_up{worker=\"prom-worker\"} == 1",
         ["celery_queue_length"] = "celery_queue_length{queue=\"prom\"}",
+        ["celery_queue_consumers"] = "celery_queue_consumers{queue=\"prom-alloc\"} == 1",
         ["celery_redis_pubsub_messages_total"] = "celery_redis_pubsub_messages_total{channel=\"prom-channel\"}",
         ["celery_redis_pubsub_latency_seconds"] = "celery_redis_pubsub_latency_seconds_count{channel=\"prom-channel\"}",
+        ["celery_task_allocation_total"] = "celery_task_allocation_total{queue=\"prom-alloc\",worker=\"prom-worker\"} == 1",
+        ["celery_task_allocation_duration_seconds"] = "celery_task_allocation_duration_seconds_count{queue=\"prom-alloc\"} == 1",
         ["celery_messages_rejected_total"] = "celery_messages_rejected_total{reason=\"invalid_json\"}",
     };
 
@@ -52,6 +60,12 @@ public class PrometheusScrapeTests(NodeFixture fixture) : IClassFixture<NodeFixt
         await publisher.PublishAsync(channel, """{"type":"queue_length","queue":"prom","length":3}""");
         await publisher.PublishAsync(channel, """{"type":"pubsub_message","channel":"prom-channel","message_type":"x","latency":0.01}""");
         await publisher.PublishAsync(channel, "garbage");
+        // The allocator feeds the rest: a worker that takes one task and has not started it yet.
+        await publisher.PublishAsync(RedisChannel.Literal("workers:control"),
+            """{"type":"register","worker":"prom-worker","queues":["prom-alloc"],"pool_size":2}""");
+        await Support.Eventually.Holds(async () =>
+            Assert.Equal(1, (await fixture.Node.ScrapeAsync()).Value("celery_worker_up", ("worker", "prom-worker"))));
+        await publisher.PublishAsync(RedisChannel.Literal("tasks:prom-alloc"), """{"task_name":"prom.alloc","task_id":"prom-1"}""");
 
         await using var prometheus = await PrometheusProcess.StartAsync($"127.0.0.1:{fixture.Node.MetricsPort}");
         await Support.Eventually.Holds(async () =>
@@ -69,7 +83,8 @@ public class PrometheusScrapeTests(NodeFixture fixture) : IClassFixture<NodeFixt
                 "histogram_quantile(0.5, sum by (le) (celery_task_duration_seconds_bucket{task_name=\"prom.t\"}))"));
             Assert.InRange(double.Parse(p.GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture), 0.25, 0.5);
 
-            // Every family of the contract, fed or not yet, is known to Prometheus with the right type. Prometheus
+            Assert.Equal(SpecFamilies.Select(f => f.Family).Order(), FedFamilies.Keys.Order());
+            // Every family of the contract is known to Prometheus with the right type. Prometheus
             // asks for OpenMetrics, where a counter family is named without its _total suffix.
             foreach (var (family, type) in SpecFamilies)
             {
