@@ -26,8 +26,8 @@ public class ComposeTests
     {
         Assert.Matches(@"image:\s*redis:7", Service("redis"));
         var node = Service("celery-metrics");
-        Assert.Contains("REDIS_URL: redis://redis:6379/0", node);
-        Assert.Contains("CELERY_BROKER_URL: redis://redis:6379/0", node);
+        Assert.Contains($"REDIS_URL: redis://redis:{CeleryActors.Redis.RedisUrl.DefaultPort}/0", node);
+        Assert.Contains($"CELERY_BROKER_URL: redis://redis:{CeleryActors.Redis.RedisUrl.DefaultPort}/0", node);
         Assert.Matches("METRICS_PORT: \"?9540\"?", node);
         Assert.Contains("CLUSTER_HOSTNAME: celery-metrics", node);
         Assert.Contains("dockerfile: Dockerfile", node);

@@ -47,7 +47,7 @@ public class NodeOptionsTests
     [InlineData("METRICS_PORT", "70000", "METRICS_PORT", "not a port")]
     [InlineData("METRICS_PORT", "abc", "METRICS_PORT", "not a whole number")]
     [InlineData("METRICS_REFRESH_INTERVAL", "-5", "METRICS_REFRESH_INTERVAL", "not a positive number")]
-    [InlineData("REDIS_URL", "localhost:6379", "REDIS_URL", "scheme")]
+    [InlineData("REDIS_URL", "localhost:7000", "REDIS_URL", "scheme")]
     [InlineData("CELERY_BROKER_URL", "redis://host/x", "CELERY_BROKER_URL", "database")]
     [InlineData("ALLOCATOR_ACK_TIMEOUT", "0", "ALLOCATOR_ACK_TIMEOUT", "not a positive number")]
     [InlineData("CLUSTER_PORT", "-1", "CLUSTER_PORT", "not a port")]

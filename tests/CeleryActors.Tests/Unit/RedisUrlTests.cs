@@ -6,17 +6,17 @@ namespace CeleryActors.Tests.Unit;
 public class RedisUrlTests
 {
     [Theory]
-    [InlineData("redis://localhost", "localhost", 6379, 0, null, null, false)]
+    [InlineData("redis://localhost", "localhost", RedisUrl.DefaultPort, 0, null, null, false)]
     [InlineData("redis://127.0.0.1:7000/3", "127.0.0.1", 7000, 3, null, null, false)]
     [InlineData("redis://:s3cret@host:6380/1", "host", 6380, 1, null, "s3cret", false)]
-    [InlineData("redis://user:p%40ss@host", "host", 6379, 0, "user", "p@ss", false)]
+    [InlineData("redis://user:p%40ss@host", "host", RedisUrl.DefaultPort, 0, "user", "p@ss", false)]
     [InlineData("rediss://host:6390", "host", 6390, 0, null, null, true)]
     public void Parses_good_urls(string text, string host, int port, int db, string? user, string? password, bool tls) =>
         Assert.Equal(new RedisUrl(host, port, db, user, password, tls), RedisUrl.Parse(text));
 
     [Theory]
     [InlineData("", "empty")]
-    [InlineData("localhost:6379", "scheme")]
+    [InlineData("localhost:7000", "scheme")]
     [InlineData("http://host", "scheme")]
     [InlineData("redis://host:99999", "not a URL")]
     [InlineData("redis://host/abc", "database")]

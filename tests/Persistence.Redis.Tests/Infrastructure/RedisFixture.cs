@@ -5,7 +5,7 @@ using Xunit;
 namespace CeleryActors.Persistence.Redis.Tests.Infrastructure;
 
 /// <summary>
-/// A private redis-server (AOF on) on a free loopback port for one test class; never port 6379, never shared.
+/// A private redis-server (AOF on) on a free loopback port for one test class; never Redis's default port, never shared.
 /// xunit disposes it after the class even when tests fail, and RedisServerProcess kills any leftover child
 /// when the test process exits.
 /// </summary>

@@ -23,7 +23,7 @@ public sealed class SettingsSpec(RedisFixture redis) : IClassFixture<RedisFixtur
     public void Reference_conf_gives_the_documented_defaults()
     {
         var journal = new RedisJournalSettings(JournalDefaults);
-        Assert.Equal("localhost:6379", journal.ConfigurationString);
+        Assert.Equal($"localhost:{CeleryActors.Redis.RedisUrl.DefaultPort}", journal.ConfigurationString);
         Assert.Equal(-1, journal.Database);
         Assert.Equal("akka:persistence:", journal.KeyPrefix);
         Assert.Null(journal.Serializer);
