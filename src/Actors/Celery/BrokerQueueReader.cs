@@ -31,6 +31,15 @@ public sealed class BrokerQueueReader(IConnectionMultiplexer broker, CeleryMonit
     private static readonly string[] InternalExchanges = ["celeryev", "celery.pidbox", "reply.celery.pidbox"];
     private readonly Dictionary<string, OldestTaskTracker> _trackers = new(StringComparer.Ordinal);
     private string? _separator = settings.Separator;
+    private IReadOnlyCollection<string> _declared = [];
+    private double? _lastBindingScan;
+
+    /// <summary>
+    /// Seconds between scans for <c>_kombu.binding.*</c> keys. A SCAN walks the whole database, where a result
+    /// backend may keep millions of keys, so it runs far less often than the LLENs; queues learned of from
+    /// events and remote control come in between.
+    /// </summary>
+    public const double BindingScanInterval = 30;
 
     /// <summary>Polls the broker once.</summary>
     /// <param name="knownQueues">Queues learned of elsewhere (events, remote control, configuration).</param>
@@ -38,7 +47,12 @@ public sealed class BrokerQueueReader(IConnectionMultiplexer broker, CeleryMonit
     public async Task<BrokerQueuesSnapshot> ReadAsync(IReadOnlyCollection<string> knownQueues, double now)
     {
         var db = broker.GetDatabase(settings.Broker.Database);
-        var declared = await DeclaredQueuesAsync(db).ConfigureAwait(false);
+        if (_lastBindingScan is not { } last || now - last >= BindingScanInterval)
+        {
+            _declared = await DeclaredQueuesAsync(db).ConfigureAwait(false);
+            _lastBindingScan = now;
+        }
+        var declared = _declared;
         var separator = _separator ?? CeleryMonitorSettings.DefaultSeparator;
         var queues = new SortedSet<string>(knownQueues, StringComparer.Ordinal);
         queues.UnionWith(declared);
