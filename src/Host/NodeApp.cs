@@ -88,7 +88,7 @@ public static class NodeApp
     {
         var celery = options.Celery;
         return new CeleryMonitorSettings(broker, celery.KeyPrefix,
-            celery.Separator.Length == 0 ? null : System.Text.RegularExpressions.Regex.Unescape(celery.Separator),
+            NodeOptionsValidator.TryUnescape(celery.Separator, out var separator) ? separator : null,
             celery.Queues.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             TimeSpan.FromSeconds(celery.WorkerTimeout), TimeSpan.FromSeconds(celery.OfflineSeriesTtl),
             TimeSpan.FromSeconds(options.Metrics.RefreshInterval), TimeSpan.FromSeconds(celery.InspectInterval),

@@ -27,7 +27,8 @@ public sealed record BrokerQueueState(long Length, IReadOnlyDictionary<int, long
 /// </summary>
 public sealed class BrokerQueueReader(IConnectionMultiplexer broker, CeleryMonitorSettings settings)
 {
-    private const int Priorities = 10;
+    /// <summary>kombu's priority sub-lists on Redis: 0 (the plain list) to 9.</summary>
+    public const int Priorities = 10;
     private static readonly string[] InternalExchanges = ["celeryev", "celery.pidbox", "reply.celery.pidbox"];
     private readonly Dictionary<string, OldestTaskTracker> _trackers = new(StringComparer.Ordinal);
     private string? _separator = settings.Separator;

@@ -4,6 +4,7 @@ using Akka.Event;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Celery;
+using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 using StackExchange.Redis;
 
@@ -28,9 +29,12 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private readonly IActorRef _recorder;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
+    private readonly LogThrottle _lostEventsLog = new();
     private readonly TaskMemory _tasks;
     private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
     private readonly HashSet<string> _knownQueues = new(StringComparer.Ordinal);
+    // What remote control said each worker consumes; kept apart from _workers, as it may come before any event.
+    private readonly Dictionary<string, IReadOnlyList<string>> _inspectedQueues = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private PubSubFeed? _feed;
 
@@ -72,7 +76,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     {
         _feed?.Dispose();
         // Another node may take over the monitor; this node must not keep showing workers it no longer watches.
-        foreach (var worker in _workers.Keys) _metrics.RemoveWorker(_metrics.Worker(worker));
+        foreach (var worker in _workers.Keys) _metrics.RemoveWorker(worker);
     }
 
     private double Now => _clock.Elapsed.TotalSeconds;
@@ -80,6 +84,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private void Subscribing()
     {
         Common();
+        Receive<Sweep>(_ => { });
         Receive<PubSubFeed.Established>(m =>
         {
             _log.Info("Subscribed to Celery events on {0} ({1})", _settings.Broker, m.Channel);
@@ -94,6 +99,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private void Listening()
     {
         Common();
+        Receive<Sweep>(_ => SweepWorkers());
         Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(m =>
         {
@@ -106,21 +112,25 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private void Interrupted()
     {
         Common();
+        Receive<Sweep>(_ => { });
         Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Restored>(_ =>
         {
             _log.Info("Connection to the Celery broker restored; event subscription re-established");
             _metrics.BrokerResubscriptions.Inc();
+            // The outage was ours, not the workers': their silence is timed from now.
+            var now = Now;
+            foreach (var state in _workers.Values.Where(w => w.Online)) state.LastSeen = now;
             Become(Listening);
         });
         Receive<PubSubFeed.Interrupted>(_ => { });
     }
 
-    /// <summary>What every state handles; registered first, so it must not swallow what the states tell apart.</summary>
+    /// <summary>What every state handles; registered first, so it must not swallow what the states tell apart.
+    /// Silence is judged only while listening: with the broker connection down, every worker would look silent.</summary>
     private void Common()
     {
         Receive<CeleryWorkerInspected>(Handle);
-        Receive<Sweep>(_ => SweepWorkers());
     }
 
     private void Handle(PubSubFeed.Message message)
@@ -172,7 +182,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             {
                 var (name, queue) = Labels(e, now);
                 _metrics.TaskSucceeded.WithLabels(name, queue).Inc();
-                if (e.Runtime is { } runtime) _metrics.TaskDuration.WithLabels(name, queue).Observe(runtime);
+                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime));
                 _tasks.Forget(e.TaskId);
                 break;
             }
@@ -180,7 +190,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             {
                 var (name, queue) = Labels(e, now);
                 _metrics.TaskFailed.WithLabels(name, queue, _metrics.Bounded("exception", e.Exception ?? "unknown")).Inc();
-                if (e.Runtime is { } runtime) _metrics.TaskDuration.WithLabels(name, queue).Observe(runtime);
+                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime));
                 _tasks.Forget(e.TaskId);
                 break;
             }
@@ -208,7 +218,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     }
 
     private string? OnlyQueueOf(string worker) =>
-        _workers.TryGetValue(worker, out var state) && state.Queues is [var only] ? only : null;
+        _inspectedQueues.TryGetValue(worker, out var queues) && queues is [var only] ? only : null;
 
     private void Apply(CeleryWorkerEvent e)
     {
@@ -251,9 +261,9 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         if (deficit > state.LostCounted)
         {
             _metrics.EventsLost.WithLabels(_metrics.Worker(worker)).Inc(deficit - state.LostCounted);
-            if (_rejectionLog.TryAcquire(out _))
-                _log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost",
-                    worker, deficit - state.LostCounted);
+            if (_lostEventsLog.TryAcquire(out var unlogged))
+                _log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost{2}",
+                    worker, deficit - state.LostCounted, unlogged > 0 ? $" ({unlogged} such reports not logged)" : "");
             state.LostCounted = deficit;
         }
         state.PreviousProcessed = processed;
@@ -265,7 +275,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         foreach (var (taskId, queue) in inspected.TaskQueues) _tasks.Remember(taskId, null, queue, now);
         if (inspected.Queues is { } queues)
         {
-            if (_workers.TryGetValue(inspected.Worker, out var state)) state.Queues = queues;
+            _inspectedQueues[inspected.Worker] = queues;
             foreach (var queue in queues) Discovered(queue);
         }
     }
@@ -310,6 +320,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         foreach (var worker in gone ?? [])
         {
             _workers.Remove(worker);
+            _inspectedQueues.Remove(worker);
             _metrics.RemoveWorker(worker);
             _log.Info("Removed the series of Celery worker {0}, offline for over {1}", worker, _settings.OfflineSeriesTtl);
         }
@@ -356,7 +367,6 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         public bool Online;
         public double LastSeen;
         public double? OfflineSince;
-        public IReadOnlyList<string>? Queues;
         public long? ProcessedBase;
         public long PreviousProcessed;
         public long StartedSeen;

@@ -72,6 +72,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
         Receive<Inspect>(_ => { }); // one round at a time
         Receive<Inspected>(m =>
         {
+            _separator ??= m.Separator;
             Publish(m);
             Become(Idle);
         });
@@ -82,20 +83,27 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
         });
     }
 
+    /// <summary>One round. Runs off the actor's thread: it reads no field after its first await and returns what it
+    /// learned (the separator, if it could read it) for the actor to keep.</summary>
     private async Task<Inspected> InspectAsync()
     {
-        var separator = _separator ??= await KombuSeparator.DetectAsync(_broker.GetDatabase(_settings.Broker.Database), _settings)
-            .ConfigureAwait(false) ?? CeleryMonitorSettings.DefaultSeparator;
+        var known = _separator;
+        var detected = known ?? await KombuSeparator.DetectAsync(_broker.GetDatabase(_settings.Broker.Database), _settings)
+            .ConfigureAwait(false);
+        // Until a worker has bound its pidbox the separator is unknown: kombu's default serves this round only.
+        var separator = detected ?? CeleryMonitorSettings.DefaultSeparator;
         var rounds = await Task.WhenAll(Methods.Select(m => _remote.BroadcastAsync(m, separator))).ConfigureAwait(false);
-        return new Inspected(Methods.Zip(rounds).ToDictionary(p => p.First, p => p.Second));
+        return new Inspected(Methods.Zip(rounds).ToDictionary(p => p.First, p => p.Second), detected);
     }
 
     private void Publish(Inspected inspected)
     {
         var replies = inspected.Replies;
         var workers = replies.Values.SelectMany(r => r.Keys).ToHashSet(StringComparer.Ordinal);
+        // A worker that answered last round and some method of this one, but not this method, missed it; one that
+        // answered nothing may simply have gone away, which the events actor reports.
         foreach (var method in Methods)
-            foreach (var worker in _lastResponders.Where(w => !replies[method].ContainsKey(w)))
+            foreach (var worker in _lastResponders.Where(w => workers.Contains(w) && !replies[method].ContainsKey(w)))
             {
                 _metrics.RemoteControlMissingReplies.WithLabels(method).Inc();
                 _log.Debug("Worker {0} did not answer {1}", worker, method);
@@ -124,7 +132,8 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
         public static readonly Inspect Instance = new();
     }
 
-    private sealed record Inspected(IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>> Replies)
+    private sealed record Inspected(
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>> Replies, string? Separator)
         : INoSerializationVerificationNeeded;
 
     private sealed record InspectFailed(Exception Cause) : INoSerializationVerificationNeeded;
@@ -140,7 +149,8 @@ public static class CeleryInspection
     {
         int? pool = stats.TryGetValue(worker, out var s) && s.ValueKind == JsonValueKind.Object &&
                     s.TryGetProperty("pool", out var p) && p.ValueKind == JsonValueKind.Object &&
-                    p.TryGetProperty("max-concurrency", out var c) && c.TryGetInt32(out var n)
+                    p.TryGetProperty("max-concurrency", out var c) && c.ValueKind == JsonValueKind.Number &&
+                    c.TryGetInt32(out var n)
             ? n
             : null;
         var taskQueues = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -148,7 +158,8 @@ public static class CeleryInspection
         int? reservedCount = Tasks(reserved, worker, taskQueues);
         IReadOnlyList<string>? queues = activeQueues.TryGetValue(worker, out var q) && q.ValueKind == JsonValueKind.Array
             ? q.EnumerateArray()
-                .Select(e => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("name", out var name) ? name.GetString() : null)
+                .Select(e => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("name", out var name) &&
+                             name.ValueKind == JsonValueKind.String ? name.GetString() : null)
                 .OfType<string>().ToArray()
             : null;
         return new CeleryWorkerInspected(worker, pool, activeCount, reservedCount, queues, taskQueues);
@@ -162,8 +173,9 @@ public static class CeleryInspection
         {
             count++;
             if (task.ValueKind == JsonValueKind.Object && task.TryGetProperty("id", out var id) &&
-                task.TryGetProperty("delivery_info", out var info) && info.ValueKind == JsonValueKind.Object &&
-                info.TryGetProperty("routing_key", out var rk) && id.GetString() is { } taskId && rk.GetString() is { Length: > 0 } queue)
+                id.ValueKind == JsonValueKind.String && task.TryGetProperty("delivery_info", out var info) &&
+                info.ValueKind == JsonValueKind.Object && info.TryGetProperty("routing_key", out var rk) &&
+                rk.ValueKind == JsonValueKind.String && id.GetString() is { } taskId && rk.GetString() is { Length: > 0 } queue)
                 taskQueues[taskId] = queue;
         }
         return count;

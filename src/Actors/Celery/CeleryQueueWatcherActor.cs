@@ -24,6 +24,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
     private readonly HashSet<(string Queue, int Priority)> _prioritySeries = [];
     private readonly HashSet<string> _unackedSeries = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _queueLabels = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _failing;
@@ -52,6 +53,18 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     {
         Self.Tell(Poll.Instance);
         Timers.StartPeriodicTimer(PollTimer, Poll.Instance, _settings.RefreshInterval);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // The monitor may move to another node: this one must not keep exporting frozen queue figures, which a
+        // sum over nodes would count twice.
+        foreach (var label in _queueLabels)
+            foreach (var gauge in new[] { _metrics.QueueLength, _metrics.QueueOldestTaskAge, _metrics.QueueConsumers, _metrics.QueueUnacked })
+                gauge.RemoveLabelled(label);
+        foreach (var (label, priority) in _prioritySeries)
+            _metrics.QueueLengthByPriority.RemoveLabelled(label, PriorityLabels[priority]);
     }
 
     private void Idle()
@@ -91,10 +104,11 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         foreach (var (queue, state) in snapshot.Queues)
         {
             var label = _metrics.Queue(queue);
+            _queueLabels.Add(label);
             _metrics.QueueLength.WithLabels(label).Set(state.Length);
             _metrics.QueueOldestTaskAge.WithLabels(label).Set(state.OldestAgeSeconds);
             if (_consumers is not null) _metrics.QueueConsumers.WithLabels(label).Set(_consumers.GetValueOrDefault(queue));
-            for (var p = 0; p < 10; p++)
+            for (var p = 0; p < BrokerQueueReader.Priorities; p++)
             {
                 var length = state.ByPriority.GetValueOrDefault(p);
                 // Only priorities that hold (or held) tasks get a series: ten per queue would be mostly zeros.
@@ -112,7 +126,8 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         }
     }
 
-    private static readonly string[] PriorityLabels = Enumerable.Range(0, 10).Select(p => p.ToString()).ToArray();
+    private static readonly string[] PriorityLabels =
+        Enumerable.Range(0, BrokerQueueReader.Priorities).Select(p => p.ToString()).ToArray();
 
     private sealed record Poll : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

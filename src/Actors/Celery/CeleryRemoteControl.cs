@@ -29,13 +29,14 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
         {
             await db.PublishAsync(RedisChannel.Literal(settings.PidboxChannel), Request(method, ticket, replyId))
                 .ConfigureAwait(false);
-            var deadline = DateTime.UtcNow + settings.InspectTimeout;
-            while (DateTime.UtcNow < deadline)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed < settings.InspectTimeout)
             {
-                var popped = await db.ListRightPopAsync(replyList, 100).ConfigureAwait(false);
-                foreach (var reply in popped ?? []) Collect(reply, ticket, replies);
-                await Task.Delay(25).ConfigureAwait(false);
+                await PopRepliesAsync(db, replyList, ticket, replies).ConfigureAwait(false);
+                await Task.Delay(PollInterval).ConfigureAwait(false);
             }
+            // Replies that came during the last pause count too; the list is deleted right after.
+            await PopRepliesAsync(db, replyList, ticket, replies).ConfigureAwait(false);
         }
         finally
         {
@@ -43,6 +44,16 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
             await db.KeyDeleteAsync(replyList).ConfigureAwait(false);
         }
         return replies;
+    }
+
+    /// <summary>How often the reply list is read while replies are collected.</summary>
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
+    private static async Task PopRepliesAsync(IDatabase db, string replyList, string ticket,
+        Dictionary<string, JsonElement> replies)
+    {
+        var popped = await db.ListRightPopAsync(replyList, 100).ConfigureAwait(false);
+        foreach (var reply in popped ?? []) Collect(reply, ticket, replies);
     }
 
     /// <summary>The request envelope (kombu's JSON envelope with a base64 body).</summary>

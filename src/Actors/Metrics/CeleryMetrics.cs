@@ -251,6 +251,7 @@ public sealed class CeleryMetrics
         if (worker == LabelLimiter.OverflowValue) return;
         foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
             gauge.RemoveLabelled(worker);
+        EventsLost.RemoveLabelled(worker);
         _limiters["worker"].Release(worker);
     }
 

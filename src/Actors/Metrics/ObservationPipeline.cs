@@ -59,12 +59,12 @@ public sealed class ObservationPipeline
         return new ObservationPipeline(channel.Writer, dropped, completion);
     }
 
-    /// <summary>Offers one observation; never blocks. Returns false (and counts a drop) when the buffer is full.</summary>
-    public bool Offer(Histogram.Child series, double value)
+    /// <summary>Offers one observation; never blocks. When the buffer is full the observation is dropped and
+    /// counted. Returns nothing on purpose: a bool result would make <c>Receive(m => Offer(...))</c> bind to the
+    /// handler overload that reports the message unhandled whenever it is false.</summary>
+    public void Offer(Histogram.Child series, double value)
     {
-        if (_writer.TryWrite(new Observation(series, value))) return true;
-        _dropped.Inc();
-        return false;
+        if (!_writer.TryWrite(new Observation(series, value))) _dropped.Inc();
     }
 
     /// <summary>Lets the stream drain what it holds and finish.</summary>

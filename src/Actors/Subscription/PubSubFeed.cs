@@ -16,6 +16,7 @@ public sealed class PubSubFeed : IDisposable
     private readonly EventHandler<ConnectionFailedEventArgs> _onFailed;
     private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
     private ChannelMessageQueue? _queue;
+    private int _disposed;
 
     private PubSubFeed(IConnectionMultiplexer redis, IActorRef owner)
     {
@@ -45,7 +46,13 @@ public sealed class PubSubFeed : IDisposable
         {
             if (t.IsCompletedSuccessfully)
             {
-                feed._queue = t.Result;
+                Volatile.Write(ref feed._queue, t.Result);
+                // The owner may have stopped during the round trip: then nobody else will unsubscribe.
+                if (Volatile.Read(ref feed._disposed) == 1)
+                {
+                    feed.Unsubscribe();
+                    return;
+                }
                 // Told before the first message, so the owner is in its listening state when messages come.
                 owner.Tell(new Established(channel.ToString()));
                 // Sequential delivery in Redis's order; the owner's mailbox takes it from here.
@@ -62,11 +69,18 @@ public sealed class PubSubFeed : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _redis.ConnectionFailed -= _onFailed;
         _redis.ConnectionRestored -= _onRestored;
+        Unsubscribe();
+    }
+
+    // Called by Dispose and by a subscription that completes after it; unsubscribing twice is harmless.
+    private void Unsubscribe()
+    {
         try
         {
-            _queue?.Unsubscribe(CommandFlags.FireAndForget);
+            Volatile.Read(ref _queue)?.Unsubscribe(CommandFlags.FireAndForget);
         }
         catch (ObjectDisposedException)
         {

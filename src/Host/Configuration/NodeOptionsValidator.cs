@@ -43,6 +43,11 @@ public static class NodeOptionsValidator
         Check(o.Celery.InspectTimeout < o.Celery.InspectInterval, "Celery:InspectTimeout",
             $"{o.Celery.InspectTimeout} s is not shorter than the inspect interval ({o.Celery.InspectInterval} s)");
         Check(o.Celery.TaskMemorySize >= 1, "Celery:TaskMemorySize", $"{o.Celery.TaskMemorySize} is not at least 1");
+        Check(!o.Celery.KeyPrefix.Any(c => c is '*' or '?' or '[' or ']' || char.IsWhiteSpace(c)), "Celery:KeyPrefix",
+            $"'{o.Celery.KeyPrefix}' holds white space or a pattern character");
+        if (o.Celery.Separator.Length > 0 && !TryUnescape(o.Celery.Separator, out _))
+            errors.Add(new SettingError("CeleryActors:Celery:Separator",
+                $"'{o.Celery.Separator}' has an escape that is not valid (use e.g. \\x06\\x16 or :)"));
 
         Check(o.Allocator.ChannelPrefix.All(c => !char.IsWhiteSpace(c) && c != '*' && c != '?'),
             "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space or a pattern character");
@@ -56,6 +61,21 @@ public static class NodeOptionsValidator
         if (!SeedNodes.TryParse(o.Cluster.Seeds, out _, out var seedError))
             errors.Add(new SettingError("CeleryActors:Cluster:Seeds", seedError!));
         return errors;
+    }
+
+    /// <summary>Reads escapes such as <c>\x06\x16</c> in a separator given as text.</summary>
+    public static bool TryUnescape(string text, out string value)
+    {
+        try
+        {
+            value = System.Text.RegularExpressions.Regex.Unescape(text);
+            return value.Length > 0;
+        }
+        catch (ArgumentException)
+        {
+            value = "";
+            return false;
+        }
     }
 
     private static bool IsPositive(double seconds) => double.IsFinite(seconds) && seconds > 0;

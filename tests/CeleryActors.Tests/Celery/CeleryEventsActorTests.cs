@@ -43,7 +43,8 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
             OfflineSeriesTtl = ttl ?? TimeSpan.FromMinutes(5),
         };
         var queues = CreateTestProbe();
-        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings, _metrics, queues.Ref, CreateTestProbe().Ref));
+        var recorder = Sys.ActorOf(MetricsRecorderActor.Props(_metrics, ObservationPipelineSettings.Default));
+        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings, _metrics, queues.Ref, recorder));
         AwaitAssert(() => Assert.Equal(1, _publisher.GetServers()[0].SubscriptionPatternCount()), TimeSpan.FromSeconds(10));
         return (events, queues);
     }

@@ -54,6 +54,8 @@ public class NodeOptionsTests
     [InlineData("CLUSTER_SEEDS", "nohostport", "CLUSTER_SEEDS", "neither HOST:PORT")]
     [InlineData("CLUSTER_SEEDS", "akka.tcp://other@h:1", "CLUSTER_SEEDS", "names actor system")]
     [InlineData("METRICS_HOST", "not a host!", "METRICS_HOST", "not a host name")]
+    [InlineData("CELERY_BROKER_SEPARATOR", "\\q", "CELERY_BROKER_SEPARATOR", "escape")]
+    [InlineData("CELERY_KEY_PREFIX", "app*", "CELERY_KEY_PREFIX", "pattern character")]
     public void A_bad_value_is_named_with_what_is_wrong(string variable, string value, string named, string problem)
     {
         var (options, errors) = Bind(new() { [variable] = value });
