@@ -148,7 +148,8 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     public async Task Unacknowledged_assignments_come_again_and_a_silent_workers_tasks_go_to_another()
     {
         var p = NewPrefix();
-        await using var node = await StartNode(p, ack: "1", worker: "2");
+        // Short timeouts keep the test quick; not so short that a busy two-core machine trips them by accident.
+        await using var node = await StartNode(p, ack: "2", worker: "4");
         await WaitForAllocatorSubscriptions(p);
         var first = Listen(p + "worker:first");
         var second = Listen(p + "worker:second");
@@ -308,6 +309,11 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
 
         Assert.Equal(3_000, drain.Count);
         Assert.Equal(3_000, drain.Select(a => a.GetProperty("task_id").GetString()).Distinct().Count());
-        Assert.Equal(300, drain.Count(a => a.GetProperty("attempt").GetInt32() >= 2));
+        // The early worker's 300 come again; on a busy machine the recovered early worker may also have taken
+        // some new tasks before its timeout, which come again too: at least 300, and all of the early ones.
+        var earlyIds = early.Select(a => a.GetProperty("task_id").GetString()).ToHashSet();
+        Assert.All(drain.Where(a => earlyIds.Contains(a.GetProperty("task_id").GetString())),
+            a => Assert.True(a.GetProperty("attempt").GetInt32() >= 2));
+        Assert.InRange(drain.Count(a => a.GetProperty("attempt").GetInt32() >= 2), 300, 3_000);
     }
 }
