@@ -70,3 +70,19 @@ public class ClientSerializerTests() : TestKit(ProtocolSerializers.Bindings)
         Assert.IsType<AllocatorSerializer>(Sys.Serialization.FindSerializerFor(new RegisterWorker("w", ["q"], Caps, 1)));
     }
 }
+
+public class ClientConfigTests
+{
+    [Fact]
+    public async Task The_clients_own_system_serializes_cluster_client_envelopes_with_their_protobuf_serializer()
+    {
+        var options = new CeleryActors.Client.CeleryActorsClientOptions { Contacts = ["127.0.0.1:1"] };
+        using var system = Akka.Actor.ActorSystem.Create("check", CeleryActors.Client.CeleryActorsClient.ClientConfig(options));
+        var send = new Akka.Cluster.Tools.Client.ClusterClient.Send("/user/x", new GetWorkers());
+        Assert.Equal(15, system.Serialization.FindSerializerFor(send).Identifier);
+        // What actually crosses to the receptionist is distributed pub/sub's Send.
+        var envelope = new Akka.Cluster.Tools.PublishSubscribe.Send("/user/x", new GetWorkers());
+        Assert.Equal("DistributedPubSubMessageSerializer", system.Serialization.FindSerializerFor(envelope).GetType().Name);
+        await system.Terminate();
+    }
+}
