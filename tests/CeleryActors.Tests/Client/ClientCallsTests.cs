@@ -5,6 +5,7 @@ using CeleryActors.Messages.Metrics;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Fixtures;
 using CeleryActors.Tests.Support;
+using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Xunit;
@@ -148,6 +149,34 @@ public class ClientCallsTests(ClientNodeFixture fixture) : IClassFixture<ClientN
             var worker = Unique("hosted");
             await client.RegisterWorkerAsync(worker, ["hosted-q"]);
             Assert.Contains(await client.GetWorkersAsync(), w => w.Worker == worker);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_client_works_in_an_existing_actor_system_and_inside_an_applications_own_hosted_system()
+    {
+        var options = new CeleryActorsClientOptions { Contacts = [fixture.Contact] };
+        using (var system = Akka.Actor.ActorSystem.Create("app", CeleryActorsClient.ClientConfig(options)))
+        {
+            var client = CeleryActorsClient.Create(system, options);
+            Assert.NotNull(await client.GetQueuesAsync());
+            await client.DisposeAsync();
+            await system.Terminate();
+        }
+
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddAkka("my-app", akka => Akka.Remote.Hosting.AkkaRemoteHostingExtensions
+            .WithRemoting(akka, "127.0.0.1", 0).AddCeleryActorsClient(options));
+        builder.Services.AddCeleryActorsClientService(options);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            Assert.NotNull(await host.Services.GetRequiredService<CeleryActorsClient>().GetWorkersAsync());
         }
         finally
         {
