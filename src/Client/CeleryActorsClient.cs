@@ -114,7 +114,9 @@ public sealed class CeleryActorsClient : IAsyncDisposable
     public Task<WorkerStatus> RegisterWorkerAsync(string worker, IReadOnlyList<string> queues,
         IReadOnlyDictionary<string, CapabilityValue>? capabilities = null, int poolSize = 1, CancellationToken token = default)
     {
-        if (queues.Count == 0) throw new ArgumentException("a worker consumes at least one queue", nameof(queues));
+        ArgumentException.ThrowIfNullOrEmpty(worker);
+        if (queues.Count == 0 || queues.Any(string.IsNullOrEmpty))
+            throw new ArgumentException("a worker consumes at least one queue, each named", nameof(queues));
         ArgumentOutOfRangeException.ThrowIfLessThan(poolSize, 1);
         return Call<WorkerStatus>("RegisterWorker",
             new RegisterWorker(worker, queues, capabilities ?? new Dictionary<string, CapabilityValue>(), poolSize), token);
@@ -145,6 +147,8 @@ public sealed class CeleryActorsClient : IAsyncDisposable
         int priority = 5, string? taskId = null, IReadOnlyDictionary<string, CapabilityValue>? requires = null,
         CancellationToken token = default)
     {
+        ArgumentException.ThrowIfNullOrEmpty(queue);
+        ArgumentException.ThrowIfNullOrEmpty(taskName);
         ArgumentOutOfRangeException.ThrowIfLessThan(priority, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(priority, 9);
         if (taskDataJson is not null) System.Text.Json.JsonDocument.Parse(taskDataJson).Dispose(); // throws JsonException

@@ -48,8 +48,12 @@ public sealed record CeleryActorsClientOptions
         var colon = contact.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(contact[(colon + 1)..], out var port) || port is < 1 or > 65535)
             throw new ArgumentException($"contact '{contact}' is not HOST:PORT", nameof(contact));
-        var host = contact[..colon].Trim('[', ']');
-        return ActorPath.Parse($"akka.tcp://{ClusterSystemName}@{host}:{port}/system/receptionist");
+        // An IPv6 host keeps its brackets ([::1]:4053), as Akka addresses write it.
+        var host = contact[..colon];
+        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[')) host = $"[{host}]";
+        return ActorPath.TryParse($"akka.tcp://{ClusterSystemName}@{host}:{port}/system/receptionist", out var path)
+            ? path
+            : throw new ArgumentException($"contact '{contact}' is not HOST:PORT", nameof(contact));
     }
 
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> saying what is wrong.</summary>

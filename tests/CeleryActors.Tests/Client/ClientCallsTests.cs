@@ -196,12 +196,28 @@ public class ClientCallsTests(ClientNodeFixture fixture) : IClassFixture<ClientN
     }
 
     [Fact]
+    public async Task Bad_call_arguments_fail_before_anything_is_sent()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Client.PublishTaskAsync("q", "job", priority: 10));
+        await Assert.ThrowsAnyAsync<JsonException>(() => Client.PublishTaskAsync("q", "job", "{not json"));
+        await Assert.ThrowsAsync<ArgumentException>(() => Client.PublishTaskAsync("", "job"));
+        await Assert.ThrowsAsync<ArgumentException>(() => Client.RegisterWorkerAsync("w", []));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Client.UpdateQueueLengthAsync("q", -1));
+        Assert.DoesNotContain(await Client.GetQueuesAsync(), q => q.Queue is "q" or "");
+    }
+
+    [Fact]
     public void Bad_contacts_and_empty_options_are_refused_with_the_reason()
     {
         Assert.Contains("HOST:PORT", Assert.Throws<ArgumentException>(() => ClientNodes.Client(TimeSpan.FromSeconds(1), "nohost")).Message);
         Assert.Contains("no contacts", Assert.Throws<ArgumentException>(() => CeleryActorsClient.Start(new CeleryActorsClientOptions())).Message);
         Assert.Equal("akka.tcp://celery-actors@10.0.0.5:4053/system/receptionist",
             CeleryActorsClientOptions.ReceptionistPath("10.0.0.5:4053").ToString());
+        Assert.Equal("akka.tcp://celery-actors@[::1]:4053/system/receptionist",
+            CeleryActorsClientOptions.ReceptionistPath("[::1]:4053").ToString());
+        Assert.Equal("akka.tcp://celery-actors@h:1/system/receptionist",
+            CeleryActorsClientOptions.ReceptionistPath("akka.tcp://celery-actors@h:1/system/receptionist").ToString());
+        Assert.Throws<ArgumentException>(() => CeleryActorsClientOptions.ReceptionistPath("h:99999"));
         Assert.Equal(["a:1", "b:2"], CeleryActorsClientOptions.SplitContacts(" a:1, ,b:2 "));
     }
 }
