@@ -39,7 +39,8 @@ public sealed class ClientNodeFixture : IAsyncLifetime
 }
 
 /// <summary>Every call of the actor client against a real host node.</summary>
-public class ClientCallsTests(ClientNodeFixture fixture) : IClassFixture<ClientNodeFixture>
+[Collection(ClientNodesCollection.Name)]
+public class ClientCallsTests(ClientNodeFixture fixture)
 {
     private static readonly TimeSpan Within = TimeSpan.FromSeconds(15);
     private CeleryActorsClient Client => fixture.Client;

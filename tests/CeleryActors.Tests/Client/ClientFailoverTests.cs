@@ -6,6 +6,7 @@ namespace CeleryActors.Tests.Client;
 
 /// <summary>The client keeps working when its contact node leaves: two host nodes form one cluster on one Redis,
 /// node A stops, and calls go on through node B.</summary>
+[Collection(ClientNodesCollection.Name)]
 public class ClientFailoverTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
     [Theory]
