@@ -1,13 +1,15 @@
 using BenchmarkDotNet.Running;
 using CeleryActors.Benchmarks;
 
-// `load-metrics`, `load-celery` and `load-allocator` run load runs through real Redis; anything else goes to
-// BenchmarkDotNet.
+// `load-metrics`, `load-celery`, `load-allocator` and `client-latency` run load runs through real Redis; anything
+// else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "load-metrics")
     return await MetricsLoadRun.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "load-celery")
     return await CeleryLoadRun.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "load-allocator")
     return await AllocatorLoadRun.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == "client-latency")
+    return await ClientLatencyRun.RunAsync(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(MetricsChannelBenchmarks).Assembly).Run(args);
 return 0;

@@ -70,7 +70,8 @@ public static class NodeApp
             .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))
             // The allocator's journal and snapshots live in the node's Redis, on the node's connection.
             .WithRedisPersistence(redis)
-            .AddAllocator(allocator);
+            .AddAllocator(allocator)
+            .AddClientGateway();
         if (celeryBroker is not null) akka.AddCeleryMonitor(CelerySettings(options, celeryBroker));
         if (seeds.Count == 0)
         {

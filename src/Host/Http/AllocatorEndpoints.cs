@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Client;
 using StackExchange.Redis;
 
 namespace CeleryActors.Host.Http;
@@ -23,12 +24,8 @@ public static class AllocatorEndpoints
     /// <summary>The most history entries one query returns.</summary>
     public const int MaxHistoryLimit = 1_000;
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        // Queue and worker names are echoed as they are; JSON needs no HTML escaping here.
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    // One JSON shape for the HTTP queries and the command-line tool (src/Messages/Client/QueryJson).
+    private static readonly JsonSerializerOptions Json = QueryJson.Options;
 
     /// <summary>Maps the endpoints.</summary>
     public static WebApplication MapAllocatorEndpoints(this WebApplication app)
@@ -47,7 +44,7 @@ public static class AllocatorEndpoints
             var workers = await region.GetAsync(token);
             var names = (await redis.GetDatabase().SetMembersAsync(settings.WorkersKey)).Select(n => n.ToString()).Order();
             var statuses = await Task.WhenAll(names.Select(n => workers.Ask<WorkerStatus>(new GetWorkerStatus(n), AskTimeout, token)));
-            return Results.Json(new { workers = statuses.Where(s => s.Registered).Select(Render) }, Json);
+            return Results.Json(QueryJson.Workers(statuses.Where(s => s.Registered)), Json);
         });
 
     private static async Task<IResult> QueuesAsync(IRequiredActor<QueueRegion> region, IConnectionMultiplexer redis,
@@ -57,7 +54,7 @@ public static class AllocatorEndpoints
             var queues = await region.GetAsync(token);
             var names = (await redis.GetDatabase().SetMembersAsync(settings.QueuesKey)).Select(n => n.ToString()).Order();
             var stats = await Task.WhenAll(names.Select(n => queues.Ask<QueueStats>(new GetQueueStats(n), AskTimeout, token)));
-            return Results.Json(new { queues = stats.Select(Render) }, Json);
+            return Results.Json(QueryJson.Queues(stats), Json);
         });
 
     private static async Task<IResult> QueueAsync(string queue, IRequiredActor<QueueRegion> region,
@@ -66,7 +63,7 @@ public static class AllocatorEndpoints
         {
             if (!await Known(redis, settings, queue)) return NotFound(queue);
             var stats = await (await region.GetAsync(token)).Ask<QueueStats>(new GetQueueStats(queue), AskTimeout, token);
-            return Results.Json(Render(stats), Json);
+            return Results.Json(QueryJson.Queue(stats), Json);
         });
 
     private static async Task<IResult> HistoryAsync(string queue, int? limit, IRequiredActor<QueueRegion> region,
@@ -77,7 +74,7 @@ public static class AllocatorEndpoints
             if (!await Known(redis, settings, queue)) return NotFound(queue);
             var n = Math.Min(limit ?? DefaultHistoryLimit, MaxHistoryLimit);
             var history = await (await region.GetAsync(token)).Ask<QueueHistory>(new GetQueueHistory(queue, n), AskTimeout, token);
-            return Results.Json(new { queue, events = history.Entries }, Json);
+            return Results.Json(QueryJson.History(history with { Queue = queue }), Json);
         });
 
     // A queue nobody has published to or registered for does not exist: asking for it must not create it.
@@ -99,31 +96,4 @@ public static class AllocatorEndpoints
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }
-
-    private static object Render(QueueStats s) => new
-    {
-        queue = s.Queue,
-        pending = s.Pending,
-        pending_by_priority = s.PendingByPriority.ToDictionary(p => p.Key.ToString(), p => p.Value),
-        consumers = s.Consumers,
-        in_flight = s.InFlight,
-        accepted = s.Accepted,
-        allocated = s.Allocated,
-        succeeded = s.Succeeded,
-        failed = s.Failed,
-        requeued = s.Requeued,
-        duplicates = s.Duplicates,
-        unwritten = s.Unwritten,
-    };
-
-    private static object Render(WorkerStatus w) => new
-    {
-        worker = w.Worker,
-        queues = w.Queues,
-        capabilities = w.Capabilities.ToDictionary(c => c.Key, c => c.Value.Number is { } n ? (object)n : c.Value.Text!),
-        pool_size = w.PoolSize,
-        unfinished_tasks = w.UnfinishedTasks,
-        online = w.Online,
-        last_heartbeat = w.LastHeartbeat,
-    };
 }

@@ -5,7 +5,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using CeleryActors.Messages.Allocator;
 
-namespace CeleryActors.Actors.Allocator;
+namespace CeleryActors.Messages.Serialization;
 
 /// <summary>
 /// Serializes every <see cref="IAllocatorProtocol"/> message (commands that cross nodes, replies, journal

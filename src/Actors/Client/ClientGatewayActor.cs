@@ -1,0 +1,128 @@
+using Akka.Actor;
+using Akka.Event;
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Client;
+using CeleryActors.Messages.Metrics;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Client;
+
+/// <summary>
+/// The node's door for actor clients (SPEC §9), registered with the cluster client receptionist under
+/// <see cref="ServicePath"/>. Metrics commands go to the metrics recorder; allocator commands to the queue and
+/// worker regions, each confirmed by a query the same entity answers after it (messages between one sender and
+/// one entity keep their order, so the reply proves the command was handled); list queries are answered as the
+/// HTTP queries of SPEC §4.2 answer them. Every reply goes to the asking client; a query the node cannot answer
+/// in time is answered with <see cref="GatewayFailure"/> so the client fails fast with the node's reason.
+/// </summary>
+public sealed class ClientGatewayActor : ReceiveActor
+{
+    /// <summary>The gateway's name under <c>/user</c>.</summary>
+    public const string Name = "client-gateway";
+
+    /// <summary>The path clients send to through the receptionist.</summary>
+    public const string ServicePath = "/user/" + Name;
+
+    /// <summary>How long an entity or Redis may take to answer the gateway.</summary>
+    public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IActorRef _metrics;
+    private readonly IActorRef _queues;
+    private readonly IActorRef _workers;
+    private readonly IDatabase _redis;
+    private readonly AllocatorSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    /// <summary>Creates the gateway.</summary>
+    /// <param name="metrics">The metrics recorder.</param>
+    /// <param name="queues">The queue region.</param>
+    /// <param name="workers">The worker region.</param>
+    /// <param name="redis">The node's Redis connection (the sets of known queues and workers).</param>
+    /// <param name="settings">The allocator's settings (the names of those sets).</param>
+    public ClientGatewayActor(IActorRef metrics, IActorRef queues, IActorRef workers, IConnectionMultiplexer redis,
+        AllocatorSettings settings)
+    {
+        _metrics = metrics;
+        _queues = queues;
+        _workers = workers;
+        _redis = redis.GetDatabase();
+        _settings = settings;
+
+        Receive<TrackTaskExecution>(m => Record(m, "task_execution"));
+        Receive<UpdateQueueLength>(m => Record(m, "queue_length"));
+        Receive<TrackPubSubMessage>(m => Record(m, "pubsub_message"));
+        Receive<PublishTask>(Publish);
+        Receive<RegisterWorker>(m => ToWorker(m, m.Worker));
+        Receive<WorkerHeartbeat>(m => ToWorker(m, m.Worker));
+        Receive<UnregisterWorker>(m => ToWorker(m, m.Worker));
+        Receive<WorkerTaskStatus>(m => ToWorker(m, m.Worker));
+        Receive<GetWorkers>(m => Answer(m, AllWorkers()));
+        Receive<GetQueues>(m => Answer(m, AllQueues()));
+        Receive<GetQueue>(m => Answer(m, OneQueue(m.Queue)));
+        Receive<GetHistory>(m => Answer(m, History(m.Queue, m.Limit)));
+    }
+
+    /// <summary>Props for the gateway.</summary>
+    public static Props Props(IActorRef metrics, IActorRef queues, IActorRef workers, IConnectionMultiplexer redis,
+        AllocatorSettings settings) =>
+        Akka.Actor.Props.Create(() => new ClientGatewayActor(metrics, queues, workers, redis, settings));
+
+    private void Record(IMetricsCommand command, string kind)
+    {
+        // The recorder is local and never refuses a command: handing it over is the whole delivery.
+        _metrics.Tell(command);
+        Sender.Tell(new MetricsCommandAccepted(kind));
+    }
+
+    private void Publish(PublishTask p)
+    {
+        _queues.Tell(new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
+            AllocatorSettings.Now()));
+        Answer(p, Confirm(_queues.Ask<QueueStats>(new GetQueueStats(p.Queue), AskTimeout),
+            _ => (object)new TaskPublished(p.Queue, p.TaskId)));
+    }
+
+    private void ToWorker(IWorkerCommand command, string worker)
+    {
+        _workers.Tell(command);
+        Answer(command, Confirm(_workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), AskTimeout), s => (object)s));
+    }
+
+    private static async Task<object> Confirm<T>(Task<T> query, Func<T, object> reply) => reply(await query);
+
+    private async Task<object> AllWorkers()
+    {
+        var names = (await _redis.SetMembersAsync(_settings.WorkersKey)).Select(n => n.ToString()).Order(StringComparer.Ordinal);
+        var statuses = await Task.WhenAll(names.Select(n => _workers.Ask<WorkerStatus>(new GetWorkerStatus(n), AskTimeout)));
+        return new Workers(statuses.Where(s => s.Registered).ToList());
+    }
+
+    private async Task<object> AllQueues()
+    {
+        var names = (await _redis.SetMembersAsync(_settings.QueuesKey)).Select(n => n.ToString()).Order(StringComparer.Ordinal);
+        return new Queues(await Task.WhenAll(names.Select(n => _queues.Ask<QueueStats>(new GetQueueStats(n), AskTimeout))));
+    }
+
+    // A queue nobody has published to or registered for does not exist: asking for it must not create it.
+    private async Task<object> OneQueue(string queue) =>
+        await _redis.SetContainsAsync(_settings.QueuesKey, queue)
+            ? await _queues.Ask<QueueStats>(new GetQueueStats(queue), AskTimeout)
+            : new QueueNotFound(queue);
+
+    private async Task<object> History(string queue, int limit) =>
+        await _redis.SetContainsAsync(_settings.QueuesKey, queue)
+            ? await _queues.Ask<QueueHistory>(new GetQueueHistory(queue, Math.Clamp(limit, 0, 1_000)), AskTimeout)
+            : new QueueNotFound(queue);
+
+    private void Answer(object request, Task<object> reply)
+    {
+        var log = _log;
+        reply.PipeTo(Sender, failure: e =>
+        {
+            var reason = e is AggregateException { InnerException: { } inner } ? inner.Message : e.Message;
+            log.Warning("Client request {0} failed: {1}", request.GetType().Name, reason);
+            return new GatewayFailure(request.GetType().Name, reason);
+        });
+    }
+}
