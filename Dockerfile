@@ -8,6 +8,7 @@ WORKDIR /src
 # Project files first, so the package restore is cached until a project's dependencies change.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/Messages/Messages.csproj src/Messages/
+COPY src/Protocol/Protocol.csproj src/Protocol/
 COPY src/Redis/Redis.csproj src/Redis/
 COPY src/Persistence.Redis/Persistence.Redis.csproj src/Persistence.Redis/
 COPY src/Actors/Actors.csproj src/Actors/

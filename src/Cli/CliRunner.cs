@@ -3,6 +3,7 @@ using System.Text;
 using CeleryActors.Client;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
+using CeleryActors.Protocol;
 
 namespace CeleryActors.Cli;
 

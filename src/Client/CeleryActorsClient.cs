@@ -6,7 +6,7 @@ using Akka.Configuration;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 
 namespace CeleryActors.Client;
 

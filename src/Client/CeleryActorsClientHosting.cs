@@ -3,7 +3,7 @@ using Akka.Remote.Hosting;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CeleryActors.Client;

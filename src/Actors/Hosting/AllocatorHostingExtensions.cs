@@ -5,7 +5,7 @@ using Akka.Pattern;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 

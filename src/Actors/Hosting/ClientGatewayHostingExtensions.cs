@@ -6,7 +6,7 @@ using CeleryActors.Actors.Client;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
+using CeleryActors.Protocol;
 using StackExchange.Redis;
 
 namespace CeleryActors.Host.Http;

@@ -4,7 +4,7 @@ namespace CeleryActors.Messages.Client;
 
 /// <summary>
 /// Marker of the messages only the actor client and a node's client gateway exchange (SPEC §9). Bound to the
-/// <see cref="Serialization.ClientSerializer"/> on both sides. The allocator's own records (register, heartbeat,
+/// <c>ClientSerializer</c> of src/Protocol on both sides. The allocator's own records (register, heartbeat,
 /// status, statistics) cross the same wire through the allocator serializer.
 /// </summary>
 public interface IClientProtocol;

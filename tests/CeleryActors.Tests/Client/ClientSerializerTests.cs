@@ -3,7 +3,7 @@ using Akka.TestKit.Xunit2;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 using Xunit;
 
 namespace CeleryActors.Tests.Client;

@@ -84,7 +84,7 @@ internal sealed class AllocatorHarness : IDisposable
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.redis"
         akka.persistence.journal.redis.configuration-string = "{{redisConnection}}"
         akka.persistence.snapshot-store.redis.configuration-string = "{{redisConnection}}"
-        akka.actor.serializers.celery-allocator = "CeleryActors.Messages.Serialization.AllocatorSerializer, CeleryActors.Messages"
+        akka.actor.serializers.celery-allocator = "CeleryActors.Protocol.Serialization.AllocatorSerializer, CeleryActors.Protocol"
         akka.actor.serialization-bindings { "CeleryActors.Messages.Allocator.IAllocatorProtocol, CeleryActors.Messages" = celery-allocator }
         """).WithFallback(RedisPersistence.DefaultConfig());
 

@@ -3,13 +3,13 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
-using CeleryActors.Messages.Serialization;
+using CeleryActors.Protocol.Serialization;
 using Xunit;
 
 namespace CeleryActors.Tests.Unit.Allocator;
 
 public class AllocatorSerializerTests() : TestKit("""
-    akka.actor.serializers.celery-allocator = "CeleryActors.Messages.Serialization.AllocatorSerializer, CeleryActors.Messages"
+    akka.actor.serializers.celery-allocator = "CeleryActors.Protocol.Serialization.AllocatorSerializer, CeleryActors.Protocol"
     akka.actor.serialization-bindings { "CeleryActors.Messages.Allocator.IAllocatorProtocol, CeleryActors.Messages" = celery-allocator }
     """)
 {

@@ -5,7 +5,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using CeleryActors.Messages.Allocator;
 
-namespace CeleryActors.Messages.Serialization;
+namespace CeleryActors.Protocol.Serialization;
 
 /// <summary>
 /// Serializes every <see cref="IAllocatorProtocol"/> message (commands that cross nodes, replies, journal

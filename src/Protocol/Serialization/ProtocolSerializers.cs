@@ -1,6 +1,6 @@
 using Akka.Configuration;
 
-namespace CeleryActors.Messages.Serialization;
+namespace CeleryActors.Protocol.Serialization;
 
 /// <summary>
 /// The serializer bindings every actor system that talks to the nodes needs (host nodes and actor clients alike),
@@ -11,8 +11,8 @@ public static class ProtocolSerializers
     /// <summary>Binds the allocator protocol, the client protocol and the metrics commands.</summary>
     public static Config Bindings { get; } = ConfigurationFactory.ParseString("""
         akka.actor.serializers {
-          celery-allocator = "CeleryActors.Messages.Serialization.AllocatorSerializer, CeleryActors.Messages"
-          celery-client = "CeleryActors.Messages.Serialization.ClientSerializer, CeleryActors.Messages"
+          celery-allocator = "CeleryActors.Protocol.Serialization.AllocatorSerializer, CeleryActors.Protocol"
+          celery-client = "CeleryActors.Protocol.Serialization.ClientSerializer, CeleryActors.Protocol"
         }
         akka.actor.serialization-bindings {
           "CeleryActors.Messages.Allocator.IAllocatorProtocol, CeleryActors.Messages" = celery-allocator
@@ -20,8 +20,8 @@ public static class ProtocolSerializers
           "CeleryActors.Messages.Metrics.IMetricsCommand, CeleryActors.Messages" = celery-client
         }
         akka.actor.serialization-identifiers {
-          "CeleryActors.Messages.Serialization.AllocatorSerializer, CeleryActors.Messages" = 4401
-          "CeleryActors.Messages.Serialization.ClientSerializer, CeleryActors.Messages" = 4402
+          "CeleryActors.Protocol.Serialization.AllocatorSerializer, CeleryActors.Protocol" = 4401
+          "CeleryActors.Protocol.Serialization.ClientSerializer, CeleryActors.Protocol" = 4402
         }
         """);
 }

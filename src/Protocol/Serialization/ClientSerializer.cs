@@ -6,7 +6,7 @@ using Akka.Serialization;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
 
-namespace CeleryActors.Messages.Serialization;
+namespace CeleryActors.Protocol.Serialization;
 
 /// <summary>
 /// Serializes the messages that cross between the actor client and the nodes and are not allocator protocol:

@@ -2,7 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using CeleryActors.Messages.Allocator;
 
-namespace CeleryActors.Messages.Client;
+namespace CeleryActors.Protocol;
 
 /// <summary>
 /// The JSON shape of the queries of SPEC §4.2, in one place: the node's HTTP endpoints and the command-line tool's
