@@ -21,111 +21,97 @@ public static class AllocatorLoadRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = IntArg(args, "--count", 200_000);
-        var rate = IntArg(args, "--rate", 20_000);
-        var queues = IntArg(args, "--queues", 4);
-        var workers = IntArg(args, "--workers", 8);
-        var pool = IntArg(args, "--pool", 10_000);
-        var warmup = IntArg(args, "--warmup", 50_000);
-        var hostDll = StringArg(args, "--host-dll") ?? FindHostDll();
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {CpuModel()}, {MemoryGiB():F0} GiB; .NET {Environment.Version}");
+        var count = LoadRunNode.IntArg(args, "--count", 200_000);
+        var rate = LoadRunNode.IntArg(args, "--rate", 20_000);
+        var queues = LoadRunNode.IntArg(args, "--queues", 4);
+        var workers = LoadRunNode.IntArg(args, "--workers", 8);
+        var pool = LoadRunNode.IntArg(args, "--pool", 10_000);
+        var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
+        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
-        var metricsPort = FreePort.Find();
-        using var node = StartNode(hostDll, redis, metricsPort, new Dictionary<string, string>
+        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
         {
             ["ALLOCATOR_ACK_TIMEOUT"] = "60",
             ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
         });
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
-        try
+        var http = node.Http;
+        using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var sentAt = new long[count];
+        var assignedAt = new long[count];
+        var assigned = 0;
+        var warmedUp = 0;
+        var statusChannel = RedisChannel.Literal("task-status");
+        var workerPublisher = workerSide.GetSubscriber();
+        for (var w = 0; w < workers; w++)
         {
-            await WaitReadyAsync(http, node);
-            using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-            using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-            var sentAt = new long[count];
-            var assignedAt = new long[count];
-            var assigned = 0;
-            var warmedUp = 0;
-            var statusChannel = RedisChannel.Literal("task-status");
-            var workerPublisher = workerSide.GetSubscriber();
-            for (var w = 0; w < workers; w++)
+            var name = $"sim{w}";
+            var queue = await workerSide.GetSubscriber().SubscribeAsync(RedisChannel.Literal("worker:" + name));
+            queue.OnMessage(m =>
             {
-                var name = $"sim{w}";
-                var queue = await workerSide.GetSubscriber().SubscribeAsync(RedisChannel.Literal("worker:" + name));
-                queue.OnMessage(m =>
-                {
-                    var json = (string)m.Message!;
-                    var id = TaskIdOf(json);
-                    if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
-                    else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
-                                 Stopwatch.GetTimestamp(), 0) == 0)
-                        Interlocked.Increment(ref assigned);
-                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
-                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
-                });
-                var queueList = string.Join(",", Enumerable.Range(0, queues).Select(q => $"\"load{q}\""));
-                await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
-                    $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
-            }
-            await WaitForWorkersAsync(http, workers);
-            var subscriber = producer.GetSubscriber();
-            var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
-            if (warmup > 0)
-            {
-                await PublishAsync(subscriber, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
-                var warmDeadline = DateTime.UtcNow.AddSeconds(120);
-                while (DateTime.UtcNow < warmDeadline &&
-                       (Volatile.Read(ref warmedUp) < warmup || Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
-                    await Task.Delay(100);
-                Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
-            }
-            var beforeText = await http.GetStringAsync("/metrics");
-            var cpuBefore = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
-
-            var start = Stopwatch.GetTimestamp();
-            await PublishAsync(subscriber, channels, count, rate,
-                i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
-            var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            double succeeded = 0;
-            while (DateTime.UtcNow < deadline)
-            {
-                succeeded = Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") - warmup;
-                if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
-                await Task.Delay(50);
-            }
-            var cpuAfter = (Node: CpuSeconds(node.Id), Redis: CpuSeconds(redis.ProcessId ?? 0));
-            var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
-            var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
-            var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
-                .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
-            var text = await http.GetStringAsync("/metrics");
-
-            Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
-            Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
-            if (latencies.Length > 0)
-                Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
-                                  $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
-            Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
-            Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
-                              $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
-            Console.WriteLine($"rejected {Sum(text, "celery_messages_rejected_total{"):N0}, requeued {Sum(text, "celery_task_requeued_total{"):N0}, " +
-                              $"duplicates {Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {Sum(text, "celery_observations_dropped_total"):N0}");
-            var exact = assigned == count && succeeded == count;
-            Console.WriteLine(exact ? "RESULT: every task allocated once and succeeded" : "RESULT: COUNTS DIFFER");
-            return exact ? 0 : 1;
+                var json = (string)m.Message!;
+                var id = TaskIdOf(json);
+                if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
+                else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
+                             Stopwatch.GetTimestamp(), 0) == 0)
+                    Interlocked.Increment(ref assigned);
+                workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
+                workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
+            });
+            var queueList = string.Join(",", Enumerable.Range(0, queues).Select(q => $"\"load{q}\""));
+            await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
+                $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
         }
-        finally
+        await WaitForWorkersAsync(http, workers);
+        var subscriber = producer.GetSubscriber();
+        var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
+        if (warmup > 0)
         {
-            if (!node.HasExited)
-            {
-                Process.Start("kill", ["-TERM", node.Id.ToString()])?.WaitForExit();
-                if (!node.WaitForExit(15_000)) node.Kill(entireProcessTree: true);
-            }
+            await PublishAsync(subscriber, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+            var warmDeadline = DateTime.UtcNow.AddSeconds(120);
+            while (DateTime.UtcNow < warmDeadline &&
+                   (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
+                await Task.Delay(100);
+            Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
         }
+        var beforeText = await http.GetStringAsync("/metrics");
+        var cpuBefore = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
+
+        var start = Stopwatch.GetTimestamp();
+        await PublishAsync(subscriber, channels, count, rate,
+            i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
+        var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        double succeeded = 0;
+        while (DateTime.UtcNow < deadline)
+        {
+            succeeded = LoadRunNode.Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") - warmup;
+            if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
+            await Task.Delay(50);
+        }
+        var cpuAfter = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
+        var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
+        var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
+        var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
+            .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+        var text = await http.GetStringAsync("/metrics");
+
+        Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
+        Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
+        if (latencies.Length > 0)
+            Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
+                              $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
+        Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
+        Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
+                          $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
+        Console.WriteLine($"rejected {LoadRunNode.Sum(text, "celery_messages_rejected_total{"):N0}, requeued {LoadRunNode.Sum(text, "celery_task_requeued_total{"):N0}, " +
+                          $"duplicates {LoadRunNode.Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {LoadRunNode.Sum(text, "celery_observations_dropped_total"):N0}");
+        var exact = assigned == count && succeeded == count;
+        Console.WriteLine(exact ? "RESULT: every task allocated once and succeeded" : "RESULT: COUNTS DIFFER");
+        return exact ? 0 : 1;
     }
 
     /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
@@ -160,7 +146,7 @@ public static class AllocatorLoadRun
         while (DateTime.UtcNow < deadline)
         {
             var text = await http.GetStringAsync("/metrics");
-            if (Sum(text, "celery_worker_up{") >= workers) return;
+            if (LoadRunNode.Sum(text, "celery_worker_up{") >= workers) return;
             await Task.Delay(100);
         }
         throw new InvalidOperationException("the simulated workers did not come online");
@@ -199,68 +185,6 @@ public static class AllocatorLoadRun
                 return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
             })
             .GroupBy(b => b.Le).Select(g => (g.Key, g.Sum(b => b.Count))).ToList();
-    }
-
-    // Small helpers of its own, so this run does not depend on (or change) the other load runs.
-    private static Process StartNode(string hostDll, RedisServerProcess redis, int metricsPort,
-        IReadOnlyDictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(hostDll);
-        info.Environment["REDIS_URL"] = redis.Url.ToString();
-        info.Environment["METRICS_HOST"] = "127.0.0.1";
-        info.Environment["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
-        info.Environment["CLUSTER_HOSTNAME"] = "127.0.0.1";
-        info.Environment["CLUSTER_PORT"] = "0";
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in environment) info.Environment[key] = value;
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("node: " + e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitReadyAsync(HttpClient http, Process node)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && !node.HasExited)
-        {
-            try
-            {
-                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new InvalidOperationException("the host node did not become ready");
-    }
-
-    private static double Sum(string exposition, string prefix) => exposition.Split('\n')
-        .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
-        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-
-    private static string FindHostDll()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CeleryActors.sln")))
-                return Path.Combine(dir.FullName, "src", "Host", "bin", "Release", "net10.0", "CeleryActors.Host.dll");
-        throw new InvalidOperationException("run from inside the repository, or pass --host-dll");
-    }
-
-    private static string CpuModel() =>
-        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
-
-    private static double MemoryGiB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
-
-    private static int IntArg(string[] args, string name, int fallback) =>
-        StringArg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-    private static string? StringArg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static double CpuSeconds(int pid)

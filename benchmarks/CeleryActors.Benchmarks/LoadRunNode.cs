@@ -25,6 +25,9 @@ public sealed class LoadRunNode : IDisposable
     /// <summary>A client for the node's HTTP endpoints.</summary>
     public HttpClient Http { get; }
 
+    /// <summary>The node's process id (for its CPU accounting).</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts a node on <paramref name="redis"/> with extra settings and waits until it is ready.</summary>
     public static async Task<LoadRunNode> StartAsync(string? hostDll, RedisServerProcess redis,
         IDictionary<string, string>? settings = null)
