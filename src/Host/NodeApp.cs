@@ -36,6 +36,7 @@ public static class NodeApp
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
+        builder.Services.AddSingleton(new MessageOwnership());
         if (broker.Connection is { } celery) builder.Services.AddSingleton(celery);
         var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
             options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
@@ -65,6 +66,7 @@ public static class NodeApp
             {
                 BufferSize = options.Metrics.ObservationBuffer,
             })
+            .AddMessageOwnership()
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
             .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))

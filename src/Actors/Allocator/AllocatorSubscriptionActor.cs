@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
+using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 using StackExchange.Redis;
@@ -22,9 +23,10 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     private readonly IConnectionMultiplexer _redis;
     private readonly AllocatorSettings _settings;
     private readonly IActorRef _metrics;
-    private readonly CeleryMetrics _counters;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
+    private readonly long _node;
+    private readonly MessageOwnership _ownership;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
     private readonly List<PubSubFeed> _feeds = [];
@@ -34,16 +36,18 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     /// <param name="redis">The node's shared connection.</param>
     /// <param name="settings">Channels, limits.</param>
     /// <param name="metrics">The metrics recorder (rejections, latency observations).</param>
-    /// <param name="counters">The node's metrics, where handled messages are counted directly.</param>
     /// <param name="queues">The queue region.</param>
     /// <param name="workers">The worker region.</param>
+    /// <param name="node">This node's incarnation (its cluster uid), on every copy it forwards.</param>
+    /// <param name="ownership">Which rejected messages this node counts (every node hears them all).</param>
     public AllocatorSubscriptionActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        CeleryMetrics counters, IActorRef queues, IActorRef workers)
+        IActorRef queues, IActorRef workers, long node, MessageOwnership ownership)
     {
+        _node = node;
+        _ownership = ownership;
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
-        _counters = counters;
         _queues = queues;
         _workers = workers;
         Subscribing();
@@ -51,8 +55,9 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
 
     /// <summary>Props for the actor.</summary>
     public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        CeleryMetrics counters, IActorRef queues, IActorRef workers) =>
-        Akka.Actor.Props.Create(() => new AllocatorSubscriptionActor(redis, settings, metrics, counters, queues, workers));
+        IActorRef queues, IActorRef workers, long node, MessageOwnership ownership) =>
+        Akka.Actor.Props.Create(() =>
+            new AllocatorSubscriptionActor(redis, settings, metrics, queues, workers, node, ownership));
 
     /// <summary>The channels (and pattern) the actor subscribes to.</summary>
     public IReadOnlyList<string> Channels =>
@@ -118,7 +123,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
         if (_settings.Channels.Classify(message.Channel) is not { } kind || kind == ChannelKind.Metrics) return;
         if (message.Payload.Length > _settings.MaxPayloadBytes)
         {
-            Reject(kind, message.Channel, RejectionReason.TooLarge,
+            Reject(kind, message, RejectionReason.TooLarge,
                 $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
             return;
         }
@@ -129,34 +134,44 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
             {
                 var queue = message.Channel[(_settings.Channels.Prefix.Length + "tasks:".Length)..];
                 var r = TaskMessageParser.Parse(message.Channel, queue, payload, AllocatorSettings.Now());
-                if (r.IsRejected) Reject(kind, message.Channel, r.Reason, r.Detail!);
-                else Deliver(_queues, r.Message!, message.Channel, r.MessageType, r.PublishedAt);
+                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
+                else _queues.Tell(r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
                 break;
             }
             case ChannelKind.WorkersControl:
             {
                 var r = WorkerControlParser.Parse(payload);
-                if (r.IsRejected) Reject(kind, message.Channel, r.Reason, r.Detail!);
-                else Deliver(_workers, r.Message!, message.Channel, r.MessageType, r.PublishedAt);
+                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
+                else _workers.Tell(WithCopy(r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt)));
                 break;
             }
             case ChannelKind.TaskStatus:
             {
                 var r = TaskStatusParser.Parse(payload);
-                if (r.IsRejected) Reject(kind, message.Channel, r.Reason, r.Detail!);
-                else Deliver(_workers, r.Message!, message.Channel, r.MessageType, r.PublishedAt);
+                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
+                else _workers.Tell(r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
                 break;
             }
         }
     }
 
-    private void Deliver(IActorRef region, object message, string channel, string type, double? publishedAt)
+    // Every node forwards what it hears and the entity counts each publication once (PubSubTally), so the
+    // counters of all nodes add up to what was published; the copy says which node it is and what it measured.
+    private PubSubCopy Copy(string channel, string type, double? publishedAt) =>
+        new(_node, channel, type, publishedAt is { } sent ? Math.Max(0, AllocatorSettings.Now() - sent) : null);
+
+    private static IWorkerCommand WithCopy(IWorkerCommand command, PubSubCopy copy) => command switch
     {
-        region.Tell(message);
-        // Counted here (counters are thread-safe): a message to the recorder per task, status and heartbeat was a
-        // hop the allocator's hot path does not need. Only histogram values go through the recorder's pipeline.
-        _counters.CountPubSubMessage(channel, type);
-        if (publishedAt is { } sent) _metrics.Tell(new ObservePubSubLatency(channel, Math.Max(0, AllocatorSettings.Now() - sent)));
+        RegisterWorker r => r with { Via = copy },
+        WorkerHeartbeat h => h with { Via = copy },
+        UnregisterWorker u => u with { Via = copy },
+        _ => command,
+    };
+
+    // A bad message reaches no entity: the node that owns it (MessageOwnership) counts and logs it.
+    private void Reject(ChannelKind kind, PubSubFeed.Message message, RejectionReason reason, string detail)
+    {
+        if (_ownership.Owns(message.Channel, message.Payload.Span)) Reject(kind, message.Channel, reason, detail);
     }
 
     private void Reject(ChannelKind kind, string channel, RejectionReason reason, string detail)

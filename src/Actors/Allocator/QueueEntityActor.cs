@@ -70,6 +70,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<ReportTaskProgress>(Handle);
         Command<WorkerServesQueue>(Handle);
         Command<WorkerLeftQueue>(Handle);
+        Command<GetTasksOfWorker>(Handle);
         Command<Sweep>(_ => HandleSweep());
         Command<GetQueueStats>(_ => Sender.Tell(_state.Stats() with { Unwritten = _unwritten.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
@@ -142,14 +143,29 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(SubmitTask task)
     {
-        if (_state.Process(task, out var accepted) == SubmitOutcome.Duplicate)
+        var outcome = _state.Process(task, out var accepted, out var newPublication);
+        if (newPublication) CountHeard(task.Via!);
+        if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
+        if (outcome == SubmitOutcome.Accepted)
         {
-            _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
-            return;
+            List();
+            Emit(accepted!, static (_, _) => { });
         }
-        List();
-        Emit(accepted!, static (_, _) => { });
+        // The client's call completes once what it asked for is in the journal: a task it was told about
+        // survives the death of this node. (Copies heard on pub/sub have nobody to answer.)
+        if (task.Via is null && !Sender.Equals(Context.System.DeadLetters))
+        {
+            var (client, reply) = (Sender, new TaskSubmitted(_queue, task.TaskId, outcome == SubmitOutcome.Accepted));
+            AfterWritten(() => client.Tell(reply));
+        }
         AllocateWhatFits();
+    }
+
+    // A publication heard on pub/sub is counted here, once in the cluster, not by the nodes that forwarded it.
+    private void CountHeard(PubSubCopy heard)
+    {
+        _metrics.CountPubSubMessage(heard.Channel, heard.MessageType);
+        if (heard.LatencySeconds is { } latency) _recorder.Tell(new ObservePubSubLatency(heard.Channel, latency));
     }
 
     private void Handle(ReportTaskProgress report)
@@ -174,9 +190,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Handle(WorkerServesQueue serves)
     {
         List();
-        _state.UpsertWorker(serves);
+        if (_state.UpsertWorker(serves)) UpdateGauges();
         AllocateWhatFits();
-        UpdateGauges();
+    }
+
+    private void Handle(GetTasksOfWorker query)
+    {
+        foreach (var task in _state.HeldBy(query.Worker))
+            _workers.Tell(new TaskAssignedToWorker(query.Worker, task.TaskId, _queue));
     }
 
     private void Handle(WorkerLeftQueue left)
@@ -238,10 +259,22 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _afterWrite.Add(() => afterPersisted(this, e));
     }
 
+    /// <summary>Runs <paramref name="action"/> once everything decided so far is in the journal.</summary>
+    private void AfterWritten(Action action) => _afterWrite.Add(action);
+
     /// <summary>Starts a write of what collected, unless one is under way (its completion starts the next).</summary>
     private void WriteIfIdle()
     {
-        if (_writing || _unwritten.Count == 0) return;
+        if (_writing) return;
+        if (_unwritten.Count == 0)
+        {
+            // Only waits with no event of their own (replies): what they waited for is written.
+            if (_afterWrite.Count == 0) return;
+            var waiting = _afterWrite.ToArray();
+            _afterWrite.Clear();
+            foreach (var action in waiting) action();
+            return;
+        }
         var batch = new QueueEventBatch(_unwritten.ToArray());
         var actions = _afterWrite.ToArray();
         _unwritten.Clear();
@@ -262,6 +295,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
                     SaveSnapshot(_state.ToSnapshot());
                     Stash.UnstashAll();
                     Become(Active);
+                    WriteIfIdle(); // replies that waited for this write
                     return;
                 }
                 // Write the rest, and take no command until it is stored: then the snapshot can be taken.

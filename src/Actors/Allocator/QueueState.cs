@@ -60,8 +60,11 @@ public enum SubmitOutcome
     /// <summary>New: accepted.</summary>
     Accepted,
 
-    /// <summary>Its id is pending, in flight, or finished: ignored and counted.</summary>
+    /// <summary>Its id is pending, in flight, or finished, and it is a publication of its own: ignored and counted.</summary>
     Duplicate,
+
+    /// <summary>Another node's copy of a publication already taken: ignored, not counted.</summary>
+    Copy,
 }
 
 /// <summary>
@@ -83,6 +86,9 @@ public sealed class QueueState
     // Allocations waiting for their acknowledgement, oldest first: the timeout is the same for all, so a FIFO
     // sweep finds the expired ones without a timer per task.
     private readonly Queue<(double At, string TaskId, int Attempt)> _awaitingAck = new();
+    // Submissions are counted per incarnation: duplicates from the client, and the pub/sub copies' tally.
+    private readonly PubSubTally _heard = new();
+    private long _clientDuplicates, _heardDuplicates, _acceptedHeard;
     private readonly int _finishedMemory;
     private readonly int _historyCapacity;
     private long _nextSequence;
@@ -132,7 +138,7 @@ public sealed class QueueState
     public long Requeued { get; private set; }
 
     /// <summary>Duplicates ignored (not event-sourced: a metric of this incarnation).</summary>
-    public long Duplicates { get; private set; }
+    public long Duplicates => _clientDuplicates + _heardDuplicates;
 
     /// <summary>A waiting or in-flight task by id.</summary>
     public QueuedTask? Find(string taskId) =>
@@ -144,15 +150,39 @@ public sealed class QueueState
     /// <summary>The waiting tasks in the order they come out.</summary>
     public IEnumerable<QueuedTask> Pending => _pending.InOrder();
 
-    /// <summary>Decides a submission: an acceptance, or a duplicate (counted here).</summary>
-    public SubmitOutcome Process(SubmitTask command, out TaskAccepted? accepted)
+    /// <summary>
+    /// Decides a submission: an acceptance, a duplicate (counted here), or another node's copy. A task id seen
+    /// before is a duplicate when it comes from the actor client (one copy per call). Copies heard on pub/sub come
+    /// once per node, so their duplicates are counted as publications minus acceptances: the publications are
+    /// the highest number of copies one node forwarded (<see cref="PubSubTally"/>), every acceptance was one of
+    /// them, and the rest repeated an id. That difference can only grow when a copy of a known id raises the
+    /// publications, and that copy is the duplicate.
+    /// </summary>
+    /// <param name="command">The submission.</param>
+    /// <param name="accepted">The acceptance to persist, when it is one.</param>
+    /// <param name="newPublication">Whether this pub/sub copy is the first of its publication (count it once).</param>
+    public SubmitOutcome Process(SubmitTask command, out TaskAccepted? accepted, out bool newPublication)
     {
-        if (_pending.Contains(command.TaskId) || _inFlight.ContainsKey(command.TaskId) || _finished.Contains(command.TaskId))
+        accepted = null;
+        newPublication = command.Via is { } copy && _heard.Observe(copy);
+        var known = _pending.Contains(command.TaskId) || _inFlight.ContainsKey(command.TaskId) ||
+                    _finished.Contains(command.TaskId);
+        if (command.Via is not { } via)
         {
-            Duplicates++;
-            accepted = null;
+            if (known)
+            {
+                _clientDuplicates++;
+                return SubmitOutcome.Duplicate;
+            }
+        }
+        else if (known)
+        {
+            var heardDuplicates = _heard.Publications(via.Channel, via.MessageType) - _acceptedHeard;
+            if (heardDuplicates <= _heardDuplicates) return SubmitOutcome.Copy;
+            _heardDuplicates = heardDuplicates;
             return SubmitOutcome.Duplicate;
         }
+        else _acceptedHeard++;
         accepted = new TaskAccepted(command.TaskId, command.TaskName, command.TaskData, command.Priority,
             command.Requires, command.ArrivedAt);
         return SubmitOutcome.Accepted;
@@ -229,20 +259,30 @@ public sealed class QueueState
         return null;
     }
 
-    /// <summary>A worker serves the queue (again), with its capabilities and slots.</summary>
-    public void UpsertWorker(WorkerServesQueue serves)
+    /// <summary>A worker serves the queue (again), with its capabilities and slots. Workers repeat this every
+    /// few seconds (a queue that restarted elsewhere learns its workers that way), so a known worker costs no
+    /// recount: its load has been kept up to date since it was added.</summary>
+    /// <returns>Whether the worker was new to the queue.</returns>
+    public bool UpsertWorker(WorkerServesQueue serves)
     {
-        if (!_workersByName.TryGetValue(serves.Worker, out var slot))
+        var added = !_workersByName.TryGetValue(serves.Worker, out var slot);
+        if (added)
         {
-            slot = new WorkerSlot(serves.Worker, serves.Capabilities, serves.Slots);
+            slot = new WorkerSlot(serves.Worker, serves.Capabilities, serves.Slots)
+            {
+                Load = _inFlight.Values.Count(t => t.Worker == serves.Worker),
+            };
             _workers.Add(slot);
             _workersByName.Add(serves.Worker, slot);
         }
-        slot.Capabilities = serves.Capabilities;
+        slot!.Capabilities = serves.Capabilities;
         slot.Slots = serves.Slots;
         slot.Online = true;
-        slot.Load = _inFlight.Values.Count(t => t.Worker == serves.Worker);
+        return added;
     }
+
+    /// <summary>The in-flight tasks <paramref name="worker"/> holds.</summary>
+    public IEnumerable<QueuedTask> HeldBy(string worker) => _inFlight.Values.Where(t => t.Worker == worker);
 
     /// <summary>A worker no longer serves the queue (apply its requeues first).</summary>
     public void RemoveWorker(string worker)

@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Akka.Persistence;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Metrics;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
@@ -19,6 +20,7 @@ namespace CeleryActors.Actors.Allocator;
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 {
     private const string LivenessTimer = "liveness";
+    private const string AnnounceTimer = "announce";
     private readonly string _worker;
     private readonly AllocatorSettings _settings;
     private readonly IDatabase _database;
@@ -33,7 +35,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private const int MaxEarlyReports = 10_000;
     private const long EarlyReportLifetimeMs = 5_000;
     private RegisterWorker? _registration;
+    private readonly PubSubTally _heard = new();
     private IActorRef _queues = ActorRefs.Nobody;
+    private IActorRef _recorder = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
     private double? _lastHeard;
 
@@ -60,6 +64,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             _log.Info("Worker {0} recovered its registration; online until it is silent for {1}", _worker,
                 _settings.WorkerTimeout);
             GoOnline();
+            // This entity may be the successor of one on a node that died: what the worker holds is known only
+            // to its queues, and its reports must reach them.
+            foreach (var queue in _registration.Queues) _queues.Tell(new GetTasksOfWorker(queue, _worker));
         });
         Unregistered();
     }
@@ -80,6 +87,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PreStart()
     {
         _queues = _registry.Get<QueueRegion>();
+        _recorder = _registry.Get<MetricsRecorderActor>();
         base.PreStart();
     }
 
@@ -92,24 +100,30 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Unregistered()
     {
-        Command<RegisterWorker>(Register);
-        Command<WorkerTaskStatus>(s => Route(s));
+        CommandHeard<RegisterWorker>(Register);
+        CommandHeard<WorkerTaskStatus>(Route);
         CommonCommands();
         // Heartbeats and unregistrations of a worker we do not know change nothing.
-        Command<WorkerHeartbeat>(_ => Heard());
-        Command<UnregisterWorker>(_ => { });
+        CommandHeard<WorkerHeartbeat>(_ => Heard());
+        CommandHeard<UnregisterWorker>(_ => { });
     }
 
     private void Online()
     {
-        Command<RegisterWorker>(Register);
-        Command<WorkerHeartbeat>(_ => Heard());
-        Command<WorkerTaskStatus>(s =>
+        // Every node forwards the worker's registration: the same one again changes nothing and is not stored.
+        CommandHeard<RegisterWorker>(r =>
+        {
+            if (SameRegistration(r)) Heard();
+            else Register(r);
+        });
+        CommandHeard<WorkerHeartbeat>(_ => Heard());
+        CommandHeard<WorkerTaskStatus>(s =>
         {
             Heard();
             Route(s);
         });
-        Command<UnregisterWorker>(_ => Unregister());
+        CommandHeard<UnregisterWorker>(_ => Unregister());
+        Command<AnnounceTick>(_ => Announce());
         Command<LivenessCheck>(_ =>
         {
             UpdateGauges(online: null);
@@ -119,6 +133,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 _worker, _settings.WorkerTimeout, _tasks.Count);
             LeaveQueues(_registration!.Queues, "worker_offline");
             Timers.Cancel(LivenessTimer);
+            Timers.Cancel(AnnounceTimer);
             Become(Offline);
             UpdateGauges(online: false);
         });
@@ -127,20 +142,20 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Offline()
     {
-        Command<RegisterWorker>(Register);
+        CommandHeard<RegisterWorker>(Register);
         // A worker that speaks again is alive again, with the registration it had.
-        Command<WorkerHeartbeat>(_ =>
+        CommandHeard<WorkerHeartbeat>(_ =>
         {
             Heard();
             GoOnline();
         });
-        Command<WorkerTaskStatus>(s =>
+        CommandHeard<WorkerTaskStatus>(s =>
         {
             Heard();
             Route(s);
             GoOnline();
         });
-        Command<UnregisterWorker>(_ => Unregister());
+        CommandHeard<UnregisterWorker>(_ => Unregister());
         CommonCommands();
     }
 
@@ -156,6 +171,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<TaskReleasedFromWorker>(r => Forget(r.TaskId));
         Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
         Command<WakeWorker>(_ => { });
+        Command<AnnounceTick>(_ => { });
         Command<LivenessCheck>(_ =>
         {
             UpdateGauges(online: null);
@@ -182,19 +198,46 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             LeaveQueues(_registration!.Queues, "unregistered");
             _registration = null;
             Timers.Cancel(LivenessTimer);
+            Timers.Cancel(AnnounceTimer);
             Become(Unregistered);
             UpdateGauges(online: false);
         });
 
     private void GoOnline()
     {
-        var r = _registration!;
-        for (var i = 0; i < r.Queues.Count; i++)
-            _queues.Tell(new WorkerServesQueue(r.Queues[i], _worker, r.Capabilities, Share(r.PoolSize, r.Queues.Count, i)));
+        Announce();
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+        Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
         Become(Online);
         UpdateGauges(online: true);
     }
+
+    // Repeated while online: the queues' view of their workers is not persisted, and a queue that starts again
+    // on another node (its own died) learns its workers from this.
+    private void Announce()
+    {
+        var r = _registration!;
+        for (var i = 0; i < r.Queues.Count; i++)
+            _queues.Tell(new WorkerServesQueue(r.Queues[i], _worker, r.Capabilities, Share(r.PoolSize, r.Queues.Count, i)));
+    }
+
+    private bool SameRegistration(RegisterWorker r) =>
+        _registration is { } current && current.PoolSize == r.PoolSize && current.Queues.SequenceEqual(r.Queues) &&
+        current.Capabilities.Count == r.Capabilities.Count &&
+        current.Capabilities.All(c => r.Capabilities.TryGetValue(c.Key, out var v) && v == c.Value);
+
+    /// <summary>Handles a command that may be one node's copy of a pub/sub message: the first copy of each
+    /// publication is counted (<see cref="PubSubTally"/>); every copy is handled, as repeating them is harmless.</summary>
+    private void CommandHeard<T>(Action<T> handler) where T : IPubSubCommand =>
+        Command<T>(m =>
+        {
+            if (m.Via is { } via && _heard.Observe(via))
+            {
+                _metrics.CountPubSubMessage(via.Channel, via.MessageType);
+                if (via.LatencySeconds is { } latency) _recorder.Tell(new ObservePubSubLatency(via.Channel, latency));
+            }
+            handler(m);
+        });
 
     /// <summary>The slots queue number <paramref name="index"/> of <paramref name="queues"/> may use.</summary>
     public static int Share(int poolSize, int queues, int index) => poolSize / queues + (index < poolSize % queues ? 1 : 0);
@@ -276,5 +319,10 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {
         public static readonly LivenessCheck Instance = new();
+    }
+
+    private sealed class AnnounceTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly AnnounceTick Instance = new();
     }
 }

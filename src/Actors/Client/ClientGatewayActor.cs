@@ -11,8 +11,9 @@ namespace CeleryActors.Actors.Client;
 /// <summary>
 /// The node's door for actor clients (SPEC §9), registered with the cluster client receptionist under
 /// <see cref="ServicePath"/>. Metrics commands go to the metrics recorder; allocator commands to the queue and
-/// worker regions, each confirmed by a query the same entity answers after it (messages between one sender and
-/// one entity keep their order, so the reply proves the command was handled); list queries are answered as the
+/// worker regions: a task is confirmed by its queue once it is in the journal, a worker command by a query the
+/// same entity answers after it (messages between one sender and one entity keep their order, so the reply
+/// proves the command was handled); list queries are answered as the
 /// HTTP queries of SPEC §4.2 answer them. Every reply goes to the asking client; a query the node cannot answer
 /// in time is answered with <see cref="GatewayFailure"/> so the client fails fast with the node's reason.
 /// </summary>
@@ -77,10 +78,10 @@ public sealed class ClientGatewayActor : ReceiveActor
 
     private void Publish(PublishTask p)
     {
-        _queues.Tell(new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
-            AllocatorSettings.Now()));
-        Answer(p, Confirm(_queues.Ask<QueueStats>(new GetQueueStats(p.Queue), AskTimeout),
-            _ => (object)new TaskPublished(p.Queue, p.TaskId)));
+        // The queue answers once the task is in its journal, so a confirmed task survives the queue's node.
+        var submit = new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
+            AllocatorSettings.Now());
+        Answer(p, Confirm(_queues.Ask<TaskSubmitted>(submit, AskTimeout), s => (object)new TaskPublished(s.Queue, s.TaskId)));
     }
 
     private void ToWorker(IWorkerCommand command, string worker)

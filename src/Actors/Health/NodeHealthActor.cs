@@ -87,7 +87,9 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
                 (true, false) => $"Redis unreachable: {_lastError}",
                 _ => $"not an Up member of the cluster (status {_cluster.SelfMember.Status}); Redis unreachable: {_lastError}",
             };
-            Sender.Tell(new NodeHealth(member, connected, detail));
+            var cluster = _cluster.State;
+            Sender.Tell(new NodeHealth(member, connected, detail,
+                cluster.Members.Count(m => m.Status == MemberStatus.Up), cluster.Unreachable.Count));
         });
     }
 

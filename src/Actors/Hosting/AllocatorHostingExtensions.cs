@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Akka.Pattern;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Protocol.Serialization;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +27,8 @@ public static class AllocatorHostingExtensions
     /// back-off), and a wake-up at start of every queue and worker the allocator has seen, so in-flight
     /// assignments and worker liveness are watched again after a restart. Needs a journal and snapshot store
     /// (e.g. <c>WithRedisPersistence</c>), the <see cref="CeleryMetrics"/> and <see cref="IConnectionMultiplexer"/>
-    /// services, and <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/>.
+    /// services, <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
+    /// <see cref="CeleryActorsHostingExtensions.AddMessageOwnership"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddAllocator(this AkkaConfigurationBuilder builder, AllocatorSettings settings)
     {
@@ -50,9 +52,10 @@ public static class AllocatorHostingExtensions
                 var redis = resolver.GetService<IConnectionMultiplexer>();
                 var queues = registry.Get<QueueRegion>();
                 var workers = registry.Get<WorkerRegion>();
+                var node = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress.Uid;
                 var subscription = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
                     AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(),
-                        resolver.GetService<CeleryMetrics>(), queues, workers),
+                        queues, workers, node, resolver.GetService<MessageOwnership>()),
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
                 WakeKnownEntities(redis, settings, queues, workers);

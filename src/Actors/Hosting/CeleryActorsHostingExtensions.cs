@@ -46,8 +46,20 @@ public static class CeleryActorsHostingExtensions
         });
 
     /// <summary>
+    /// Keeps the <see cref="MessageOwnership"/> of the service provider in step with the cluster's members, so
+    /// that of the pub/sub messages every node hears, each is counted by one node.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMessageOwnership(this AkkaConfigurationBuilder builder) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var ownership = system.ActorOf(MessageOwnershipActor.Props(resolver.GetService<MessageOwnership>()),
+                "message-ownership");
+            registry.Register<MessageOwnershipActor>(ownership);
+        });
+
+    /// <summary>
     /// Starts the Redis subscription on the <see cref="IConnectionMultiplexer"/> of the service provider. Needs
-    /// <see cref="AddMetricsRecorder"/>.
+    /// <see cref="AddMetricsRecorder"/> and <see cref="AddMessageOwnership"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddRedisSubscription(
         this AkkaConfigurationBuilder builder, SubscriptionSettings settings) =>
@@ -56,7 +68,8 @@ public static class CeleryActorsHostingExtensions
             var redis = resolver.GetService<IConnectionMultiplexer>();
             var metrics = registry.Get<MetricsRecorderActor>();
             var subscription = system.ActorOf(
-                Supervised(RedisSubscriptionActor.Props(redis, settings, metrics), "redis-subscription"),
+                Supervised(RedisSubscriptionActor.Props(redis, settings, metrics,
+                    resolver.GetService<MessageOwnership>()), "redis-subscription"),
                 "subscription");
             registry.Register<RedisSubscriptionActor>(subscription);
         });

@@ -24,6 +24,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
     private readonly IConnectionMultiplexer _redis;
     private readonly SubscriptionSettings _settings;
     private readonly IActorRef _metrics;
+    private readonly MessageOwnership _ownership;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
     private PubSubFeed? _feed;
@@ -32,17 +33,22 @@ public sealed class RedisSubscriptionActor : ReceiveActor
     /// <param name="redis">The node's shared connection; the actor does not own it.</param>
     /// <param name="settings">Channels and limits.</param>
     /// <param name="metrics">The metrics recorder, which receives metrics commands and pub/sub reports.</param>
-    public RedisSubscriptionActor(IConnectionMultiplexer redis, SubscriptionSettings settings, IActorRef metrics)
+    /// <param name="ownership">Which messages this node counts (every node of the cluster hears them all);
+    /// null: all of them.</param>
+    public RedisSubscriptionActor(IConnectionMultiplexer redis, SubscriptionSettings settings, IActorRef metrics,
+        MessageOwnership? ownership = null)
     {
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
+        _ownership = ownership ?? new MessageOwnership();
         Subscribing();
     }
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer redis, SubscriptionSettings settings, IActorRef metrics) =>
-        Akka.Actor.Props.Create(() => new RedisSubscriptionActor(redis, settings, metrics));
+    public static Props Props(IConnectionMultiplexer redis, SubscriptionSettings settings, IActorRef metrics,
+        MessageOwnership? ownership = null) =>
+        Akka.Actor.Props.Create(() => new RedisSubscriptionActor(redis, settings, metrics, ownership));
 
     /// <inheritdoc />
     protected override void PreStart() =>
@@ -94,20 +100,28 @@ public sealed class RedisSubscriptionActor : ReceiveActor
     {
         var kind = _settings.Channels.Classify(message.Channel);
         if (kind != ChannelKind.Metrics) return; // only the metrics channel is subscribed
+        // Every node hears every message; one of them counts it (and logs it, if it is bad).
+        var owned = _ownership.Owns(message.Channel, message.Payload.Span);
         if (message.Payload.Length > _settings.MaxPayloadBytes)
         {
-            Reject(ChannelKind.Metrics, message.Channel, RejectionReason.TooLarge,
-                $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
+            if (owned)
+                Reject(ChannelKind.Metrics, message.Channel, RejectionReason.TooLarge,
+                    $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
             return;
         }
         var result = MetricsMessageParser.Parse(message.Payload.Span);
         if (result.IsRejected)
         {
-            Reject(ChannelKind.Metrics, message.Channel, result.Reason, result.Detail!);
+            if (owned) Reject(ChannelKind.Metrics, message.Channel, result.Reason, result.Detail!);
             return;
         }
-        _metrics.Tell(result.Message);
-        _metrics.Tell(new PubSubMessageHandled(message.Channel, result.MessageType, LatencySince(result.PublishedAt)));
+        if (owned)
+        {
+            _metrics.Tell(result.Message);
+            _metrics.Tell(new PubSubMessageHandled(message.Channel, result.MessageType, LatencySince(result.PublishedAt)));
+        }
+        // A gauge is not a sum: every node shows a queue's latest length, whoever counted the message.
+        else if (result.Message is UpdateQueueLength length) _metrics.Tell(length);
     }
 
     private void Reject(ChannelKind kind, string channel, RejectionReason reason, string detail)

@@ -33,7 +33,11 @@ public static class NodeEndpoints
         {
             var actor = await health.GetAsync(token);
             var state = await actor.Ask<NodeHealth>(GetNodeHealth.Instance, HealthTimeout, token);
-            var body = new { ready = state.Ready, cluster_member = state.ClusterMember, redis_connected = state.RedisConnected, detail = state.Detail };
+            var body = new
+            {
+                ready = state.Ready, cluster_member = state.ClusterMember, redis_connected = state.RedisConnected,
+                detail = state.Detail, up_members = state.UpMembers, unreachable_members = state.UnreachableMembers,
+            };
             return Results.Json(body, statusCode: state.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)

@@ -20,6 +20,13 @@ public interface IWithWorkerId
     string Worker { get; }
 }
 
+/// <summary>A command that producers and workers also send on Redis pub/sub, where each node forwards a copy.</summary>
+public interface IPubSubCommand
+{
+    /// <summary>The node copy it is, when it was heard on pub/sub; null from the actor client.</summary>
+    PubSubCopy? Via { get; }
+}
+
 /// <summary>A command or query handled by a queue entity.</summary>
 public interface IQueueCommand : IWithQueueId, IAllocatorProtocol;
 
@@ -64,6 +71,19 @@ public enum TaskProgress
 }
 
 /// <summary>
+/// One node's copy of a command heard on Redis pub/sub. Every node subscribes and forwards what it hears, so an
+/// entity gets one copy per node; it counts the publication once - when this copy makes the count of copies
+/// from one node higher than any node's count before (each node hears each publication once, so the highest
+/// count is the number of publications) - and ignores the other copies. Null on commands from the actor client,
+/// which arrive once.
+/// </summary>
+/// <param name="Node">The forwarding node's incarnation (its cluster uid).</param>
+/// <param name="Channel">The channel it came on (the <c>channel</c> label).</param>
+/// <param name="MessageType">Its type (the <c>message_type</c> label).</param>
+/// <param name="LatencySeconds">Publish-to-arrival time on that node, when the producer said when it published.</param>
+public sealed record PubSubCopy(long Node, string Channel, string MessageType, double? LatencySeconds);
+
+/// <summary>
 /// Publish a task on a queue (wire: <c>P + tasks:{queue}</c>). A task id that is pending or allocated already
 /// is a duplicate and is ignored; one that finished is never allocated again.
 /// </summary>
@@ -75,6 +95,7 @@ public enum TaskProgress
 /// <param name="Requires">Capabilities a worker needs, if any.</param>
 /// <param name="PublishedAt">The producer's publish time (Unix seconds), if it said.</param>
 /// <param name="ArrivedAt">When the node received it (Unix seconds): allocation duration starts here.</param>
+/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
 public sealed record SubmitTask(
     string Queue,
     string TaskId,
@@ -83,7 +104,17 @@ public sealed record SubmitTask(
     int Priority,
     IReadOnlyDictionary<string, CapabilityValue>? Requires,
     double? PublishedAt,
-    double ArrivedAt) : IQueueCommand;
+    double ArrivedAt,
+    PubSubCopy? Via = null) : IQueueCommand, IPubSubCommand;
+
+/// <summary>
+/// A queue's answer to a <see cref="SubmitTask"/> from the actor client, sent once the acceptance (or the earlier
+/// one it duplicates) is in the journal.
+/// </summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Accepted">True when it was new; false for a duplicate, which was ignored.</param>
+public sealed record TaskSubmitted(string Queue, string TaskId, bool Accepted) : IAllocatorProtocol;
 
 /// <summary>A worker's progress report about one task, routed to the queue that allocated it.</summary>
 /// <param name="Queue">The queue.</param>
@@ -178,17 +209,20 @@ public sealed record QueueHistory(string Queue, IReadOnlyList<HistoryEntry> Entr
 /// <param name="Queues">The queues it consumes, at least one.</param>
 /// <param name="Capabilities">Its capabilities.</param>
 /// <param name="PoolSize">Its pool size, at least 1.</param>
+/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
 public sealed record RegisterWorker(
     string Worker, IReadOnlyList<string> Queues, IReadOnlyDictionary<string, CapabilityValue> Capabilities,
-    int PoolSize) : IWorkerCommand;
+    int PoolSize, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker is alive (wire: <c>{"type":"heartbeat"}</c>).</summary>
 /// <param name="Worker">The worker.</param>
-public sealed record WorkerHeartbeat(string Worker) : IWorkerCommand;
+/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+public sealed record WorkerHeartbeat(string Worker, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker leaves (wire: <c>{"type":"unregister"}</c>); its unfinished tasks return to their queues.</summary>
 /// <param name="Worker">The worker.</param>
-public sealed record UnregisterWorker(string Worker) : IWorkerCommand;
+/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+public sealed record UnregisterWorker(string Worker, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A status report from <c>task-status</c>; the worker entity routes it to the task's queue.</summary>
 /// <param name="Worker">The reporting worker.</param>
@@ -196,8 +230,10 @@ public sealed record UnregisterWorker(string Worker) : IWorkerCommand;
 /// <param name="Progress">What happened.</param>
 /// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
 /// <param name="Exception">The exception type, on failed.</param>
+/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
 public sealed record WorkerTaskStatus(
-    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception) : IWorkerCommand;
+    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception, PubSubCopy? Via = null)
+    : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A queue allocated a task to the worker (so the worker's reports can be routed back to it).</summary>
 /// <param name="Worker">The worker.</param>
@@ -209,6 +245,15 @@ public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Q
 /// <param name="Worker">The worker.</param>
 /// <param name="TaskId">The task.</param>
 public sealed record TaskReleasedFromWorker(string Worker, string TaskId) : IWorkerCommand;
+
+/// <summary>
+/// A worker entity that recovered (on another node, after its own had died) asks a queue which of the queue's
+/// unfinished tasks the worker holds; the queue answers with a <see cref="TaskAssignedToWorker"/> per task, so
+/// the worker's reports reach the queue again.
+/// </summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Worker">The worker.</param>
+public sealed record GetTasksOfWorker(string Queue, string Worker) : IQueueCommand;
 
 /// <summary>Starts a worker entity (recovering its registration); sent at node start to every known worker.</summary>
 /// <param name="Worker">The worker.</param>

@@ -27,12 +27,14 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
     public static readonly FrozenDictionary<Type, string> Manifests = new Dictionary<Type, string>
     {
         [typeof(SubmitTask)] = "submit-task",
+        [typeof(TaskSubmitted)] = "task-submitted",
         [typeof(ReportTaskProgress)] = "report-progress",
         [typeof(WorkerServesQueue)] = "worker-serves",
         [typeof(WorkerLeftQueue)] = "worker-left",
         [typeof(WakeQueue)] = "wake-queue",
         [typeof(GetQueueStats)] = "get-queue-stats",
         [typeof(GetQueueHistory)] = "get-queue-history",
+        [typeof(GetTasksOfWorker)] = "get-tasks-of-worker",
         [typeof(QueueStats)] = "queue-stats",
         [typeof(QueueHistory)] = "queue-history",
         [typeof(RegisterWorker)] = "register-worker",

@@ -48,4 +48,31 @@ public class NodeHealthActorTests(ITestOutputHelper output) : TestKit(ClusterCon
         await server.StartAsync();
         Assert.True(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(30)).Connected);
     }
+    [Fact]
+    public async Task A_node_that_has_left_the_cluster_is_not_ready()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        using var system = ActorSystem.Create("leaving", Akka.Configuration.ConfigurationFactory.ParseString(ClusterConfig +
+            // Keeps the actor system up once the node is out, so the health monitor can still be asked.
+            "\nakka.coordinated-shutdown { terminate-actor-system = off, run-by-actor-system-terminate = off }"));
+        var cluster = Cluster.Get(system);
+        cluster.Join(cluster.SelfAddress);
+        var health = system.ActorOf(NodeHealthActor.Props(redis, new CeleryMetrics(Metrics.NewCustomRegistry(), 10),
+            TimeSpan.FromMilliseconds(200)));
+        await AwaitAssertAsync(async () =>
+        {
+            var up = await health.Ask<NodeHealth>(GetNodeHealth.Instance, TimeSpan.FromSeconds(3));
+            Assert.Equal((true, 1, 0), (up.Ready, up.UpMembers, up.UnreachableMembers));
+        }, TimeSpan.FromSeconds(10));
+
+        cluster.Leave(cluster.SelfAddress);
+        await AwaitAssertAsync(async () =>
+        {
+            var left = await health.Ask<NodeHealth>(GetNodeHealth.Instance, TimeSpan.FromSeconds(3));
+            Assert.False(left.Ready);
+            Assert.True(left.RedisConnected);
+            Assert.Contains("not an Up member", left.Detail);
+        }, TimeSpan.FromSeconds(15));
+    }
 }

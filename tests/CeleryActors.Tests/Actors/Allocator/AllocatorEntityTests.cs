@@ -36,7 +36,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         h.Workers.Tell(new RegisterWorker("a", [Q], NoCaps, 2));
         h.Workers.Tell(new RegisterWorker("b", [Q], NoCaps, 3));
         AwaitAssert(() => Assert.Equal(2, Stats(h).Consumers), Wait);
-        for (var i = 0; i < 10; i++) h.Queues.Tell(NewTask($"t{i}"));
+        for (var i = 0; i < 10; i++) h.Queues.Tell(NewTask($"t{i}"), ActorRefs.NoSender);
 
         AwaitAssert(() => Assert.Equal(5, h.Assignments.Count), Wait);
         var stats = Stats(h);
@@ -71,7 +71,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     {
         using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
             AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)), CreateTestProbe().Ref, supervised: true);
-        for (var i = 0; i < 5; i++) h.Queues.Tell(NewTask($"t{i}"));
+        for (var i = 0; i < 5; i++) h.Queues.Tell(NewTask($"t{i}"), ActorRefs.NoSender);
         // Stopped only once all five are stored: what was not stored yet is not expected back.
         AwaitAssert(() => Assert.Equal((5L, 0), (Stats(h).Accepted, Stats(h).Unwritten)), Wait);
         var supervisor = await Sys.ActorSelection(h.Queues.Path / Q).ResolveOne(Wait);
@@ -114,8 +114,8 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         h.Workers.Tell(new RegisterWorker("both", [Q, "other"], NoCaps, 3));
         for (var i = 0; i < 5; i++)
         {
-            h.Queues.Tell(NewTask($"a{i}"));
-            h.Queues.Tell(NewTask($"b{i}") with { Queue = "other" });
+            h.Queues.Tell(NewTask($"a{i}"), ActorRefs.NoSender);
+            h.Queues.Tell(NewTask($"b{i}") with { Queue = "other" }, ActorRefs.NoSender);
         }
         AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
         Assert.Equal(2, h.Assignments.Count(a => a.TaskId.StartsWith('a')));
@@ -131,8 +131,8 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         using var h = Start();
         h.Workers.Tell(new RegisterWorker("cpu", [Q], new Dictionary<string, CapabilityValue> { ["cpu"] = CapabilityValue.Of(16) }, 4));
         AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
-        h.Queues.Tell(NewTask("needs-gpu", 9, new() { ["gpu"] = CapabilityValue.Of(1) }));
-        h.Queues.Tell(NewTask("plain", 1));
+        h.Queues.Tell(NewTask("needs-gpu", 9, new() { ["gpu"] = CapabilityValue.Of(1) }), ActorRefs.NoSender);
+        h.Queues.Tell(NewTask("plain", 1), ActorRefs.NoSender);
         AwaitAssert(() => Assert.Equal(["plain"], h.Assignments.Select(a => a.TaskId)), Wait);
         var waiting = Stats(h);
         Assert.Equal((1, 1), (waiting.Pending, waiting.PendingByPriority[9]));
@@ -148,7 +148,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         using var h = Start(ack: TimeSpan.FromSeconds(1));
         h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 5));
         AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
-        h.Queues.Tell(NewTask("t1"));
+        h.Queues.Tell(NewTask("t1"), ActorRefs.NoSender);
         AwaitAssert(() => Assert.Equal([("t1", 1)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
         AwaitAssert(() => Assert.Equal([("t1", 1), ("t1", 2)], h.Assignments.Select(a => (a.TaskId, a.Attempt))), Wait);
 
@@ -167,7 +167,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         using var h = Start(worker: TimeSpan.FromSeconds(1.5));
         h.Workers.Tell(new RegisterWorker("quiet", [Q], NoCaps, 3));
         AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
-        for (var i = 0; i < 3; i++) h.Queues.Tell(NewTask($"t{i}"));
+        for (var i = 0; i < 3; i++) h.Queues.Tell(NewTask($"t{i}"), ActorRefs.NoSender);
         AwaitAssert(() => Assert.Equal(3, h.For("quiet").Count), Wait);
         foreach (var a in h.For("quiet")) Report(h, "quiet", a.TaskId, TaskProgress.Received);
 
@@ -208,7 +208,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         {
             h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
             AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
-            for (var i = 0; i < 9; i++) h.Queues.Tell(NewTask($"t{i}", i % 3 * 4));
+            for (var i = 0; i < 9; i++) h.Queues.Tell(NewTask($"t{i}", i % 3 * 4), ActorRefs.NoSender);
             AwaitAssert(() => Assert.Equal(2, h.Assignments.Count), Wait);
             var first = h.Assignments.First().TaskId;
             Report(h, "w", first, TaskProgress.Received);
@@ -247,12 +247,82 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
                 .Select(e => e.Event + ":" + e.TaskId).ToList();
             Assert.Equal(pendingBefore, history);
             // A duplicate of a recovered task is still a duplicate.
-            h2.Queues.Tell(NewTask("t5"));
+            h2.Queues.Tell(NewTask("t5"), ActorRefs.NoSender);
             await AwaitAssertAsync(async () => Assert.Equal(1, (await h2.Queues.Ask<QueueStats>(new GetQueueStats(Q), Wait)).Duplicates), Wait);
         }
         finally
         {
             await second.Terminate();
         }
+    }
+    private async Task<IActorRef> StopEntity(IActorRef region, string id)
+    {
+        var entity = await Sys.ActorSelection(region.Path / id).ResolveOne(Wait);
+        Watch(entity);
+        entity.Tell(PoisonPill.Instance); // as if its node had died
+        ExpectTerminated(entity, Wait);
+        return entity;
+    }
+
+    [Fact]
+    public async Task A_queue_that_starts_again_learns_its_workers_from_their_announcements_and_allocates_on()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        for (var i = 0; i < 3; i++) h.Queues.Tell(NewTask($"t{i}"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal((1, 0), (h.Assignments.Count, Stats(h).Unwritten)), Wait);
+
+        await StopEntity(h.Queues, Q);
+        // The next message starts it again from the journal, knowing no worker; the worker's next announcement
+        // (every second) tells it, and it takes the held task into account.
+        AwaitAssert(() => Assert.Equal((1, 1, 2), (Stats(h).Consumers, Stats(h).InFlight, Stats(h).Pending)), Wait);
+        Report(h, "w", h.Assignments.Single().TaskId, TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal(2, h.Assignments.Count), Wait);
+        Assert.All(h.Assignments, a => Assert.Equal(1, a.Attempt));
+    }
+
+    [Fact]
+    public async Task A_worker_entity_that_starts_again_asks_its_queues_what_it_holds_so_its_reports_count()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("held"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Single(h.Assignments), Wait);
+
+        await StopEntity(h.Workers, "w");
+        // Its successor recovers the registration and learns from the queue that it holds "held"; the report is
+        // routed to the queue rather than kept as a report about a task the worker does not hold.
+        h.Workers.Tell(new WorkerHeartbeat("w"));
+        Report(h, "w", "held", TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal((1L, 0), (Stats(h).Succeeded, Stats(h).InFlight)), Wait);
+        var status = await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("w"), Wait);
+        Assert.Equal((true, 0), (status.Online, status.UnfinishedTasks));
+    }
+
+    [Fact]
+    public void Copies_from_three_nodes_are_one_task_one_pub_sub_message_and_one_registration()
+    {
+        using var h = Start();
+        const string channel = "tasks:" + Q;
+        foreach (var node in new long[] { 11, 12, 13 })
+            h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1, new PubSubCopy(node, "workers:control", "register", null)));
+        for (var i = 0; i < 4; i++)
+            foreach (var node in new long[] { 11, 12, 13 })
+                h.Queues.Tell(NewTask($"t{i}") with { Via = new PubSubCopy(node, channel, "task", 0.001) }, ActorRefs.NoSender);
+        // A producer repeats "t0": one duplicate, however many nodes forward it.
+        foreach (var node in new long[] { 13, 12, 11 })
+            h.Queues.Tell(NewTask("t0") with { Via = new PubSubCopy(node, channel, "task", 0.001) }, ActorRefs.NoSender);
+
+        AwaitAssert(() =>
+        {
+            var stats = Stats(h);
+            Assert.Equal((4L, 1L, 1), (stats.Accepted, stats.Duplicates, stats.InFlight));
+            Assert.Equal(5, h.Metrics.PubSubMessages.WithLabels(channel, "task").Value);
+            Assert.Equal(1, h.Metrics.TaskDuplicates.WithLabels(Q).Value);
+            Assert.Equal(1, h.Metrics.PubSubMessages.WithLabels("workers:control", "register").Value);
+        }, Wait);
+        Assert.Single(h.Assignments);
     }
 }

@@ -109,7 +109,7 @@ public class QueueStateTests
 
     private static void Submit(QueueState s, SubmitTask t)
     {
-        Assert.Equal(SubmitOutcome.Accepted, s.Process(t, out var accepted));
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(t, out var accepted, out _));
         s.Apply(accepted!);
     }
 
@@ -129,12 +129,12 @@ public class QueueStateTests
     {
         var s = new QueueState("q");
         Submit(s, Task("a"));
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
         s.UpsertWorker(new WorkerServesQueue("q", "w", None, 1));
         AllocateAll(s);
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
         s.Apply(s.Process(new ReportTaskProgress("q", "a", "w", TaskProgress.Succeeded, 1, null), 12)!);
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
         Assert.Equal((1L, 3L, 1L), (s.Accepted, s.Duplicates, s.Succeeded));
     }
 
@@ -237,7 +237,7 @@ public class QueueStateTests
         // Workers are not part of a snapshot: they announce themselves again after a restart.
         Assert.Equal(s.Stats() with { PendingByPriority = null!, Consumers = 0 }, copy.Stats() with { PendingByPriority = null! });
         Assert.Equal(s.History(100), copy.History(100));
-        Assert.Equal(SubmitOutcome.Duplicate, copy.Process(Task("t2"), out _));
+        Assert.Equal(SubmitOutcome.Duplicate, copy.Process(Task("t2"), out _, out _));
         Assert.Equal(s.EventCount, copy.EventCount);
     }
 
@@ -249,7 +249,7 @@ public class QueueStateTests
         void Record(IQueueEvent e) { s.Apply(e); journal.Add(e); }
         for (var i = 0; i < 5; i++)
         {
-            s.Process(Task($"t{i}", 9 - i), out var a);
+            s.Process(Task($"t{i}", 9 - i), out var a, out _);
             Record(a!);
         }
         s.UpsertWorker(new WorkerServesQueue("q", "w", None, 3));

@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+
+namespace CeleryActors.Actors.Subscription;
+
+/// <summary>
+/// Keeps the node's <see cref="MessageOwnership"/> in step with the cluster: on every membership or
+/// reachability change it lists the members that share the pub/sub messages (Up or Leaving, and reachable from
+/// here) and hands them over. A node seen unreachable stops owning messages at once, so its share is counted
+/// by the others while the split-brain resolver decides about it.
+/// </summary>
+public sealed class MessageOwnershipActor : ReceiveActor
+{
+    private readonly MessageOwnership _ownership;
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    // Kept from the events themselves: the cluster's read view is updated by another subscriber, maybe later.
+    private readonly Dictionary<UniqueAddress, MemberStatus> _status = [];
+    private readonly HashSet<UniqueAddress> _unreachable = [];
+    private int _members = -1;
+
+    /// <summary>Creates the actor.</summary>
+    /// <param name="ownership">The node's ownership decision, shared with the subscriptions.</param>
+    public MessageOwnershipActor(MessageOwnership ownership)
+    {
+        _ownership = ownership;
+        Receive<ClusterEvent.CurrentClusterState>(state =>
+        {
+            _status.Clear();
+            foreach (var m in state.Members) _status[m.UniqueAddress] = m.Status;
+            _unreachable.Clear();
+            foreach (var m in state.Unreachable) _unreachable.Add(m.UniqueAddress);
+            Refresh();
+        });
+        Receive<ClusterEvent.MemberRemoved>(e =>
+        {
+            _status.Remove(e.Member.UniqueAddress);
+            _unreachable.Remove(e.Member.UniqueAddress);
+            Refresh();
+        });
+        Receive<ClusterEvent.IMemberEvent>(e =>
+        {
+            _status[e.Member.UniqueAddress] = e.Member.Status;
+            Refresh();
+        });
+        Receive<ClusterEvent.UnreachableMember>(e =>
+        {
+            _unreachable.Add(e.Member.UniqueAddress);
+            Refresh();
+        });
+        Receive<ClusterEvent.ReachableMember>(e =>
+        {
+            _unreachable.Remove(e.Member.UniqueAddress);
+            Refresh();
+        });
+    }
+
+    /// <summary>Props for the actor.</summary>
+    public static Props Props(MessageOwnership ownership) =>
+        Akka.Actor.Props.Create(() => new MessageOwnershipActor(ownership));
+
+    /// <inheritdoc />
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+
+    /// <inheritdoc />
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+
+    private void Refresh()
+    {
+        var sharing = _status
+            .Where(m => m.Value is MemberStatus.Up or MemberStatus.Leaving && !_unreachable.Contains(m.Key))
+            .Select(m => m.Key.ToString());
+        _ownership.Update(sharing, _cluster.SelfUniqueAddress.ToString());
+        if (_ownership.Members == _members) return;
+        _members = _ownership.Members;
+        _log.Info("Pub/sub messages are counted by {0} nodes", _members);
+    }
+}

@@ -1,0 +1,97 @@
+using CeleryActors.Actors.Allocator;
+using CeleryActors.Messages.Allocator;
+using Xunit;
+
+namespace CeleryActors.Tests.Unit.Allocator;
+
+/// <summary>Every node forwards what it hears on pub/sub: the tally counts publications, not copies, and a queue
+/// accepts a task once and counts a producer's repeated id once.</summary>
+public class PubSubCopiesTests
+{
+    private const string Channel = "tasks:q";
+
+    private static PubSubCopy From(long node) => new(node, Channel, "task", null);
+
+    private static SubmitTask Task(string id, long node) => new("q", id, "job", "{}", 5, null, null, 10, From(node));
+
+    [Fact]
+    public void Three_nodes_copies_of_five_publications_count_five_in_whatever_order_they_arrive()
+    {
+        var tally = new PubSubTally();
+        var arrivals = Enumerable.Range(0, 5).SelectMany(_ => new long[] { 1, 2, 3 }).ToList();
+        // Node 3 runs ahead, node 1 lags behind: the interleaving must not matter.
+        arrivals = arrivals.OrderBy(n => n == 3 ? 0 : n == 2 ? 1 : 2).ToList();
+        var counted = arrivals.Count(n => tally.Observe(From(n)));
+        Assert.Equal(5, counted);
+        Assert.Equal(5, tally.Publications(Channel, "task"));
+    }
+
+    [Fact]
+    public void A_node_that_missed_messages_or_joined_late_does_not_lower_the_count()
+    {
+        var tally = new PubSubTally();
+        for (var i = 0; i < 10; i++) tally.Observe(From(1));
+        for (var i = 0; i < 4; i++) tally.Observe(From(2)); // subscribed late: heard only the last four
+        Assert.Equal(10, tally.Publications(Channel, "task"));
+        Assert.True(tally.Observe(From(1)));
+        Assert.False(tally.Observe(From(2)));
+        Assert.Equal(0, tally.Publications(Channel, "heartbeat"));
+    }
+
+    [Fact]
+    public void A_task_heard_by_three_nodes_is_accepted_once_and_is_no_duplicate()
+    {
+        var s = new QueueState("q");
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(Task("a", 1), out var accepted, out var first));
+        Assert.True(first);
+        s.Apply(accepted!);
+        Assert.Equal(SubmitOutcome.Copy, s.Process(Task("a", 2), out _, out first));
+        Assert.False(first);
+        Assert.Equal(SubmitOutcome.Copy, s.Process(Task("a", 3), out _, out _));
+        Assert.Equal((1L, 0L), (s.Accepted, s.Duplicates));
+    }
+
+    [Fact]
+    public void A_producer_that_publishes_one_id_twice_is_counted_one_duplicate_however_many_nodes_hear_it()
+    {
+        var s = new QueueState("q");
+        var outcomes = new List<SubmitOutcome>();
+        // Two publications of "a", each heard by three nodes; node 2's copies come last.
+        foreach (var node in new long[] { 1, 3, 1, 3, 2, 2 })
+        {
+            outcomes.Add(s.Process(Task("a", node), out var accepted, out _));
+            if (accepted is not null) s.Apply(accepted);
+        }
+        Assert.Equal(1, outcomes.Count(o => o == SubmitOutcome.Accepted));
+        Assert.Equal(1, outcomes.Count(o => o == SubmitOutcome.Duplicate));
+        Assert.Equal((1L, 1L), (s.Accepted, s.Duplicates));
+    }
+
+    [Fact]
+    public void A_node_that_missed_a_publication_causes_no_false_duplicate()
+    {
+        // Node 1 missed "t1"; its copy of "t2" is its first message. Node 2 heard both.
+        var s = new QueueState("q");
+        foreach (var (id, node) in new[] { ("t2", 1L), ("t1", 2L), ("t2", 2L) })
+        {
+            var outcome = s.Process(Task(id, node), out var accepted, out _);
+            Assert.NotEqual(SubmitOutcome.Duplicate, outcome);
+            if (accepted is not null) s.Apply(accepted);
+        }
+        Assert.Equal((2L, 0L), (s.Accepted, s.Duplicates));
+    }
+
+    [Fact]
+    public void The_clients_retry_is_a_duplicate_and_so_is_a_pub_sub_publication_of_its_id()
+    {
+        var s = new QueueState("q");
+        var fromClient = new SubmitTask("q", "c", "job", "{}", 5, null, null, 10);
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(fromClient, out var accepted, out var first));
+        Assert.False(first);
+        s.Apply(accepted!);
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(fromClient, out _, out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("c", 1), out _, out _));
+        Assert.Equal(SubmitOutcome.Copy, s.Process(Task("c", 2), out _, out _));
+        Assert.Equal(2L, s.Duplicates);
+    }
+}
