@@ -38,7 +38,7 @@ public sealed record AllocatorSettings(
 
     /// <summary>How often an online worker repeats to its queues that it serves them: a queue whose node died
     /// starts again elsewhere knowing no worker, and learns them within this interval.</summary>
-    public TimeSpan AnnounceInterval => TimeSpan.FromSeconds(1);
+    public TimeSpan AnnounceInterval => TimeSpan.FromMilliseconds(500);
 
     /// <summary>Now, as Unix seconds with fractions (the wire's time unit).</summary>
     public static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;

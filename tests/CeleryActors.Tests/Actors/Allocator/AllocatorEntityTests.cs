@@ -275,7 +275,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
 
         await StopEntity(h.Queues, Q);
         // The next message starts it again from the journal, knowing no worker; the worker's next announcement
-        // (every second) tells it, and it takes the held task into account.
+        // (twice a second) tells it, and it takes the held task into account.
         AwaitAssert(() => Assert.Equal((1, 1, 2), (Stats(h).Consumers, Stats(h).InFlight, Stats(h).Pending)), Wait);
         Report(h, "w", h.Assignments.Single().TaskId, TaskProgress.Succeeded);
         AwaitAssert(() => Assert.Equal(2, h.Assignments.Count), Wait);
