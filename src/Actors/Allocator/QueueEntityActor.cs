@@ -113,6 +113,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // Moved away or stopping: whichever node runs the entity next shows its gauges.
+        _metrics.RemoveAllocatorQueue(_queue);
+        base.PostStop();
+    }
+
+    /// <inheritdoc />
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "Queue {0}: persisting {1} (#{2}) failed; the entity stops and recovers from the journal",

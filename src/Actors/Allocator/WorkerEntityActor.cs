@@ -92,6 +92,14 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <inheritdoc />
+    protected override void PostStop()
+    {
+        // Moved away or stopping: whichever node runs the entity next shows its gauges.
+        _metrics.RemoveAllocatorWorker(_worker);
+        base.PostStop();
+    }
+
+    /// <inheritdoc />
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "Worker {0}: persisting {1} failed; the entity stops and recovers", _worker, @event.GetType().Name);

@@ -234,6 +234,25 @@ public sealed class CeleryMetrics
         WorkerReservedTasks.WithLabels(w).Set(reserved);
     }
 
+    /// <summary>Removes a queue's allocator gauges: its entity stopped here (it moved to another node, which
+    /// shows them now; a stale copy here would win every <c>max by (queue)</c>).</summary>
+    public void RemoveAllocatorQueue(string queue)
+    {
+        var q = Queue(queue);
+        if (q == LabelLimiter.OverflowValue) return;
+        QueueLength.RemoveLabelled(q);
+        QueueConsumers.RemoveLabelled(q);
+    }
+
+    /// <summary>Removes an allocator worker's gauges, for the same reason.</summary>
+    public void RemoveAllocatorWorker(string worker)
+    {
+        var w = Worker(worker);
+        if (w == LabelLimiter.OverflowValue) return;
+        foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
+            gauge.RemoveLabelled(w);
+    }
+
     // --- end of the allocator block ---
 
     /// <summary>The bounded label value of a worker.</summary>
