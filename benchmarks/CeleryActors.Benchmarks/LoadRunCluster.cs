@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using CeleryActors.Redis;
 
 namespace CeleryActors.Benchmarks;
@@ -11,6 +12,7 @@ namespace CeleryActors.Benchmarks;
 /// </summary>
 public sealed class LoadRunCluster : IDisposable
 {
+    private static readonly Regex Level = new(@"^(?:\S+ )?(warn|fail|crit): ", RegexOptions.Compiled);
     private readonly string? _hostDll;
     private readonly RedisServerProcess _redis;
     private readonly IDictionary<string, string>? _settings;
@@ -93,8 +95,8 @@ public sealed class LoadRunCluster : IDisposable
         }
     }
 
-    /// <summary>Per node, how many lines of its log are warnings and how many errors (Microsoft.Extensions.Logging's
-    /// <c>warn:</c>, <c>fail:</c>, <c>crit:</c> and Akka's <c>[WARNING]</c>, <c>[ERROR]</c>), and where the logs are.</summary>
+    /// <summary>Per node, how many log entries are warnings and how many errors (the console logger's
+    /// <c>warn:</c>, and <c>fail:</c> or <c>crit:</c>, after an optional time stamp), and where the logs are.</summary>
     public string LogSummary()
     {
         var parts = new List<string>();
@@ -102,9 +104,8 @@ public sealed class LoadRunCluster : IDisposable
         {
             var path = Path.Combine(LogDirectory, $"node{i + 1}.log");
             var lines = File.Exists(path) ? File.ReadAllLines(path) : [];
-            var warnings = lines.Count(l => l.StartsWith("warn:", StringComparison.Ordinal) || l.Contains("[WARNING]", StringComparison.Ordinal));
-            var errors = lines.Count(l => l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal) ||
-                                          l.Contains("[ERROR]", StringComparison.Ordinal));
+            var warnings = lines.Count(l => Level.Match(l) is { Success: true } m && m.Groups[1].Value == "warn");
+            var errors = lines.Count(l => Level.Match(l) is { Success: true } m && m.Groups[1].Value != "warn");
             parts.Add($"node{i + 1} {warnings} warnings, {errors} errors");
         }
         return string.Join("; ", parts) + $" (logs in {LogDirectory})";
