@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using CeleryActors.Redis;
 
 namespace CeleryActors.Benchmarks;
@@ -8,8 +9,8 @@ namespace CeleryActors.Benchmarks;
 /// <summary>
 /// A host node process for load runs (the built CeleryActors.Host), with the helpers every load run needs:
 /// readiness, reading counters off /metrics, sampling resident memory, killing it hard (SIGKILL), and the machine's
-/// description. Every node started is also stopped when this process exits or is interrupted (Ctrl+C), so a run
-/// that fails half-way leaves no node behind.
+/// description. Every node started is also killed when this process exits or gets SIGINT, SIGTERM or SIGQUIT, so
+/// a run that fails or is stopped half-way leaves no node behind (nor the redis-server its nodes use).
 /// </summary>
 public sealed class LoadRunNode : IDisposable
 {
@@ -21,10 +22,21 @@ public sealed class LoadRunNode : IDisposable
     private readonly StreamWriter? _log;
     private Task? _sampler;
 
+    private static readonly ConcurrentDictionary<int, byte> OtherChildren = new();
+    private static readonly PosixSignalRegistration[] Signals =
+        [.. new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT }.Select(s => PosixSignalRegistration.Create(s, _ => KillAll()))];
+
     static LoadRunNode()
     {
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
-        Console.CancelKeyPress += (_, _) => KillAll();
+        GC.KeepAlive(Signals);
+    }
+
+    /// <summary>Has the run's private redis-server killed too if this process is interrupted or exits before the run
+    /// stops it (its normal stop is still the caller's <c>DisposeAsync</c>).</summary>
+    private static void KillAtExit(RedisServerProcess redis)
+    {
+        if (redis.ProcessId is { } pid) OtherChildren[pid] = 0;
     }
 
     private LoadRunNode(Process process, int port, string label, StreamWriter? log)
@@ -91,6 +103,7 @@ public sealed class LoadRunNode : IDisposable
         var process = Process.Start(info)!;
         var node = new LoadRunNode(process, port, label, log);
         Live[node] = 0;
+        KillAtExit(redis);
         process.OutputDataReceived += (_, e) => node.Log(e.Data);
         process.ErrorDataReceived += (_, e) =>
         {
@@ -220,6 +233,15 @@ public sealed class LoadRunNode : IDisposable
                 if (!node._process.HasExited) node._process.Kill(entireProcessTree: true);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { }
+        }
+        foreach (var pid in OtherChildren.Keys)
+        {
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                if (!process.HasExited && process.ProcessName.Contains("redis", StringComparison.Ordinal)) process.Kill();
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }
         }
     }
 
