@@ -61,6 +61,18 @@ public static class ClientThroughputRun
         await Task.Delay(3_000);
         await using var client = CeleryActorsClient.Start(new CeleryActorsClientOptions { Contacts = cluster.Contacts });
 
+        // The cluster client must have found a receptionist before hundreds of calls are sent at once: while it has
+        // none it buffers calls (at most 1,000) and they time out.
+        var contact = Stopwatch.StartNew();
+        for (var connected = false; !connected;)
+        {
+            try
+            {
+                await client.GetQueuesAsync();
+                connected = true;
+            }
+            catch (CeleryActorsException) when (contact.Elapsed < TimeSpan.FromSeconds(60)) { }
+        }
         if (warmup > 0) await PumpAsync(client, "warm", queues, warmup, concurrency);
         var measured = await PumpAsync(client, "tp", queues, count, concurrency);
 
