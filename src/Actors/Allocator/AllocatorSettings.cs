@@ -36,6 +36,13 @@ public sealed record AllocatorSettings(
         }
     }
 
+    /// <summary>How far back a node sends its forwarded tasks and status reports again when another node leaves
+    /// the cluster: longer than the time from a node's death to its removal (about 6 s).</summary>
+    public TimeSpan ReplayWindow => TimeSpan.FromSeconds(15);
+
+    /// <summary>At most this many recent messages are kept for such a replay (the newest).</summary>
+    public int ReplayCapacity => 100_000;
+
     /// <summary>How often an online worker repeats to its queues that it serves them: a queue whose node died
     /// starts again elsewhere knowing no worker, and learns them within this interval.</summary>
     public TimeSpan AnnounceInterval => TimeSpan.FromMilliseconds(500);

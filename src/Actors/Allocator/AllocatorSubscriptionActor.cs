@@ -18,7 +18,7 @@ namespace CeleryActors.Actors.Allocator;
 /// <c>Interrupted</c> while the subscription connection is lost. A subscription that cannot be made fails
 /// the actor, and its back-off supervisor starts it again.
 /// </summary>
-public sealed class AllocatorSubscriptionActor : ReceiveActor
+public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
 {
     private readonly IConnectionMultiplexer _redis;
     private readonly AllocatorSettings _settings;
@@ -30,6 +30,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
     private readonly List<PubSubFeed> _feeds = [];
+    private readonly RecentCopies _recent;
     private int _established;
 
     /// <summary>Creates the actor.</summary>
@@ -45,6 +46,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
     {
         _node = node;
         _ownership = ownership;
+        _recent = new RecentCopies(settings.ReplayCapacity, settings.ReplayWindow);
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
@@ -59,6 +61,13 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
         Akka.Actor.Props.Create(() =>
             new AllocatorSubscriptionActor(redis, settings, metrics, queues, workers, node, ownership));
 
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>How long after a node's removal the replay waits: the shard regions learn that the node's region
+    /// is gone through their own watch, and a replay before that would follow the old homes into the void.</summary>
+    public static readonly TimeSpan ReplayDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>The channels (and pattern) the actor subscribes to.</summary>
     public IReadOnlyList<string> Channels =>
         [_settings.Channels.TasksPattern, _settings.Channels.WorkersControl, _settings.Channels.TaskStatus];
@@ -69,11 +78,15 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self));
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self,
+            Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         foreach (var feed in _feeds) feed.Dispose();
     }
 
@@ -90,6 +103,8 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
         Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(_ => { });
         Receive<PubSubFeed.Restored>(_ => { });
+        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ReplayAfterRemoval>(Replay);
     }
 
     private void Listening()
@@ -101,6 +116,8 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
             Become(Interrupted);
         });
         Receive<PubSubFeed.Restored>(_ => { });
+        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ReplayAfterRemoval>(Replay);
     }
 
     private void Interrupted()
@@ -116,6 +133,8 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
             Become(Listening);
         });
         Receive<PubSubFeed.Interrupted>(_ => { });
+        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ReplayAfterRemoval>(Replay);
     }
 
     private void Handle(PubSubFeed.Message message)
@@ -135,7 +154,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
                 var queue = message.Channel[(_settings.Channels.Prefix.Length + "tasks:".Length)..];
                 var r = TaskMessageParser.Parse(message.Channel, queue, payload, AllocatorSettings.Now());
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else _queues.Tell(r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
+                else Forward(_queues, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
                 break;
             }
             case ChannelKind.WorkersControl:
@@ -149,11 +168,51 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor
             {
                 var r = TaskStatusParser.Parse(payload);
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else _workers.Tell(r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
+                else Forward(_workers, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
                 break;
             }
         }
     }
+
+    private void Forward(IActorRef region, IPubSubCommand command)
+    {
+        region.Tell(command);
+        _recent.Add(command, Environment.TickCount64);
+    }
+
+    // What this node sent to entities on a node that was dying is lost with it; the entities start again on the
+    // survivors, and those that just started take what they do not know (the others ignore replays). A node that
+    // left in good order handed its entities over with their mailboxes; only a downed one loses messages.
+    private void Replay(Akka.Cluster.ClusterEvent.MemberRemoved removed)
+    {
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfMember;
+        if (removed.PreviousStatus != Akka.Cluster.MemberStatus.Down || self.Status != Akka.Cluster.MemberStatus.Up) return;
+        Timers.StartSingleTimer("replay-" + removed.Member.UniqueAddress, new ReplayAfterRemoval(removed.Member.Address), ReplayDelay);
+    }
+
+    private void Replay(ReplayAfterRemoval removed)
+    {
+        var replayed = 0;
+        foreach (var command in _recent.Within(Environment.TickCount64))
+        {
+            switch (command)
+            {
+                case SubmitTask { Via: { } via } task:
+                    _queues.Tell(task with { Via = via with { Replay = true } });
+                    break;
+                case WorkerTaskStatus { Via: { } via } status:
+                    _workers.Tell(status with { Via = via with { Replay = true } });
+                    break;
+                default:
+                    continue;
+            }
+            replayed++;
+        }
+        _log.Info("{0} was removed from the cluster; sent the {1} tasks and status reports of the last {2} again",
+            removed.Node, replayed, _settings.ReplayWindow);
+    }
+
+    private sealed record ReplayAfterRemoval(Address Node) : INoSerializationVerificationNeeded;
 
     // Every node forwards what it hears and the entity counts each publication once (PubSubTally), so the
     // counters of all nodes add up to what was published; the copy says which node it is and what it measured.

@@ -18,6 +18,7 @@ public sealed class PubSubTally
     /// already counted.</summary>
     public bool Observe(PubSubCopy copy)
     {
+        if (copy.Replay) return false; // its publication was counted (or lost) with the first copies
         if (!_kinds.TryGetValue((copy.Channel, copy.MessageType), out var kind))
             _kinds[(copy.Channel, copy.MessageType)] = kind = new Kind();
         ref var fromNode = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(

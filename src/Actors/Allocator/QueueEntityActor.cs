@@ -39,6 +39,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private int _writingEvents;
     private long _sinceSnapshot;
     private bool _listed;
+    private readonly long _startedAt = Environment.TickCount64;
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
     public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
@@ -151,6 +152,10 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(SubmitTask task)
     {
+        // A queue that did not just start has had every copy that was sent to it: a replayed task it does not
+        // know is one it finished and forgot, never a lost one.
+        if (task.Via is { Replay: true } && Environment.TickCount64 - _startedAt > 2 * _settings.ReplayWindow.TotalMilliseconds)
+            return;
         var outcome = _state.Process(task, out var accepted, out var newPublication);
         if (newPublication) CountHeard(task.Via!);
         if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();

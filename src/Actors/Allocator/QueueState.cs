@@ -177,12 +177,14 @@ public sealed class QueueState
         }
         else if (known)
         {
+            if (via.Replay) return SubmitOutcome.Copy;
             var heardDuplicates = _heard.Publications(via.Channel, via.MessageType) - _acceptedHeard;
             if (heardDuplicates <= _heardDuplicates) return SubmitOutcome.Copy;
             _heardDuplicates = heardDuplicates;
             return SubmitOutcome.Duplicate;
         }
-        else _acceptedHeard++;
+        // A replay's lost original was never counted here, so it is no acceptance of a counted publication.
+        else if (!via.Replay) _acceptedHeard++;
         accepted = new TaskAccepted(command.TaskId, command.TaskName, command.TaskData, command.Priority,
             command.Requires, command.ArrivedAt);
         return SubmitOutcome.Accepted;

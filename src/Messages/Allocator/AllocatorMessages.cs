@@ -81,7 +81,9 @@ public enum TaskProgress
 /// <param name="Channel">The channel it came on (the <c>channel</c> label).</param>
 /// <param name="MessageType">Its type (the <c>message_type</c> label).</param>
 /// <param name="LatencySeconds">Publish-to-arrival time on that node, when the producer said when it published.</param>
-public sealed record PubSubCopy(long Node, string Channel, string MessageType, double? LatencySeconds);
+/// <param name="Replay">Sent again after a node left the cluster (copies sent to it while it was dying are lost):
+/// never counted, and taken only by an entity that has just started elsewhere.</param>
+public sealed record PubSubCopy(long Node, string Channel, string MessageType, double? LatencySeconds, bool Replay = false);
 
 /// <summary>
 /// Publish a task on a queue (wire: <c>P + tasks:{queue}</c>). A task id that is pending or allocated already

@@ -94,4 +94,36 @@ public class PubSubCopiesTests
         Assert.Equal(SubmitOutcome.Copy, s.Process(Task("c", 2), out _, out _));
         Assert.Equal(2L, s.Duplicates);
     }
+    [Fact]
+    public void A_replayed_copy_is_never_counted_is_ignored_when_known_and_accepted_when_lost()
+    {
+        var s = new QueueState("q");
+        s.Apply(Accept(s, Task("kept", 1)));
+        var replay = (SubmitTask t) => t with { Via = t.Via! with { Replay = true } };
+        Assert.Equal(SubmitOutcome.Copy, s.Process(replay(Task("kept", 2)), out _, out var first));
+        Assert.False(first);
+        // "lost" went only to a node that died: its replay is the only copy left.
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(replay(Task("lost", 2)), out var accepted, out first));
+        Assert.False(first);
+        s.Apply(accepted!);
+        // A producer's repeat of "kept", heard by node 1, is still one duplicate (the replay did not hide it).
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("kept", 1), out _, out _));
+        Assert.Equal((2L, 1L), (s.Accepted, s.Duplicates));
+    }
+
+    [Fact]
+    public void Recent_copies_keep_the_newest_within_their_window_and_capacity()
+    {
+        var recent = new RecentCopies(capacity: 3, window: TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 5; i++) recent.Add(Task($"t{i}", 1), nowMs: i * 1_000);
+        Assert.Equal(["t2", "t3", "t4"], recent.Within(4_000).Cast<SubmitTask>().Select(t => t.TaskId));
+        Assert.Equal(["t4"], recent.Within(13_500).Cast<SubmitTask>().Select(t => t.TaskId));
+        Assert.Empty(recent.Within(60_000));
+    }
+
+    private static TaskAccepted Accept(QueueState s, SubmitTask t)
+    {
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(t, out var accepted, out _));
+        return accepted!;
+    }
 }
