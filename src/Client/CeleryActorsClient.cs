@@ -25,19 +25,19 @@ public sealed class CeleryActorsClient : IAsyncDisposable
     /// <summary>The path of the nodes' client gateway, as registered with their receptionists.</summary>
     public const string GatewayPath = "/user/client-gateway";
 
-    private readonly Task<IActorRef> _clusterClient;
+    private readonly Task<IActorRef> _connection;
     private readonly ActorSystem? _ownedSystem;
 
-    /// <summary>Wraps a cluster client actor already started with the nodes' receptionists as contacts.</summary>
-    public CeleryActorsClient(IActorRef clusterClient, CeleryActorsClientOptions options)
-        : this(Task.FromResult(clusterClient), options, null)
+    /// <summary>Wraps a connection started with <see cref="StartConnection"/> (a <see cref="ClientConnectionActor"/>).</summary>
+    public CeleryActorsClient(IActorRef connection, CeleryActorsClientOptions options)
+        : this(Task.FromResult(connection), options, null)
     {
     }
 
-    internal CeleryActorsClient(Task<IActorRef> clusterClient, CeleryActorsClientOptions options, ActorSystem? ownedSystem)
+    internal CeleryActorsClient(Task<IActorRef> connection, CeleryActorsClientOptions options, ActorSystem? ownedSystem)
     {
         options.Validate();
-        _clusterClient = clusterClient;
+        _connection = connection;
         Options = options;
         _ownedSystem = ownedSystem;
     }
@@ -88,7 +88,7 @@ public sealed class CeleryActorsClient : IAsyncDisposable
     {
         options.Validate();
         var system = ActorSystem.Create("celery-actors-client", ClientConfig(options, logLevel));
-        return new CeleryActorsClient(Task.FromResult(StartClusterClient(system, options)), options, system);
+        return new CeleryActorsClient(Task.FromResult(StartConnection(system, options)), options, system);
     }
 
     /// <summary>
@@ -98,16 +98,18 @@ public sealed class CeleryActorsClient : IAsyncDisposable
     public static CeleryActorsClient Create(ActorSystem system, CeleryActorsClientOptions options)
     {
         options.Validate();
-        return new CeleryActorsClient(StartClusterClient(system, options), options);
+        return new CeleryActorsClient(StartConnection(system, options), options);
     }
 
-    /// <summary>Starts the cluster client actor for <paramref name="options"/> in <paramref name="system"/>.</summary>
-    public static IActorRef StartClusterClient(ActorSystem system, CeleryActorsClientOptions options, string? name = null)
+    /// <summary>Starts the client's connection (a <see cref="ClientConnectionActor"/> over a cluster client) for
+    /// <paramref name="options"/> in <paramref name="system"/>.</summary>
+    public static IActorRef StartConnection(ActorSystem system, CeleryActorsClientOptions options, string? name = null)
     {
         system.Settings.InjectTopLevelFallback(TimingConfig.WithFallback(ClusterClientReceptionist.DefaultConfig()));
         var settings = ClusterClientSettings.Create(system)
             .WithInitialContacts(options.Contacts.Select(CeleryActorsClientOptions.ReceptionistPath).ToImmutableHashSet());
-        return system.ActorOf(ClusterClient.Props(settings), name ?? "celery-actors-client-" + Guid.NewGuid().ToString("N")[..8]);
+        return system.ActorOf(ClientConnectionActor.Props(settings, options.Timeout),
+            name ?? "celery-actors-client-" + Guid.NewGuid().ToString("N")[..8]);
     }
 
     /// <summary>Registers (or re-registers) a worker; returns its status once the worker entity handled it.</summary>
@@ -221,20 +223,20 @@ public sealed class CeleryActorsClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_ownedSystem is not null) await _ownedSystem.Terminate();
-        else if (_clusterClient.IsCompletedSuccessfully) _clusterClient.Result.Tell(PoisonPill.Instance);
+        else if (_connection.IsCompletedSuccessfully) _connection.Result.Tell(PoisonPill.Instance);
     }
 
     private async Task<T> Call<T>(string call, object message, CancellationToken token)
     {
-        var client = await _clusterClient.WaitAsync(Options.Timeout, token);
+        var connection = await _connection.WaitAsync(Options.Timeout, token);
+        var pending = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.Tell(new ClientConnectionActor.Call(message, pending));
         object reply;
         try
         {
-            // Local affinity: the contact node's own gateway answers, saving a hop inside the cluster.
-            reply = await client.Ask<object>(new ClusterClient.Send(GatewayPath, message, localAffinity: true),
-                Options.Timeout, token);
+            reply = await pending.Task.WaitAsync(Options.Timeout, token);
         }
-        catch (AskTimeoutException)
+        catch (TimeoutException)
         {
             throw new CeleryActorsTimeoutException(call, Options.Timeout, Options.Contacts);
         }

@@ -25,7 +25,7 @@ public static class CeleryActorsClientHosting
             .WithCustomSerializer("celery-allocator", [typeof(IAllocatorProtocol)], s => new AllocatorSerializer(s))
             .WithCustomSerializer("celery-client", [typeof(IClientProtocol), typeof(IMetricsCommand)], s => new ClientSerializer(s))
             .WithActors((system, registry) =>
-                registry.Register<CeleryActorsClient>(CeleryActorsClient.StartClusterClient(system, options, "celery-actors-client")));
+                registry.Register<CeleryActorsClient>(CeleryActorsClient.StartConnection(system, options, "celery-actors-client")));
     }
 
     /// <summary>
@@ -44,7 +44,7 @@ public static class CeleryActorsClientHosting
         return services.AddCeleryActorsClientService(options);
     }
 
-    /// <summary>Registers the <see cref="CeleryActorsClient"/> singleton over the cluster client that
+    /// <summary>Registers the <see cref="CeleryActorsClient"/> singleton over the connection that
     /// <see cref="AddCeleryActorsClient(AkkaConfigurationBuilder, CeleryActorsClientOptions)"/> started.</summary>
     public static IServiceCollection AddCeleryActorsClientService(this IServiceCollection services,
         CeleryActorsClientOptions options) =>

@@ -50,18 +50,17 @@ public sealed class ClientGatewayActor : ReceiveActor
         _redis = redis.GetDatabase();
         _settings = settings;
 
-        Receive<TrackTaskExecution>(m => Record(m, "task_execution"));
-        Receive<UpdateQueueLength>(m => Record(m, "queue_length"));
-        Receive<TrackPubSubMessage>(m => Record(m, "pubsub_message"));
-        Receive<PublishTask>(Publish);
-        Receive<RegisterWorker>(m => ToWorker(m, m.Worker));
-        Receive<WorkerHeartbeat>(m => ToWorker(m, m.Worker));
-        Receive<UnregisterWorker>(m => ToWorker(m, m.Worker));
-        Receive<WorkerTaskStatus>(m => ToWorker(m, m.Worker));
-        Receive<GetWorkers>(m => Answer(m, AllWorkers()));
-        Receive<GetQueues>(m => Answer(m, AllQueues()));
-        Receive<GetQueue>(m => Answer(m, OneQueue(m.Queue)));
-        Receive<GetHistory>(m => Answer(m, History(m.Queue, m.Limit)));
+        // The actor client wraps every call with its correlation id; bare calls are answered the same way.
+        Receive<ClientRequest>(r =>
+        {
+            var client = Sender;
+            Dispatch(r.Request, reply => client.Tell(new ClientResponse(r.Id, reply)));
+        });
+        ReceiveAny(m =>
+        {
+            var client = Sender;
+            Dispatch(m, reply => client.Tell(reply));
+        });
     }
 
     /// <summary>Props for the gateway.</summary>
@@ -69,25 +68,48 @@ public sealed class ClientGatewayActor : ReceiveActor
         AllocatorSettings settings) =>
         Akka.Actor.Props.Create(() => new ClientGatewayActor(metrics, queues, workers, redis, settings));
 
-    private void Record(IMetricsCommand command, string kind)
+    private void Dispatch(object request, Action<object> reply)
+    {
+        switch (request)
+        {
+            case TrackTaskExecution m: Record(m, "task_execution", reply); break;
+            case UpdateQueueLength m: Record(m, "queue_length", reply); break;
+            case TrackPubSubMessage m: Record(m, "pubsub_message", reply); break;
+            case PublishTask m: Publish(m, reply); break;
+            case RegisterWorker m: ToWorker(m, m.Worker, reply); break;
+            case WorkerHeartbeat m: ToWorker(m, m.Worker, reply); break;
+            case UnregisterWorker m: ToWorker(m, m.Worker, reply); break;
+            case WorkerTaskStatus m: ToWorker(m, m.Worker, reply); break;
+            case GetWorkers m: Answer(m, AllWorkers(), reply); break;
+            case GetQueues m: Answer(m, AllQueues(), reply); break;
+            case GetQueue m: Answer(m, OneQueue(m.Queue), reply); break;
+            case GetHistory m: Answer(m, History(m.Queue, m.Limit), reply); break;
+            default:
+                _log.Warning("Client request {0} is not one the gateway takes", request.GetType().Name);
+                reply(new GatewayFailure(request.GetType().Name, "not a request the gateway takes"));
+                break;
+        }
+    }
+
+    private void Record(IMetricsCommand command, string kind, Action<object> reply)
     {
         // The recorder is local and never refuses a command: handing it over is the whole delivery.
         _metrics.Tell(command);
-        Sender.Tell(new MetricsCommandAccepted(kind));
+        reply(new MetricsCommandAccepted(kind));
     }
 
-    private void Publish(PublishTask p)
+    private void Publish(PublishTask p, Action<object> reply)
     {
         // The queue answers once the task is in its journal, so a confirmed task survives the queue's node.
         var submit = new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
             AllocatorSettings.Now());
-        Answer(p, Confirm(_queues.Ask<TaskSubmitted>(submit, AskTimeout), s => (object)new TaskPublished(s.Queue, s.TaskId)));
+        Answer(p, Confirm(_queues.Ask<TaskSubmitted>(submit, AskTimeout), s => (object)new TaskPublished(s.Queue, s.TaskId)), reply);
     }
 
-    private void ToWorker(IWorkerCommand command, string worker)
+    private void ToWorker(IWorkerCommand command, string worker, Action<object> reply)
     {
         _workers.Tell(command);
-        Answer(command, Confirm(_workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), AskTimeout), s => (object)s));
+        Answer(command, Confirm(_workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), AskTimeout), s => (object)s), reply);
     }
 
     private static async Task<object> Confirm<T>(Task<T> query, Func<T, object> reply) => reply(await query);
@@ -116,14 +138,19 @@ public sealed class ClientGatewayActor : ReceiveActor
             ? await _queues.Ask<QueueHistory>(new GetQueueHistory(queue, Math.Clamp(limit, 0, 1_000)), AskTimeout)
             : new QueueNotFound(queue);
 
-    private void Answer(object request, Task<object> reply)
+    private void Answer(object request, Task<object> answer, Action<object> reply)
     {
         var log = _log;
-        reply.PipeTo(Sender, failure: e =>
+        answer.ContinueWith(t =>
         {
-            var reason = e is AggregateException { InnerException: { } inner } ? inner.Message : e.Message;
-            log.Warning("Client request {0} failed: {1}", request.GetType().Name, reason);
-            return new GatewayFailure(request.GetType().Name, reason);
-        });
+            if (t.IsCompletedSuccessfully)
+            {
+                reply(t.Result);
+                return;
+            }
+            var e = t.Exception?.GetBaseException() ?? new TaskCanceledException();
+            log.Warning("Client request {0} failed: {1}", request.GetType().Name, e.Message);
+            reply(new GatewayFailure(request.GetType().Name, e.Message));
+        }, TaskContinuationOptions.ExecuteSynchronously);
     }
 }

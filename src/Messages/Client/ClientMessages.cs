@@ -76,3 +76,17 @@ public sealed record QueueNotFound(string Queue) : IClientProtocol;
 /// <param name="Request">What was asked.</param>
 /// <param name="Reason">Why it failed.</param>
 public sealed record GatewayFailure(string Request, string Reason) : IClientProtocol;
+
+/// <summary>
+/// A call of the actor client with its correlation id, answered with a <see cref="ClientResponse"/> of the same
+/// id. All calls of one client come from one long-lived actor, so a node's receptionist keeps one response
+/// tunnel for them rather than creating one per call.
+/// </summary>
+/// <param name="Id">The correlation id, unique per client.</param>
+/// <param name="Request">The call: any message the gateway takes.</param>
+public sealed record ClientRequest(long Id, object Request) : IClientProtocol;
+
+/// <summary>The gateway's answer to a <see cref="ClientRequest"/>.</summary>
+/// <param name="Id">The request's correlation id.</param>
+/// <param name="Response">The reply the bare request would have had.</param>
+public sealed record ClientResponse(long Id, object Response) : IClientProtocol;

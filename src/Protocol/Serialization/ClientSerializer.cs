@@ -42,6 +42,8 @@ public sealed class ClientSerializer : SerializerWithStringManifest
         [typeof(TrackTaskExecution)] = "m-task-execution",
         [typeof(UpdateQueueLength)] = "m-queue-length",
         [typeof(TrackPubSubMessage)] = "m-pubsub-message",
+        [typeof(ClientRequest)] = "request",
+        [typeof(ClientResponse)] = "response",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Type> Types =
@@ -62,11 +64,37 @@ public sealed class ClientSerializer : SerializerWithStringManifest
             : throw new ArgumentException($"{o.GetType()} is not a client protocol message", nameof(o));
 
     /// <inheritdoc />
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options);
+    public override byte[] ToBinary(object obj) => obj switch
+    {
+        ClientRequest r => JsonSerializer.SerializeToUtf8Bytes(Wrap(r.Id, r.Request), Options),
+        ClientResponse r => JsonSerializer.SerializeToUtf8Bytes(Wrap(r.Id, r.Response), Options),
+        _ => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Options),
+    };
 
     /// <inheritdoc />
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        Types.TryGetValue(manifest, out var type)
+    public override object FromBinary(byte[] bytes, string manifest) => manifest switch
+    {
+        "request" => Unwrap(bytes, (id, inner) => new ClientRequest(id, inner)),
+        "response" => Unwrap(bytes, (id, inner) => new ClientResponse(id, inner)),
+        _ => Types.TryGetValue(manifest, out var type)
             ? JsonSerializer.Deserialize(bytes, type, Options)!
-            : throw new System.Runtime.Serialization.SerializationException($"unknown client manifest '{manifest}'");
+            : throw new System.Runtime.Serialization.SerializationException($"unknown client manifest '{manifest}'"),
+    };
+
+    // The enveloped message keeps its own serializer (allocator or client protocol), named by id and manifest.
+    private Envelope Wrap(long id, object inner)
+    {
+        var serializer = system.Serialization.FindSerializerFor(inner);
+        return new Envelope(id, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, inner),
+            serializer.ToBinary(inner));
+    }
+
+    private object Unwrap(byte[] bytes, Func<long, object, object> create)
+    {
+        var e = JsonSerializer.Deserialize<Envelope>(bytes, Options)
+                ?? throw new System.Runtime.Serialization.SerializationException("empty client envelope");
+        return create(e.Id, system.Serialization.Deserialize(e.Payload, e.Serializer, e.Manifest));
+    }
+
+    private sealed record Envelope(long Id, int Serializer, string Manifest, byte[] Payload);
 }

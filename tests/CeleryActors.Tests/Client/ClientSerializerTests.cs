@@ -38,6 +38,11 @@ public class ClientSerializerTests() : TestKit(ProtocolSerializers.Bindings)
         new TrackTaskExecution("job", "q", 0.25, TaskOutcome.Success),
         new UpdateQueueLength("q", 12),
         new TrackPubSubMessage("tasks:q", "task", 0.002),
+        // Envelopes keep their content's own serializer: client protocol or allocator protocol.
+        new ClientRequest(7, new PublishTask("q", "t1", "job", "null", 5, null, null)),
+        new ClientRequest(long.MaxValue, new RegisterWorker("w", ["q"], Caps, 2)),
+        new ClientResponse(7, new TaskPublished("q", "t1")),
+        new ClientResponse(8, Worker),
     }.Select(m => new[] { m });
 
     [Theory]
