@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
@@ -78,15 +79,15 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self));
-        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self,
-            Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
+        Cluster.Get(Context.System).Subscribe(Self,
+            ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.MemberRemoved));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
-        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        Cluster.Get(Context.System).Unsubscribe(Self);
         foreach (var feed in _feeds) feed.Dispose();
     }
 
@@ -103,7 +104,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(_ => { });
         Receive<PubSubFeed.Restored>(_ => { });
-        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ClusterEvent.MemberRemoved>(Replay);
         Receive<ReplayAfterRemoval>(Replay);
     }
 
@@ -116,7 +117,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
             Become(Interrupted);
         });
         Receive<PubSubFeed.Restored>(_ => { });
-        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ClusterEvent.MemberRemoved>(Replay);
         Receive<ReplayAfterRemoval>(Replay);
     }
 
@@ -133,7 +134,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
             Become(Listening);
         });
         Receive<PubSubFeed.Interrupted>(_ => { });
-        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(Replay);
+        Receive<ClusterEvent.MemberRemoved>(Replay);
         Receive<ReplayAfterRemoval>(Replay);
     }
 
@@ -183,11 +184,12 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     // What this node sent to entities on a node that was dying is lost with it; the entities start again on the
     // survivors, and those that just started take what they do not know (the others ignore replays). A node that
     // left in good order handed its entities over with their mailboxes; only a downed one loses messages.
-    private void Replay(Akka.Cluster.ClusterEvent.MemberRemoved removed)
+    private void Replay(ClusterEvent.MemberRemoved removed)
     {
-        var self = Akka.Cluster.Cluster.Get(Context.System).SelfMember;
-        if (removed.PreviousStatus != Akka.Cluster.MemberStatus.Down || self.Status != Akka.Cluster.MemberStatus.Up) return;
-        Timers.StartSingleTimer("replay-" + removed.Member.UniqueAddress, new ReplayAfterRemoval(removed.Member.Address), ReplayDelay);
+        var self = Cluster.Get(Context.System).SelfMember;
+        if (removed.PreviousStatus != MemberStatus.Down || self.Status != MemberStatus.Up) return;
+        Timers.StartSingleTimer("replay-" + removed.Member.UniqueAddress,
+            new ReplayAfterRemoval(removed.Member.Address), ReplayDelay);
     }
 
     private void Replay(ReplayAfterRemoval removed)
