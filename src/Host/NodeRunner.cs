@@ -38,7 +38,21 @@ public static class NodeRunner
                 return ExitCodes.MissingDependency;
             }
             var directory = Path.GetFullPath(Path.Combine(options.Redis.StateDirectory, "redis"));
-            embedded = await RedisServerProcess.StartAsync(new RedisServerSettings(directory, AppendOnly: true));
+            try
+            {
+                embedded = await RedisServerProcess.StartAsync(new RedisServerSettings(directory, AppendOnly: true));
+            }
+            catch (RedisDataDirectoryInUseException)
+            {
+                var error = new SettingError("CeleryActors:Redis:StateDirectory",
+                    $"{directory} is in use by another node's private redis-server; give each node its own " +
+                    "folder, or set REDIS_URL");
+                await Console.Error.WriteLineAsync($"celery-actors: {error}");
+                return ExitCodes.BadSetting;
+            }
+            if (embedded.StoppedLeftoverProcessId is { } leftover)
+                Console.WriteLine($"celery-actors: shut down redis-server (pid {leftover}), left running in {directory} " +
+                                  "by a node that did not stop cleanly");
             url = embedded.Url;
             Console.WriteLine($"celery-actors: REDIS_URL not set; started a private redis-server at {url} " +
                               $"(data in {directory}, append-only file on)");

@@ -16,19 +16,38 @@ public sealed record RedisServerSettings(
     int Port = 0,
     string Executable = "redis-server");
 
+/// <summary>The data folder given to a private <c>redis-server</c> is held by another running process.</summary>
+public sealed class RedisDataDirectoryInUseException(string directory)
+    : InvalidOperationException($"{directory} is in use by another process's private redis-server")
+{
+    /// <summary>The folder that is in use.</summary>
+    public string Directory { get; } = directory;
+}
+
 /// <summary>
 /// A <c>redis-server</c> child process bound to 127.0.0.1, used by the host node when no <c>REDIS_URL</c> is set
 /// and by every test fixture. It can be stopped, killed and started again on the same port and data folder, so
 /// durability and outage tests use the same class as production.
 /// </summary>
+/// <remarks>
+/// One data folder, one server: the object holds an exclusive lock on <c>owner.lock</c> in the folder from start
+/// to dispose, and notes the server's pid and port in <c>redis-server.owner</c>. The kernel drops the lock when
+/// the owning process dies, even by SIGKILL, but the server it started lives on, orphaned, with the folder's
+/// append-only file open; the next start on the folder finds it through the note and shuts it down (SHUTDOWN
+/// flushes the file) before starting its own, so two servers never write one append-only file.
+/// </remarks>
 public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
 {
     // Children still running when the process exits are killed, so no test run leaves a server behind.
     private static readonly ConcurrentDictionary<RedisServerProcess, byte> Running = new();
     private static int _exitHookInstalled;
 
+    private const string LockFileName = "owner.lock";
+    private const string OwnerFileName = "redis-server.owner";
+
     private readonly RedisServerSettings _settings;
     private readonly bool _ownsDirectory;
+    private FileStream? _lock;
     private Process? _process;
     private readonly StringBuilder _output = new();
 
@@ -52,6 +71,10 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     /// <summary>A StackExchange.Redis configuration string for this server.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},abortConnect=false";
 
+    /// <summary>The pid of a server an earlier, dead owner of the data folder left running, which this one shut
+    /// down before it started; null when there was none.</summary>
+    public int? StoppedLeftoverProcessId { get; private set; }
+
     /// <summary>Whether the process is running.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
@@ -67,6 +90,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         "(Debian/Ubuntu), or set REDIS_URL to a Redis server you run yourself";
 
     /// <summary>Starts a server and waits until it answers PING.</summary>
+    /// <exception cref="RedisDataDirectoryInUseException">Another process holds the data folder.</exception>
     /// <exception cref="InvalidOperationException">The binary is missing or the server did not come up.</exception>
     public static async Task<RedisServerProcess> StartAsync(
         RedisServerSettings? settings = null, CancellationToken cancellationToken = default)
@@ -78,25 +102,108 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         var directory = settings.DataDirectory ??
                         Path.Combine(Path.GetTempPath(), "celeryactors-redis-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-
-        // A port found free may be taken before redis binds it; try a few.
-        Exception? last = null;
-        for (var attempt = 0; attempt < 5; attempt++)
+        var folderLock = LockFolder(directory);
+        try
         {
-            var port = settings.Port != 0 ? settings.Port : FreePort.Find();
-            var server = new RedisServerProcess(settings, directory, ownsDirectory, port);
-            try
+            var leftover = await StopLeftoverAsync(directory).ConfigureAwait(false);
+            // A port found free may be taken before redis binds it; try a few.
+            Exception? last = null;
+            for (var attempt = 0; attempt < 5; attempt++)
             {
-                await server.StartAsync(cancellationToken).ConfigureAwait(false);
-                return server;
+                var port = settings.Port != 0 ? settings.Port : FreePort.Find();
+                var server = new RedisServerProcess(settings, directory, ownsDirectory, port)
+                {
+                    _lock = folderLock, StoppedLeftoverProcessId = leftover,
+                };
+                try
+                {
+                    await server.StartAsync(cancellationToken).ConfigureAwait(false);
+                    return server;
+                }
+                catch (InvalidOperationException e) when (settings.Port == 0)
+                {
+                    last = e;
+                    await server.StopAsync().ConfigureAwait(false);
+                }
             }
-            catch (InvalidOperationException e) when (settings.Port == 0)
-            {
-                last = e;
-                await server.StopAsync().ConfigureAwait(false);
-            }
+            throw last!;
         }
-        throw last!;
+        catch
+        {
+            await folderLock.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // FileShare.None takes an flock(LOCK_EX) on Unix: held until disposed or the process dies, and not inherited
+    // by the server (.NET opens files close-on-exec).
+    private static FileStream LockFolder(string directory)
+    {
+        try
+        {
+            return new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite,
+                FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new RedisDataDirectoryInUseException(directory);
+        }
+    }
+
+    // The note names the server the folder's last owner started; if that process still runs redis-server in this
+    // folder, its owner died without stopping it. Anything else under that pid (reused, gone) is left alone.
+    private static async Task<int?> StopLeftoverAsync(string directory)
+    {
+        var note = Path.Combine(directory, OwnerFileName);
+        if (!File.Exists(note)) return null;
+        var parts = (await File.ReadAllTextAsync(note).ConfigureAwait(false)).Split(' ');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || !int.TryParse(parts[1], out var port)
+            || !RunsServerIn(pid, directory))
+        {
+            ForgetOwnerNote(directory);
+            return null;
+        }
+        try { await SendAsync(port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false); }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException) { }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (RunsServerIn(pid, directory))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                try { using var stuck = Process.GetProcessById(pid); stuck.Kill(); }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+                break;
+            }
+            await Task.Delay(25).ConfigureAwait(false);
+        }
+        ForgetOwnerNote(directory);
+        return pid;
+    }
+
+    private static void ForgetOwnerNote(string directory)
+    {
+        try { File.Delete(Path.Combine(directory, OwnerFileName)); }
+        catch (IOException) { /* the folder is gone: so is the note */ }
+    }
+
+    // Linux /proc: a live (not zombie) redis-server whose working directory is the folder (StartAsync sets it).
+    private static bool RunsServerIn(int pid, string directory)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault();
+            if (state is 'Z' or 'X') return false;
+            if (!File.ReadAllText($"/proc/{pid}/cmdline").Contains("redis-server", StringComparison.Ordinal))
+                return false;
+            var cwd = new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget;
+            return cwd is not null && Path.TrimEndingDirectorySeparator(cwd) ==
+                Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Starts the process again on the same port and data folder (after a stop or a kill).</summary>
@@ -138,7 +245,12 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             if (process.HasExited)
                 throw new InvalidOperationException(
                     $"redis-server exited with code {process.ExitCode} on port {Port}: {Output.Trim()}");
-            if (await PingAsync(cancellationToken).ConfigureAwait(false)) return;
+            if (await PingAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await File.WriteAllTextAsync(Path.Combine(DataDirectory, OwnerFileName), $"{process.Id} {Port}",
+                    CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
             await Task.Delay(25, cancellationToken).ConfigureAwait(false);
         }
         throw new InvalidOperationException($"redis-server on port {Port} did not answer PING within 20 s: {Output}");
@@ -162,7 +274,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         {
             if (!process.HasExited)
             {
-                await SendAsync("SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false);
+                await SendAsync(Port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false);
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 try
                 {
@@ -180,6 +292,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             process.Dispose();
             _process = null;
             Running.TryRemove(this, out _);
+            ForgetOwnerNote(DataDirectory);
         }
     }
 
@@ -201,6 +314,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             process.Dispose();
             _process = null;
             Running.TryRemove(this, out _);
+            ForgetOwnerNote(DataDirectory);
         }
     }
 
@@ -209,7 +323,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     {
         try
         {
-            var reply = await SendAsync("PING\r\n", expectReply: true, cancellationToken).ConfigureAwait(false);
+            var reply = await SendAsync(Port, "PING\r\n", expectReply: true, cancellationToken).ConfigureAwait(false);
             return reply.StartsWith("+PONG", StringComparison.Ordinal);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
@@ -223,6 +337,11 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_lock is { } folderLock)
+        {
+            _lock = null;
+            await folderLock.DisposeAsync().ConfigureAwait(false);
+        }
         if (_ownsDirectory)
         {
             try { Directory.Delete(DataDirectory, recursive: true); }
@@ -233,12 +352,13 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private async Task<string> SendAsync(string command, bool expectReply, CancellationToken cancellationToken = default)
+    private static async Task<string> SendAsync(int port, string command, bool expectReply,
+        CancellationToken cancellationToken = default)
     {
         using var client = new TcpClient();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(2));
-        await client.ConnectAsync("127.0.0.1", Port, timeout.Token).ConfigureAwait(false);
+        await client.ConnectAsync("127.0.0.1", port, timeout.Token).ConfigureAwait(false);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(command), timeout.Token).ConfigureAwait(false);
         if (!expectReply) return string.Empty;

@@ -63,6 +63,83 @@ public partial class NodeLifecycleTests
     }
 
     [Fact]
+    public async Task A_private_redis_left_running_by_a_killed_node_is_shut_down_by_the_next_start_with_its_data()
+    {
+        var state = Path.Combine(Path.GetTempPath(), "celeryactors-state-" + Guid.NewGuid().ToString("N"));
+        var environment = new Dictionary<string, string> { ["CELERYACTORS_STATE_DIR"] = state };
+        int? orphan = null;
+        try
+        {
+            await using (var first = await HostNodeProcess.StartAsync(environment))
+            {
+                var port = int.Parse(RedisAddress().Match(first.Output).Groups[1].Value);
+                orphan = OwnerNote(state).Pid;
+                using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port}"))
+                    await redis.GetDatabase().StringSetAsync("written-before-the-kill", "kept");
+                // SIGKILL of the node alone, as a crash: its redis-server is not told and lives on.
+                first.Process.Kill(entireProcessTree: false);
+                await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+                Assert.True(IsRunning(orphan.Value), "the killed node's redis-server should outlive it");
+            }
+
+            await using var second = await HostNodeProcess.StartAsync(environment);
+            Assert.Contains($"shut down redis-server (pid {orphan})", second.Output);
+            Assert.False(IsRunning(orphan.Value));
+            var (pid, newPort) = OwnerNote(state);
+            Assert.NotEqual(orphan, pid);
+            using var restarted = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{newPort}");
+            Assert.Equal("kept", await restarted.GetDatabase().StringGetAsync("written-before-the-kill"));
+        }
+        finally
+        {
+            if (orphan is { } pid && IsRunning(pid))
+                try { System.Diagnostics.Process.GetProcessById(pid).Kill(); } catch (ArgumentException) { }
+            try { Directory.Delete(state, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public async Task A_second_node_on_the_same_state_folder_stops_with_one_line_naming_the_setting()
+    {
+        var state = Path.Combine(Path.GetTempPath(), "celeryactors-state-" + Guid.NewGuid().ToString("N"));
+        var environment = new Dictionary<string, string> { ["CELERYACTORS_STATE_DIR"] = state };
+        try
+        {
+            await using var first = await HostNodeProcess.StartAsync(environment);
+            await using var second = HostNodeProcess.Launch(environment);
+            Assert.Equal(2, await second.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            var line = Assert.Single(second.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("invalid setting CELERYACTORS_STATE_DIR", line);
+            Assert.Contains("in use by another node", line);
+            // The first node's server was not touched.
+            using var ready = await first.Http.GetAsync("/health/ready");
+            Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+            Assert.True(IsRunning(OwnerNote(state).Pid));
+        }
+        finally
+        {
+            try { Directory.Delete(state, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static (int Pid, int Port) OwnerNote(string state)
+    {
+        var parts = File.ReadAllText(Path.Combine(state, "redis", "redis-server.owner")).Split(' ');
+        return (int.Parse(parts[0]), int.Parse(parts[1]));
+    }
+
+    // An orphan that exited may stay a zombie where nothing reaps it (a container's PID 1): read its state.
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+        }
+        catch (IOException) { return false; }
+    }
+
+    [Fact]
     public async Task Metrics_keep_answering_while_redis_is_down_and_the_node_recovers_when_it_is_back()
     {
         await using var redis = await RedisServerProcess.StartAsync();
