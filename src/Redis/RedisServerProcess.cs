@@ -120,10 +120,12 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
                     await server.StartAsync(cancellationToken).ConfigureAwait(false);
                     return server;
                 }
-                catch (InvalidOperationException e) when (settings.Port == 0)
+                catch (Exception e)
                 {
-                    last = e;
+                    // Whatever went wrong, no server is left running once the folder's lock is let go.
                     await server.StopAsync().ConfigureAwait(false);
+                    if (e is not InvalidOperationException || settings.Port != 0) throw;
+                    last = e;
                 }
             }
             throw last!;
@@ -166,13 +168,19 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         try { await SendAsync(port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false); }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException) { }
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var killed = false;
         while (RunsServerIn(pid, directory))
         {
-            if (DateTime.UtcNow > deadline)
+            if (DateTime.UtcNow > deadline && !killed)
             {
                 try { using var stuck = Process.GetProcessById(pid); stuck.Kill(); }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
-                break;
+                killed = true;
+            }
+            else if (DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10))
+            {
+                throw new InvalidOperationException(
+                    $"redis-server (pid {pid}) left running in {directory} by an earlier owner does not stop");
             }
             await Task.Delay(25).ConfigureAwait(false);
         }
@@ -237,6 +245,10 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         process.BeginErrorReadLine();
         _process = process;
         Track(this);
+        // Noted before it answers: a server loading a long append-only file answers LOADING for a while, and an
+        // owner killed meanwhile must not leave it unknown to the next one.
+        await File.WriteAllTextAsync(Path.Combine(DataDirectory, OwnerFileName), $"{process.Id} {Port}",
+            CancellationToken.None).ConfigureAwait(false);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (DateTime.UtcNow < deadline)
@@ -245,12 +257,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             if (process.HasExited)
                 throw new InvalidOperationException(
                     $"redis-server exited with code {process.ExitCode} on port {Port}: {Output.Trim()}");
-            if (await PingAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await File.WriteAllTextAsync(Path.Combine(DataDirectory, OwnerFileName), $"{process.Id} {Port}",
-                    CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
+            if (await PingAsync(cancellationToken).ConfigureAwait(false)) return;
             await Task.Delay(25, cancellationToken).ConfigureAwait(false);
         }
         throw new InvalidOperationException($"redis-server on port {Port} did not answer PING within 20 s: {Output}");
