@@ -47,7 +47,9 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
-        foreach (var (reply, _) in _pending.Values) reply.TrySetCanceled();
+        // The caller sees the client's own exception type, not a bare cancellation.
+        foreach (var (reply, _) in _pending.Values)
+            reply.TrySetException(new CeleryActorsException("the client was stopped before the cluster answered"));
     }
 
     private void Send(Call call)

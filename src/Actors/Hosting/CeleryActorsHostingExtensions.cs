@@ -52,8 +52,11 @@ public static class CeleryActorsHostingExtensions
     public static AkkaConfigurationBuilder AddMessageOwnership(this AkkaConfigurationBuilder builder) =>
         builder.WithActors((system, registry, resolver) =>
         {
-            var ownership = system.ActorOf(MessageOwnershipActor.Props(resolver.GetService<MessageOwnership>()),
-                "message-ownership");
+            // Without the shared instance the subscriptions would count nothing or everything: fail at start.
+            var shared = resolver.GetService<MessageOwnership>() ?? throw new InvalidOperationException(
+                "AddMessageOwnership needs a MessageOwnership singleton in the service collection " +
+                "(services.AddSingleton(new MessageOwnership()))");
+            var ownership = system.ActorOf(MessageOwnershipActor.Props(shared), "message-ownership");
             registry.Register<MessageOwnershipActor>(ownership);
         });
 
