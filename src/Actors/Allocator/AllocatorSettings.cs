@@ -38,10 +38,19 @@ public sealed record AllocatorSettings(
 
     /// <summary>How far back a node sends its forwarded tasks and status reports again when another node leaves
     /// the cluster: longer than the time from a node's death to its removal (about 6 s).</summary>
-    public TimeSpan ReplayWindow => TimeSpan.FromSeconds(15);
+    public TimeSpan ReplayWindow { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>At most this many recent messages are kept for such a replay (the newest).</summary>
     public int ReplayCapacity => 100_000;
+
+    /// <summary>And at most this many payload bytes: large task payloads make fewer messages fit.</summary>
+    public long ReplayBudgetBytes => 64L * 1024 * 1024;
+
+    /// <summary>Whether an entity started at <paramref name="startedAtMs"/> (monotonic) takes replayed copies:
+    /// only one that started in place of an entity on a node that died needs them; one that ran all along has
+    /// had every copy, and a replay would only bring it old news.</summary>
+    public bool TakesReplays(long startedAtMs) =>
+        Environment.TickCount64 - startedAtMs <= 2 * ReplayWindow.TotalMilliseconds;
 
     /// <summary>How often an online worker repeats to its queues that it serves them: a queue whose node died
     /// starts again elsewhere knowing no worker, and learns them within this interval.</summary>

@@ -47,7 +47,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     {
         _node = node;
         _ownership = ownership;
-        _recent = new RecentCopies(settings.ReplayCapacity, settings.ReplayWindow);
+        _recent = new RecentCopies(settings.ReplayCapacity, settings.ReplayBudgetBytes, settings.ReplayWindow);
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
@@ -155,30 +155,36 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
                 var queue = message.Channel[(_settings.Channels.Prefix.Length + "tasks:".Length)..];
                 var r = TaskMessageParser.Parse(message.Channel, queue, payload, AllocatorSettings.Now());
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else Forward(_queues, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
+                else Forward(_queues, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) },
+                    message.Payload.Length);
                 break;
             }
             case ChannelKind.WorkersControl:
             {
                 var r = WorkerControlParser.Parse(payload);
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else _workers.Tell(WithCopy(r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt)));
+                else if (r.Message is WorkerHeartbeat h)
+                    _workers.Tell(h with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
+                else Forward(_workers, WithCopy(r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt)),
+                    message.Payload.Length);
                 break;
             }
             case ChannelKind.TaskStatus:
             {
                 var r = TaskStatusParser.Parse(payload);
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else Forward(_workers, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
+                else Forward(_workers, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) },
+                    message.Payload.Length);
                 break;
             }
         }
     }
 
-    private void Forward(IActorRef region, IPubSubCommand command)
+    // Heartbeats are not kept: the next one comes within seconds, and an old one would only fake liveness.
+    private void Forward(IActorRef region, IPubSubCommand command, int bytes)
     {
         region.Tell(command);
-        _recent.Add(command, Environment.TickCount64);
+        _recent.Add(command, bytes, Environment.TickCount64);
     }
 
     // What this node sent to entities on a node that was dying is lost with it; the entities start again on the
@@ -205,28 +211,37 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
                 case WorkerTaskStatus { Via: { } via } status:
                     _workers.Tell(status with { Via = via with { Replay = true } });
                     break;
+                case RegisterWorker { Via: { } via } register:
+                    _workers.Tell(register with { Via = via with { Replay = true } });
+                    break;
+                case UnregisterWorker { Via: { } via } unregister:
+                    _workers.Tell(unregister with { Via = via with { Replay = true } });
+                    break;
                 default:
                     continue;
             }
             replayed++;
         }
-        _log.Info("{0} was removed from the cluster; sent the {1} tasks and status reports of the last {2} again",
-            removed.Node, replayed, _settings.ReplayWindow);
+        _log.Info("{0} was removed from the cluster; sent the {1} tasks, status reports and registrations of " +
+                  "the last {2} again", removed.Node, replayed, _settings.ReplayWindow);
     }
 
-    private sealed record ReplayAfterRemoval(Address Node) : INoSerializationVerificationNeeded;
+    private sealed class ReplayAfterRemoval(Address node) : INoSerializationVerificationNeeded
+    {
+        public Address Node { get; } = node;
+    }
 
     // Every node forwards what it hears and the entity counts each publication once (PubSubTally), so the
     // counters of all nodes add up to what was published; the copy says which node it is and what it measured.
     private PubSubCopy Copy(string channel, string type, double? publishedAt) =>
         new(_node, channel, type, publishedAt is { } sent ? Math.Max(0, AllocatorSettings.Now() - sent) : null);
 
-    private static IWorkerCommand WithCopy(IWorkerCommand command, PubSubCopy copy) => command switch
+    private static IPubSubCommand WithCopy(IWorkerCommand command, PubSubCopy copy) => command switch
     {
         RegisterWorker r => r with { Via = copy },
         WorkerHeartbeat h => h with { Via = copy },
         UnregisterWorker u => u with { Via = copy },
-        _ => command,
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a worker control command"),
     };
 
     // A bad message reaches no entity: the node that owns it (MessageOwnership) counts and logs it.

@@ -154,8 +154,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     {
         // A queue that did not just start has had every copy that was sent to it: a replayed task it does not
         // know is one it finished and forgot, never a lost one.
-        if (task.Via is { Replay: true } && Environment.TickCount64 - _startedAt > 2 * _settings.ReplayWindow.TotalMilliseconds)
-            return;
+        if (task.Via is { Replay: true } && !_settings.TakesReplays(_startedAt)) return;
         var outcome = _state.Process(task, out var accepted, out var newPublication);
         if (newPublication) CountHeard(task.Via!);
         if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();

@@ -33,7 +33,10 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
     private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
     private const int MaxEarlyReports = 10_000;
+    private const int MaxFinished = 50_000;
     private const long EarlyReportLifetimeMs = 5_000;
+    private readonly RecentlyFinished _finished;
+    private readonly long _startedAt = Environment.TickCount64;
     private RegisterWorker? _registration;
     private readonly PubSubTally _heard = new();
     private IActorRef _queues = ActorRefs.Nobody;
@@ -50,6 +53,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _database = redis.GetDatabase();
         _metrics = metrics;
         _registry = registry;
+        _finished = new RecentlyFinished(MaxFinished, settings.ReplayWindow);
 
         Recover<WorkerRegistered>(r => _registration = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize));
         Recover<WorkerUnregistered>(_ => _registration = null);
@@ -108,7 +112,10 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Unregistered()
     {
-        CommandHeard<RegisterWorker>(Register);
+        CommandHeard<RegisterWorker>(r =>
+        {
+            if (!IsOldNews(r)) Register(r);
+        });
         CommandHeard<WorkerTaskStatus>(Route);
         CommonCommands();
         // Heartbeats and unregistrations of a worker we do not know change nothing.
@@ -121,16 +128,20 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         // Every node forwards the worker's registration: the same one again changes nothing and is not stored.
         CommandHeard<RegisterWorker>(r =>
         {
+            if (IsOldNews(r)) return;
             if (SameRegistration(r)) Heard();
             else Register(r);
         });
         CommandHeard<WorkerHeartbeat>(_ => Heard());
         CommandHeard<WorkerTaskStatus>(s =>
         {
-            Heard();
+            if (!IsReplay(s)) Heard();
             Route(s);
         });
-        CommandHeard<UnregisterWorker>(_ => Unregister());
+        CommandHeard<UnregisterWorker>(u =>
+        {
+            if (!IsOldNews(u)) Unregister();
+        });
         Command<AnnounceTick>(_ => Announce());
         Command<LivenessCheck>(_ =>
         {
@@ -150,8 +161,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Offline()
     {
-        CommandHeard<RegisterWorker>(Register);
-        // A worker that speaks again is alive again, with the registration it had.
+        // A worker that speaks again is alive again, with the registration it had; a replay is not the worker
+        // speaking now, and would bring back one that died with the node.
+        CommandHeard<RegisterWorker>(r =>
+        {
+            if (!IsReplay(r)) Register(r);
+        });
         CommandHeard<WorkerHeartbeat>(_ =>
         {
             Heard();
@@ -159,13 +174,23 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         });
         CommandHeard<WorkerTaskStatus>(s =>
         {
-            Heard();
             Route(s);
+            if (IsReplay(s)) return;
+            Heard();
             GoOnline();
         });
-        CommandHeard<UnregisterWorker>(_ => Unregister());
+        CommandHeard<UnregisterWorker>(u =>
+        {
+            if (!IsReplay(u)) Unregister();
+        });
         CommonCommands();
     }
+
+    private static bool IsReplay(IPubSubCommand command) => command.Via is { Replay: true };
+
+    // Replayed registrations matter only to an entity that started in place of one on a node that died: it may
+    // have missed them. Taken in the order they come, they leave it where the last one did.
+    private bool IsOldNews(IPubSubCommand command) => IsReplay(command) && !_settings.TakesReplays(_startedAt);
 
     private void CommonCommands()
     {
@@ -173,6 +198,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<TaskAssignedToWorker>(a =>
         {
             _tasks[a.TaskId] = a.Queue;
+            _finished.Remove(a.TaskId);
             if (_early.Remove(a.TaskId, out var early))
                 foreach (var report in early.Reports) Route(report);
         });
@@ -260,15 +286,27 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Route(WorkerTaskStatus status)
     {
-        if (!_tasks.TryGetValue(status.TaskId, out var queue))
+        if (_tasks.TryGetValue(status.TaskId, out var queue))
         {
-            KeepEarly(status);
-            return;
+            if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed)
+            {
+                Forget(status.TaskId);
+                _finished.Add(status.TaskId, queue, Environment.TickCount64);
+            }
+            else if (status.Progress == TaskProgress.Started) _started.Add(status.TaskId);
+            Report(queue, status);
         }
-        if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed) Forget(status.TaskId);
-        else if (status.Progress == TaskProgress.Started) _started.Add(status.TaskId);
-        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
+        // Another node's copy of a report on a task that finished: old news, except to a queue that started
+        // again after a node died and may have missed the end (it ignores what it knows).
+        else if (_finished.TryGet(status.TaskId, out queue))
+        {
+            if (IsReplay(status)) Report(queue, status);
+        }
+        else KeepEarly(status);
     }
+
+    private void Report(string queue, WorkerTaskStatus status) =>
+        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
 
     private void KeepEarly(WorkerTaskStatus status)
     {
@@ -289,6 +327,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void ForgetStaleEarlyReports()
     {
+        _finished.Trim(Environment.TickCount64);
         if (_early.Count == 0) return;
         var now = Environment.TickCount64;
         foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())

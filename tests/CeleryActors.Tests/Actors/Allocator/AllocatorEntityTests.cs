@@ -301,6 +301,58 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Assert.Equal((true, 0), (status.Online, status.UnfinishedTasks));
     }
 
+    private static PubSubCopy Replayed(string type) => new(7, "workers:control", type, null, Replay: true);
+
+    private Task<WorkerStatus> Status(AllocatorHarness h, string worker) =>
+        h.Workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), Wait);
+
+    [Fact]
+    public async Task A_worker_entity_that_just_started_takes_a_replayed_registration_its_lost_copies_never_brought()
+    {
+        using var h = Start();
+        // The registration went only to the node that died; the survivors' replay is all that is left of it.
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2, Replayed("register")));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        Assert.True((await Status(h, "w")).Registered);
+    }
+
+    [Fact]
+    public async Task A_worker_entity_that_ran_all_along_ignores_replayed_registrations()
+    {
+        var settings = AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)) with
+        {
+            ReplayWindow = TimeSpan.FromMilliseconds(100),
+        };
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection, settings, CreateTestProbe().Ref);
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        // Past twice the window the entity counts as one that ran all along (a clock threshold, not a race).
+        await Task.Delay(settings.ReplayWindow * 3);
+        h.Workers.Tell(new UnregisterWorker("w", Replayed("unregister")));
+        var status = await Status(h, "w");
+        Assert.Equal((true, true), (status.Registered, status.Online));
+        // The same unregistration heard live does take effect.
+        h.Workers.Tell(new UnregisterWorker("w"));
+        Assert.False((await Status(h, "w")).Registered);
+    }
+
+    [Fact]
+    public async Task A_replayed_status_report_does_not_bring_an_offline_worker_back()
+    {
+        using var h = Start(worker: TimeSpan.FromSeconds(1));
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        await AwaitAssertAsync(async () => Assert.False((await Status(h, "w")).Online), Wait);
+
+        // Fifteen-second-old news from a survivor's replay: the worker may have died with the node.
+        h.Workers.Tell(new WorkerTaskStatus("w", "some-task", TaskProgress.Started, null, null,
+            new PubSubCopy(7, "task-status", "started", null, Replay: true)));
+        Assert.False((await Status(h, "w")).Online);
+        // The worker speaking now does.
+        h.Workers.Tell(new WorkerHeartbeat("w"));
+        Assert.True((await Status(h, "w")).Online);
+    }
+
     [Fact]
     public void Copies_from_three_nodes_are_one_task_one_pub_sub_message_and_one_registration()
     {

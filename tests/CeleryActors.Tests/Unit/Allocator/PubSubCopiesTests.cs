@@ -114,11 +114,55 @@ public class PubSubCopiesTests
     [Fact]
     public void Recent_copies_keep_the_newest_within_their_window_and_capacity()
     {
-        var recent = new RecentCopies(capacity: 3, window: TimeSpan.FromSeconds(10));
-        for (var i = 0; i < 5; i++) recent.Add(Task($"t{i}", 1), nowMs: i * 1_000);
+        var recent = new RecentCopies(capacity: 3, budgetBytes: 1_000_000, window: TimeSpan.FromSeconds(10));
+        for (var i = 0; i < 5; i++) recent.Add(Task($"t{i}", 1), bytes: 100, nowMs: i * 1_000);
         Assert.Equal(["t2", "t3", "t4"], recent.Within(4_000).Cast<SubmitTask>().Select(t => t.TaskId));
         Assert.Equal(["t4"], recent.Within(13_500).Cast<SubmitTask>().Select(t => t.TaskId));
         Assert.Empty(recent.Within(60_000));
+    }
+
+    [Fact]
+    public void Recent_copies_hold_no_more_bytes_than_their_budget_and_let_go_of_what_the_window_left_behind()
+    {
+        var recent = new RecentCopies(capacity: 100, budgetBytes: 1_000, window: TimeSpan.FromSeconds(10));
+        recent.Add(Task("small", 1), bytes: 100, nowMs: 0);
+        recent.Add(Task("large", 1), bytes: 800, nowMs: 1);
+        recent.Add(Task("next", 1), bytes: 200, nowMs: 2);
+        Assert.Equal(["large", "next"], recent.Within(2).Cast<SubmitTask>().Select(t => t.TaskId));
+        Assert.Equal((2, 1_000L), (recent.Count, recent.Bytes));
+        // Nothing is held past the window once newer traffic comes, even far below both limits.
+        recent.Add(Task("later", 1), bytes: 10, nowMs: 60_000);
+        Assert.Equal((1, 10L), (recent.Count, recent.Bytes));
+    }
+
+    [Fact]
+    public void Recently_finished_tasks_keep_their_queue_for_the_lifetime_and_up_to_the_capacity()
+    {
+        var finished = new RecentlyFinished(capacity: 2, lifetime: TimeSpan.FromSeconds(10));
+        finished.Add("a", "q1", nowMs: 0);
+        finished.Add("b", "q2", nowMs: 1_000);
+        Assert.True(finished.TryGet("a", out var queue));
+        Assert.Equal("q1", queue);
+        finished.Add("c", "q1", nowMs: 2_000);
+        Assert.False(finished.TryGet("a", out _)); // over the capacity: the oldest went
+        finished.Trim(nowMs: 11_500);
+        Assert.False(finished.TryGet("b", out _)); // older than the lifetime
+        Assert.True(finished.TryGet("c", out _));
+    }
+
+    [Fact]
+    public void A_task_allocated_again_is_no_longer_finished_and_noting_it_again_renews_it()
+    {
+        var finished = new RecentlyFinished(capacity: 10, lifetime: TimeSpan.FromSeconds(10));
+        finished.Add("a", "q", nowMs: 0);
+        finished.Remove("a");
+        Assert.False(finished.TryGet("a", out _));
+        finished.Add("a", "q", nowMs: 5_000);
+        // The stale first note must not take the renewed one with it.
+        finished.Trim(nowMs: 12_000);
+        Assert.True(finished.TryGet("a", out _));
+        finished.Trim(nowMs: 15_001);
+        Assert.Equal(0, finished.Count);
     }
 
     private static TaskAccepted Accept(QueueState s, SubmitTask t)
