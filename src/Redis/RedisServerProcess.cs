@@ -167,25 +167,27 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         }
         try { await SendAsync(port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false); }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException) { }
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        var killed = false;
-        while (RunsServerIn(pid, directory))
+        if (!await GoneWithinAsync(pid, directory, TimeSpan.FromSeconds(10)).ConfigureAwait(false))
         {
-            if (DateTime.UtcNow > deadline && !killed)
-            {
-                try { using var stuck = Process.GetProcessById(pid); stuck.Kill(); }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
-                killed = true;
-            }
-            else if (DateTime.UtcNow > deadline + TimeSpan.FromSeconds(10))
-            {
+            try { using var stuck = Process.GetProcessById(pid); stuck.Kill(); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
+            if (!await GoneWithinAsync(pid, directory, TimeSpan.FromSeconds(10)).ConfigureAwait(false))
                 throw new InvalidOperationException(
                     $"redis-server (pid {pid}) left running in {directory} by an earlier owner does not stop");
-            }
-            await Task.Delay(25).ConfigureAwait(false);
         }
         ForgetOwnerNote(directory);
         return pid;
+    }
+
+    private static async Task<bool> GoneWithinAsync(int pid, string directory, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (RunsServerIn(pid, directory))
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(25).ConfigureAwait(false);
+        }
+        return true;
     }
 
     private static void ForgetOwnerNote(string directory)

@@ -162,11 +162,14 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
             case ChannelKind.WorkersControl:
             {
                 var r = WorkerControlParser.Parse(payload);
-                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else if (r.Message is WorkerHeartbeat h)
-                    _workers.Tell(h with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) });
-                else Forward(_workers, WithCopy(r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt)),
-                    message.Payload.Length);
+                if (r.IsRejected)
+                {
+                    Reject(kind, message, r.Reason, r.Detail!);
+                    break;
+                }
+                var command = WithVia((IPubSubCommand)r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt));
+                if (command is WorkerHeartbeat) _workers.Tell(command);
+                else Forward(_workers, command, message.Payload.Length);
                 break;
             }
             case ChannelKind.TaskStatus:
@@ -203,23 +206,9 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         var replayed = 0;
         foreach (var command in _recent.Within(Environment.TickCount64))
         {
-            switch (command)
-            {
-                case SubmitTask { Via: { } via } task:
-                    _queues.Tell(task with { Via = via with { Replay = true } });
-                    break;
-                case WorkerTaskStatus { Via: { } via } status:
-                    _workers.Tell(status with { Via = via with { Replay = true } });
-                    break;
-                case RegisterWorker { Via: { } via } register:
-                    _workers.Tell(register with { Via = via with { Replay = true } });
-                    break;
-                case UnregisterWorker { Via: { } via } unregister:
-                    _workers.Tell(unregister with { Via = via with { Replay = true } });
-                    break;
-                default:
-                    continue;
-            }
+            // Only copies heard on pub/sub are kept, so each has its Via.
+            var region = command is SubmitTask ? _queues : _workers;
+            region.Tell(WithVia(command, command.Via! with { Replay = true }));
             replayed++;
         }
         _log.Info("{0} was removed from the cluster; sent the {1} tasks, status reports and registrations of " +
@@ -236,12 +225,14 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     private PubSubCopy Copy(string channel, string type, double? publishedAt) =>
         new(_node, channel, type, publishedAt is { } sent ? Math.Max(0, AllocatorSettings.Now() - sent) : null);
 
-    private static IPubSubCommand WithCopy(IWorkerCommand command, PubSubCopy copy) => command switch
+    private static IPubSubCommand WithVia(IPubSubCommand command, PubSubCopy via) => command switch
     {
-        RegisterWorker r => r with { Via = copy },
-        WorkerHeartbeat h => h with { Via = copy },
-        UnregisterWorker u => u with { Via = copy },
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a worker control command"),
+        SubmitTask t => t with { Via = via },
+        WorkerTaskStatus s => s with { Via = via },
+        RegisterWorker r => r with { Via = via },
+        WorkerHeartbeat h => h with { Via = via },
+        UnregisterWorker u => u with { Via = via },
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a pub/sub command"),
     };
 
     // A bad message reaches no entity: the node that owns it (MessageOwnership) counts and logs it.

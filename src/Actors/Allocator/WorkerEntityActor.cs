@@ -146,7 +146,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<LivenessCheck>(_ =>
         {
             UpdateGauges(online: null);
-            ForgetStaleEarlyReports();
+            ForgetStale();
             if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
                 _worker, _settings.WorkerTimeout, _tasks.Count);
@@ -209,7 +209,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<LivenessCheck>(_ =>
         {
             UpdateGauges(online: null);
-            ForgetStaleEarlyReports();
+            ForgetStale();
         });
     }
 
@@ -325,7 +325,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         entry.Reports.Add(status);
     }
 
-    private void ForgetStaleEarlyReports()
+    private void ForgetStale()
     {
         _finished.Trim(Environment.TickCount64);
         if (_early.Count == 0) return;
