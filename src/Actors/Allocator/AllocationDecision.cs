@@ -2,15 +2,17 @@ using CeleryActors.Messages.Allocator;
 
 namespace CeleryActors.Actors.Allocator;
 
-/// <summary>A worker as one queue sees it: what it offers and how many of the queue's tasks it holds.</summary>
+/// <summary>
+/// A worker as one queue sees it: what it offers, how much room it said it has, and where the slot protocol with
+/// it stands. Not event-sourced: online workers announce themselves to their queues every announce interval.
+/// </summary>
 public sealed class WorkerSlot
 {
-    /// <summary>Creates a slot view of a worker.</summary>
-    public WorkerSlot(string name, IReadOnlyDictionary<string, CapabilityValue> capabilities, int slots)
+    /// <summary>Creates the view of a worker.</summary>
+    public WorkerSlot(string name, IReadOnlyDictionary<string, CapabilityValue> capabilities)
     {
         Name = name;
         Capabilities = capabilities;
-        Slots = slots;
     }
 
     /// <summary>The worker's name.</summary>
@@ -19,28 +21,31 @@ public sealed class WorkerSlot
     /// <summary>Its capabilities.</summary>
     public IReadOnlyDictionary<string, CapabilityValue> Capabilities { get; set; }
 
-    /// <summary>Unfinished tasks of this queue it may hold (its pool size, or its share of it).</summary>
-    public int Slots { get; set; }
+    /// <summary>The newest incarnation of its entity heard of: grants of older ones are ignored.</summary>
+    public long Epoch { get; set; }
 
-    /// <summary>Unfinished tasks of this queue it holds now.</summary>
-    public int Load { get; set; }
+    /// <summary>Free slots of its whole pool, as its last message said.</summary>
+    public int Free { get; set; }
 
-    /// <summary>Whether it serves the queue now (online and registered for it).</summary>
-    public bool Online { get; set; } = true;
+    /// <summary>Its unfinished tasks over all queues, as its last message said.</summary>
+    public int Held { get; set; }
 
-    /// <summary>Whether it can take one more task.</summary>
-    public bool HasRoom => Online && Load < Slots;
+    /// <summary>An offer was sent to it and it has not answered (granted or said it is full) yet.</summary>
+    public bool Offered { get; set; }
+
+    /// <summary>What it was last told waits here (null: nothing, or told nothing).</summary>
+    public TaskOffer? Told { get; set; }
 }
 
 /// <summary>
-/// Picks the worker for a task (SPEC §4): an online worker with room (fewer unfinished tasks than its slots)
-/// whose capabilities meet every requirement (numbers ≥, strings equal); among those, the least loaded, and
-/// between equally loaded ones the first in registration order, so the choice is deterministic. Plain and
-/// allocation-free, so it can run a million times a second.
+/// Picks the worker a waiting task is offered to (SPEC §4): a worker of the queue that said it has room, has no
+/// unanswered offer from this queue, and whose capabilities meet every requirement (numbers ≥, strings equal);
+/// among those, the least loaded (fewest unfinished tasks over all its queues), and between equals the first
+/// registered, so the choice is deterministic. Plain and allocation-free.
 /// </summary>
 public static class AllocationDecision
 {
-    /// <summary>The chosen worker, or null when none can take the task now.</summary>
+    /// <summary>The worker to offer a task with <paramref name="requires"/> to, or null when none has room.</summary>
     public static WorkerSlot? Choose(List<WorkerSlot> workers, IReadOnlyDictionary<string, CapabilityValue>? requires)
     {
         // A span over the list: no interface calls or bounds checks in the loop that runs per decision.
@@ -48,27 +53,11 @@ public static class AllocationDecision
         WorkerSlot? best = null;
         foreach (var w in span)
         {
-            if (!w.HasRoom) continue;
-            if (best is not null && w.Load >= best.Load) continue;
+            if (w.Free <= 0 || w.Offered) continue;
+            if (best is not null && w.Held >= best.Held) continue;
             if (requires is not null && !Meets(w.Capabilities, requires)) continue;
             best = w;
-            if (best.Load == 0) break;
-        }
-        return best;
-    }
-
-    /// <summary>The chosen worker, or null when none can take the task now.</summary>
-    public static WorkerSlot? Choose(IReadOnlyList<WorkerSlot> workers, IReadOnlyDictionary<string, CapabilityValue>? requires)
-    {
-        WorkerSlot? best = null;
-        for (var i = 0; i < workers.Count; i++)
-        {
-            var w = workers[i];
-            if (!w.HasRoom) continue;
-            if (best is not null && w.Load >= best.Load) continue;
-            if (requires is not null && !Meets(w.Capabilities, requires)) continue;
-            best = w;
-            if (best.Load == 0) break; // nobody is less loaded than idle
+            if (best.Held == 0) break; // nobody is less loaded than idle
         }
         return best;
     }
@@ -80,15 +69,5 @@ public static class AllocationDecision
         foreach (var (name, needed) in requires)
             if (!capabilities.TryGetValue(name, out var have) || !have.Meets(needed)) return false;
         return true;
-    }
-
-    /// <summary>Whether any worker (with room or not, online or not) could ever meet the requirements: used
-    /// to tell a task that waits for room from one that waits for a capable worker.</summary>
-    public static bool AnyCapable(IReadOnlyList<WorkerSlot> workers, IReadOnlyDictionary<string, CapabilityValue>? requires)
-    {
-        if (requires is null) return workers.Count > 0;
-        for (var i = 0; i < workers.Count; i++)
-            if (Meets(workers[i].Capabilities, requires)) return true;
-        return false;
     }
 }

@@ -11,7 +11,9 @@ namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
 /// One queue of the allocator, a sharded persistent entity (persistence id <c>queue-{name}</c>). It decides with
-/// its <see cref="QueueState"/> and applies each event at once (so the next message sees it). Events are stored
+/// its <see cref="QueueState"/> and applies each event at once (so the next message sees it). It allocates only on
+/// slots its workers grant (<see cref="GrantSlots"/>): it offers what waits to the least loaded worker with room
+/// (<see cref="QueueConsumers"/>), and the worker entity, which alone counts its pool, grants. Events are stored
 /// by group commit: while one journal write is under way, new events collect, and they go as one
 /// <see cref="QueueEventBatch"/> when it completes - one write per round trip, however busy the queue. What
 /// leaves the entity - an assignment on the worker's channel, the worker entity's bookkeeping, metrics - happens
@@ -31,6 +33,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QueueState _state;
+    private readonly QueueConsumers _consumers = new();
     private IActorRef _workers = ActorRefs.Nobody;
     private IActorRef _recorder = ActorRefs.Nobody;
     private readonly List<IQueueEvent> _unwritten = [];
@@ -71,9 +74,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<ReportTaskProgress>(Handle);
         Command<WorkerServesQueue>(Handle);
         Command<WorkerLeftQueue>(Handle);
-        Command<GetTasksOfWorker>(Handle);
+        Command<GrantSlots>(Handle);
+        Command<WorkerRoomChanged>(Handle);
+        Command<ReturnTask>(Handle);
         Command<Sweep>(_ => HandleSweep());
-        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats() with { Unwritten = _unwritten.Count + _writingEvents }));
+        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _unwritten.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
         Command<WakeQueue>(_ => { });
         Command<SaveSnapshotSuccess>(s =>
@@ -143,9 +148,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _log.Info("Queue {0} recovered: {1} pending, {2} in flight, {3} events", _queue, _state.PendingCount,
             _state.InFlightCount, _state.EventCount);
         if (_state.EventCount > 0) List();
-        // Worker entities route reports by task id: tell them again what they hold, they may have restarted too.
-        foreach (var task in _state.InFlight)
-            _workers.Tell(new TaskAssignedToWorker(task.Worker!, task.TaskId, _queue));
+        // The workers learn what they hold here from their next sync (WorkerServesQueue), which they repeat.
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, _settings.SweepInterval);
         UpdateGauges();
     }
@@ -162,6 +165,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             List();
             Emit(accepted!, static (_, _) => { });
+            Offer();
         }
         // The client's call completes once what it asked for is in the journal: a task it was told about
         // survives the death of this node. (Copies heard on pub/sub have nobody to answer.)
@@ -170,7 +174,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             var (client, reply) = (Sender, new TaskSubmitted(_queue, task.TaskId, outcome == SubmitOutcome.Accepted));
             AfterWritten(() => client.Tell(reply));
         }
-        AllocateWhatFits();
+        WriteIfIdle();
     }
 
     // A publication heard on pub/sub is counted here, once in the cluster, not by the nodes that forwarded it.
@@ -183,7 +187,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Handle(ReportTaskProgress report)
     {
         var now = AllocatorSettings.Now();
-        if (_state.Process(report, now) is not { } e) return;
+        var decision = _state.Process(report, now);
+        if (decision.Ignored is { } reason)
+        {
+            // A replay's original was counted (or lost with its node) already.
+            if (!report.Replayed) _metrics.TaskReportsIgnored.WithLabels(reason).Inc();
+            return;
+        }
+        if (decision.Event is not { } e) return;
         var task = _state.Find(report.TaskId);
         var (name, holder) = (task?.TaskName ?? "unknown", task?.Worker);
         Emit(e, (self, _) =>
@@ -192,44 +203,94 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
                 self._metrics.CountTaskProgress(name, self._queue, report.Progress, report.Exception);
             if (report.Runtime is { } runtime)
                 self._recorder.Tell(new ObserveTaskDuration(name, self._queue, runtime));
-            // A late finish by a former holder: the current holder no longer has it.
+            // Finished by a former holder: the current holder no longer has it, and its slot is free.
             if (e is TaskSucceeded or TaskFailed && holder is not null && holder != report.Worker)
-                self._workers.Tell(new TaskReleasedFromWorker(holder, report.TaskId));
+                self._workers.Tell(new TaskReleasedFromWorker(holder, report.TaskId, self._queue));
         });
-        AllocateWhatFits();
+        WriteIfIdle();
     }
 
+    // A worker's announcement, repeated while it is online: it serves the queue (with its room now), and asks what
+    // it holds here. The answer waits for the write under way, so it comes after every assignment decided before.
     private void Handle(WorkerServesQueue serves)
     {
         List();
-        if (_state.UpsertWorker(serves)) UpdateGauges();
-        AllocateWhatFits();
+        if (_consumers.Upsert(serves) is not { } slot) return; // an incarnation that is gone
+        if (slot.Added) UpdateGauges();
+        var offer = _state.OfferFor(serves.Capabilities);
+        slot.Worker.Told = offer;
+        slot.Worker.Offered = offer is not null && serves.Free > 0;
+        var answer = new QueueSynced(serves.Worker, _queue, serves.Epoch, serves.Stamp, _state.HeldBy(serves.Worker), offer);
+        AfterWritten(() => _workers.Tell(answer));
+        Offer();
+        WriteIfIdle();
     }
 
-    private void Handle(GetTasksOfWorker query)
+    // The worker gives slots: each takes the most urgent waiting task the worker can take; the rest go back.
+    private void Handle(GrantSlots grant)
     {
-        foreach (var task in _state.HeldBy(query.Worker))
-            _workers.Tell(new TaskAssignedToWorker(query.Worker, task.TaskId, _queue));
+        var worker = _consumers.Granted(grant);
+        if (worker is null)
+        {
+            // Not (or no longer) a consumer here: a grant from a stale incarnation is dropped, any other returned.
+            if (!_consumers.IsStale(grant))
+                _workers.Tell(new SlotsReturned(grant.Worker, _queue, grant.Count, null));
+            return;
+        }
+        var now = AllocatorSettings.Now();
+        var used = 0;
+        while (used < grant.Count && _state.Allocate(grant.Worker, worker.Capabilities, now) is { } allocation)
+        {
+            used++;
+            var next = used == grant.Count ? _state.OfferFor(worker.Capabilities) : null;
+            EmitAllocation(allocation, next);
+        }
+        var left = grant.Count - used;
+        worker.Told = left > 0 ? null : _state.OfferFor(worker.Capabilities);
+        if (left > 0)
+        {
+            var returned = new SlotsReturned(grant.Worker, _queue, left, null);
+            AfterWritten(() => _workers.Tell(returned));
+        }
+        WriteIfIdle();
+    }
+
+    private void Handle(WorkerRoomChanged room)
+    {
+        if (!_consumers.RoomChanged(room)) return;
+        Offer();
+    }
+
+    private void Handle(ReturnTask returned)
+    {
+        if (_state.Process(returned, AllocatorSettings.Now()) is not { } requeued) return;
+        _log.Info("Queue {0}: {1} no longer lists task {2}; it goes back to the queue", _queue, returned.Worker, returned.TaskId);
+        EmitRequeue(requeued, release: false);
+        Offer();
+        WriteIfIdle();
     }
 
     private void Handle(WorkerLeftQueue left)
     {
         var now = AllocatorSettings.Now();
         foreach (var requeued in _state.Process(left, now)) EmitRequeue(requeued, release: false);
-        _state.RemoveWorker(left.Worker);
-        AllocateWhatFits();
+        _consumers.Remove(left.Worker);
+        Offer();
+        WriteIfIdle();
         UpdateGauges();
     }
 
     private void HandleSweep()
     {
-        var now = AllocatorSettings.Now();
-        var expired = _state.ExpiredAcknowledgements(now, _settings.AckTimeout.TotalSeconds);
+        var expired = _state.ExpiredAcknowledgements((long)_settings.AckTimeout.TotalMilliseconds, AllocatorSettings.Now());
         foreach (var requeued in expired) EmitRequeue(requeued, release: true);
         if (expired.Count > 0)
+        {
             _log.Info("Queue {0}: {1} assignments not acknowledged in {2}; allocating them again", _queue,
                 expired.Count, _settings.AckTimeout);
-        AllocateWhatFits();
+            Offer();
+        }
+        WriteIfIdle();
         UpdateGauges();
     }
 
@@ -237,31 +298,33 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Emit(requeued, (self, _) =>
         {
             self._metrics.TaskRequeued.WithLabels(self._metrics.Queue(self._queue)).Inc();
-            // A worker that is gone drops its whole task list itself; one that timed out on an ack still serves.
-            if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId));
+            // A worker that left drops its tasks itself; one that timed out on an ack still serves and gets the slot back.
+            if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId, self._queue));
         });
 
-    private void AllocateWhatFits()
+    private void EmitAllocation(TaskAllocated allocation, TaskOffer? next)
     {
-        var now = AllocatorSettings.Now();
-        while (_state.NextAllocation(now) is { } allocation)
+        var task = _state.Find(allocation.TaskId)!;
+        var payload = AssignmentWriter.Write(task, _queue, allocation.Attempt, allocation.At);
+        var waited = Math.Max(0, allocation.At - task.ArrivedAt);
+        Emit(allocation, (self, a) =>
         {
-            var task = _state.Find(allocation.TaskId)!;
-            var payload = AssignmentWriter.Write(task, _queue, allocation.Attempt, allocation.At);
-            var waited = Math.Max(0, allocation.At - task.ArrivedAt);
-            Emit(allocation, (self, a) =>
-            {
-                // The worker entity hears of the task before the worker can answer over Redis (its reports are
-                // routed by it); it also keeps early reports a moment, for the rare reply that wins the race.
-                self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue));
-                self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
-                    CommandFlags.FireAndForget);
-                self._metrics.CountAllocation(self._queue, a.Worker);
-                self._recorder.Tell(new ObserveAllocation(self._queue, waited));
-            });
-        }
-        // Every command handler that emits ends here: what it decided goes to the journal now or with the next write.
-        WriteIfIdle();
+            // The worker entity hears of the task before the worker can answer over Redis (its reports are routed
+            // by it); it also keeps early reports a moment, for the rare reply that wins the race.
+            self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue, next));
+            self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
+                CommandFlags.FireAndForget);
+            self._metrics.CountAllocation(self._queue, a.Worker);
+            self._recorder.Tell(new ObserveAllocation(self._queue, waited));
+        });
+    }
+
+    // Tells workers what waits here: the least loaded ones with room, until their room covers the waiting tasks,
+    // and the full ones what is most urgent here, so that a slot they free goes where it is needed most.
+    private void Offer()
+    {
+        foreach (var (worker, offer) in _consumers.Offers(_state))
+            _workers.Tell(new TasksWaiting(worker, _queue, offer));
     }
 
     private void Emit<TEvent>(TEvent e, Action<QueueEntityActor, TEvent> afterPersisted) where TEvent : IQueueEvent
@@ -321,7 +384,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     // Gauges are set on the sweep (at most a second old, well under any scrape interval) and on worker changes,
     // not per task: two labelled gauge updates per message were a measurable share of a task's cost.
-    private void UpdateGauges() => _metrics.SetAllocatorQueue(_queue, _state.PendingCount, _state.Consumers);
+    private void UpdateGauges() => _metrics.SetAllocatorQueue(_queue, _state.PendingCount, _consumers.Count);
 
     private void List()
     {

@@ -15,6 +15,7 @@ public sealed class QueuedTask
         Requires = accepted.Requires;
         ArrivedAt = accepted.At;
         Sequence = sequence;
+        RequirementKey = PendingTasks.KeyOf(accepted.Requires);
     }
 
     /// <summary>The task id.</summary>
@@ -37,6 +38,12 @@ public sealed class QueuedTask
 
     /// <summary>Arrival order in the queue.</summary>
     public long Sequence { get; }
+
+    /// <summary>The key of its requirements (<see cref="PendingTasks.KeyOf"/>).</summary>
+    public string RequirementKey { get; }
+
+    /// <summary>Every worker that held an attempt of it: their reports count, a stranger's do not.</summary>
+    public List<string> Holders { get; } = new(1);
 
     /// <summary>Deliveries so far.</summary>
     public int Attempts { get; set; }
@@ -67,27 +74,48 @@ public enum SubmitOutcome
     Copy,
 }
 
+/// <summary>Why a worker's report changed nothing; the <c>reason</c> label of the ignored-reports counter.</summary>
+public static class IgnoredReport
+{
+    /// <summary>The reporting worker never held an attempt of the task.</summary>
+    public const string NotHolder = "not_holder";
+
+    /// <summary>The task had already succeeded or failed (another attempt's report, or a repeat).</summary>
+    public const string AlreadyFinished = "already_finished";
+
+    /// <summary>The queue does not know the task at all.</summary>
+    public const string UnknownTask = "unknown_task";
+}
+
+/// <summary>What a worker's report decides: an event to persist, or the reason it is ignored (or neither, for a
+/// harmless repeat such as a second <c>received</c>).</summary>
+/// <param name="Event">The event, or null.</param>
+/// <param name="Ignored">The ignored-report reason, or null.</param>
+public readonly record struct ReportDecision(IQueueEvent? Event, string? Ignored);
+
 /// <summary>
 /// The domain of one queue, free of actors: commands are decided into events (<c>Process…</c>, which never
 /// change the state) and events change the state (<see cref="Apply"/>), the same way live and during
 /// recovery. The state is mutable on purpose: a queue applies tens of thousands of events a second, and
-/// copying a mailbox per event would cost more than the decision. The view of the workers serving the queue is
-/// not event-sourced: workers announce themselves again (their entities recover their registrations).
+/// copying a mailbox per event would cost more than the decision. Which workers serve the queue is not part of
+/// it (<see cref="QueueConsumers"/>): workers announce themselves again after a restart. Acknowledgement deadlines
+/// run on a monotonic clock, counted from when this state learned of the allocation (live or in recovery), so a
+/// step of the wall clock never requeues or stalls anything.
 /// </summary>
 public sealed class QueueState
 {
-    private readonly PriorityMailbox<QueuedTask> _pending = new();
+    private readonly PendingTasks _pending = new();
     private readonly Dictionary<string, QueuedTask> _inFlight = new(StringComparer.Ordinal);
-    private readonly List<WorkerSlot> _workers = [];
-    private readonly Dictionary<string, WorkerSlot> _workersByName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _heldBy = new(StringComparer.Ordinal);
     private readonly HashSet<string> _finished = new(StringComparer.Ordinal);
     private readonly Queue<string> _finishedOrder = new();
     private readonly Queue<HistoryEntry> _history = new();
-    // Allocations waiting for their acknowledgement, oldest first: the timeout is the same for all, so a FIFO
-    // sweep finds the expired ones without a timer per task.
-    private readonly Queue<(double At, string TaskId, int Attempt)> _awaitingAck = new();
+    // Allocations waiting for their acknowledgement, oldest first (monotonic ms): the timeout is the same for all,
+    // so a FIFO sweep finds the expired ones without a timer per task.
+    private readonly Queue<(long AtMs, string TaskId, int Attempt)> _awaitingAck = new();
     // Submissions are counted per incarnation: duplicates from the client, and the pub/sub copies' tally.
     private readonly PubSubTally _heard = new();
+    private readonly Func<long> _clockMs;
     private long _clientDuplicates, _heardDuplicates, _acceptedHeard;
     private readonly int _finishedMemory;
     private readonly int _historyCapacity;
@@ -97,11 +125,14 @@ public sealed class QueueState
     /// <param name="queue">Its name.</param>
     /// <param name="finishedMemory">Finished task ids remembered (so they are never allocated again).</param>
     /// <param name="historyCapacity">History entries kept for queries.</param>
-    public QueueState(string queue, int finishedMemory = 100_000, int historyCapacity = 1_000)
+    /// <param name="clockMs">The monotonic clock of acknowledgement deadlines (default
+    /// <see cref="Environment.TickCount64"/>).</param>
+    public QueueState(string queue, int finishedMemory = 100_000, int historyCapacity = 1_000, Func<long>? clockMs = null)
     {
         Queue = queue;
         _finishedMemory = finishedMemory;
         _historyCapacity = historyCapacity;
+        _clockMs = clockMs ?? (static () => Environment.TickCount64);
     }
 
     /// <summary>The queue's name.</summary>
@@ -112,12 +143,6 @@ public sealed class QueueState
 
     /// <summary>Tasks allocated and not finished.</summary>
     public int InFlightCount => _inFlight.Count;
-
-    /// <summary>Online workers serving the queue.</summary>
-    public int Consumers => _workers.Count(w => w.Online);
-
-    /// <summary>The workers as the queue sees them.</summary>
-    public IReadOnlyList<WorkerSlot> Workers => _workers;
 
     /// <summary>Events applied (the journal's sequence number).</summary>
     public long EventCount { get; private set; }
@@ -141,14 +166,23 @@ public sealed class QueueState
     public long Duplicates => _clientDuplicates + _heardDuplicates;
 
     /// <summary>A waiting or in-flight task by id.</summary>
-    public QueuedTask? Find(string taskId) =>
-        _inFlight.TryGetValue(taskId, out var t) ? t : _pending.TryGet(taskId, out var p) ? p : null;
+    public QueuedTask? Find(string taskId) => _inFlight.TryGetValue(taskId, out var t) ? t : _pending.Find(taskId);
 
     /// <summary>The in-flight tasks.</summary>
     public IEnumerable<QueuedTask> InFlight => _inFlight.Values;
 
-    /// <summary>The waiting tasks in the order they come out.</summary>
+    /// <summary>The waiting tasks, most urgent first.</summary>
     public IEnumerable<QueuedTask> Pending => _pending.InOrder();
+
+    /// <summary>Task ids <paramref name="worker"/> holds here now.</summary>
+    public IReadOnlyList<string> HeldBy(string worker) =>
+        _heldBy.TryGetValue(worker, out var held) ? held.ToList() : [];
+
+    /// <summary>How many tasks <paramref name="worker"/> holds here now.</summary>
+    public int HeldCount(string worker) => _heldBy.TryGetValue(worker, out var held) ? held.Count : 0;
+
+    /// <summary>What waits here for a worker with <paramref name="capabilities"/>, or null.</summary>
+    public TaskOffer? OfferFor(IReadOnlyDictionary<string, CapabilityValue> capabilities) => _pending.OfferFor(capabilities);
 
     /// <summary>
     /// Decides a submission: an acceptance, a duplicate (counted here), or another node's copy. A task id seen
@@ -190,48 +224,51 @@ public sealed class QueueState
         return SubmitOutcome.Accepted;
     }
 
-    /// <summary>Decides a worker's report; null when it changes nothing (stale, repeated, unknown task).</summary>
-    public IQueueEvent? Process(ReportTaskProgress report, double now)
+    /// <summary>
+    /// Decides a worker's report. <c>received</c> and <c>started</c> count from the current holder only. The first
+    /// <c>succeeded</c>/<c>failed</c> from any worker that held an attempt finishes the task (the work was done,
+    /// even if the task was taken back in the meantime); a report from a worker that never held it, or about a
+    /// task that is finished, changes nothing and says why.
+    /// </summary>
+    public ReportDecision Process(ReportTaskProgress report, double now)
     {
-        if (_inFlight.TryGetValue(report.TaskId, out var task))
+        var task = Find(report.TaskId);
+        if (task is null)
+            return new ReportDecision(null, _finished.Contains(report.TaskId) ? IgnoredReport.AlreadyFinished : IgnoredReport.UnknownTask);
+        if (!task.Holders.Contains(report.Worker)) return new ReportDecision(null, IgnoredReport.NotHolder);
+        var holder = task.Worker == report.Worker;
+        IQueueEvent? e = report.Progress switch
         {
-            var holder = task.Worker == report.Worker;
-            return report.Progress switch
-            {
-                TaskProgress.Received when holder && !task.Acknowledged => new TaskAcknowledged(task.TaskId, report.Worker, now),
-                TaskProgress.Started when holder && !task.Started => new TaskStarted(task.TaskId, report.Worker, now),
-                // A finish counts whoever reports it first: at-least-once delivery may have two runners, and
-                // the task must complete once.
-                TaskProgress.Succeeded => new TaskSucceeded(task.TaskId, report.Worker, report.Runtime, now),
-                TaskProgress.Failed => new TaskFailed(task.TaskId, report.Worker, report.Runtime,
-                    report.Exception ?? TaskStatusParser.UnknownException, now),
-                _ => null,
-            };
-        }
-        if (_pending.Contains(report.TaskId))
-        {
-            // Taken back (ack timeout) but finished by its former holder after all: finish it, do not run it again.
-            return report.Progress switch
-            {
-                TaskProgress.Succeeded => new TaskSucceeded(report.TaskId, report.Worker, report.Runtime, now),
-                TaskProgress.Failed => new TaskFailed(report.TaskId, report.Worker, report.Runtime,
-                    report.Exception ?? TaskStatusParser.UnknownException, now),
-                _ => null,
-            };
-        }
-        return null;
+            TaskProgress.Received when holder && !task.Acknowledged => new TaskAcknowledged(task.TaskId, report.Worker, now),
+            TaskProgress.Started when holder && !task.Started => new TaskStarted(task.TaskId, report.Worker, now),
+            TaskProgress.Succeeded => new TaskSucceeded(task.TaskId, report.Worker, report.Runtime, now),
+            TaskProgress.Failed => new TaskFailed(task.TaskId, report.Worker, report.Runtime,
+                report.Exception ?? TaskStatusParser.UnknownException, now),
+            _ => null,
+        };
+        return new ReportDecision(e, null);
     }
 
     /// <summary>Decides what a worker's departure returns to the queue (its unfinished tasks, oldest first).</summary>
     public IReadOnlyList<TaskRequeued> Process(WorkerLeftQueue left, double now) =>
-        _inFlight.Values.Where(t => t.Worker == left.Worker).OrderBy(t => t.Sequence)
-            .Select(t => new TaskRequeued(t.TaskId, left.Worker, left.Reason, now)).ToList();
+        _heldBy.TryGetValue(left.Worker, out var held)
+            ? held.Select(id => _inFlight[id]).OrderBy(t => t.Sequence)
+                .Select(t => new TaskRequeued(t.TaskId, left.Worker, left.Reason, now)).ToList()
+            : [];
 
-    /// <summary>Decides which allocations waited too long for their acknowledgement.</summary>
-    public IReadOnlyList<TaskRequeued> ExpiredAcknowledgements(double now, double ackTimeoutSeconds)
+    /// <summary>Decides a worker entity's giving back of one task: a requeue when that worker holds it now.</summary>
+    public TaskRequeued? Process(ReturnTask returned, double now) =>
+        _inFlight.TryGetValue(returned.TaskId, out var t) && t.Worker == returned.Worker
+            ? new TaskRequeued(t.TaskId, returned.Worker, returned.Reason, now)
+            : null;
+
+    /// <summary>Decides which allocations waited longer than <paramref name="ackTimeoutMs"/> (monotonic) for their
+    /// acknowledgement.</summary>
+    public IReadOnlyList<TaskRequeued> ExpiredAcknowledgements(long ackTimeoutMs, double now)
     {
         List<TaskRequeued>? expired = null;
-        while (_awaitingAck.TryPeek(out var head) && head.At + ackTimeoutSeconds <= now)
+        var nowMs = _clockMs();
+        while (_awaitingAck.TryPeek(out var head) && nowMs - head.AtMs >= ackTimeoutMs)
         {
             _awaitingAck.Dequeue(); // bookkeeping only: the sweep position, not domain state
             if (_inFlight.TryGetValue(head.TaskId, out var t) && t.Attempts == head.Attempt && !t.Acknowledged)
@@ -240,57 +277,10 @@ public sealed class QueueState
         return expired ?? (IReadOnlyList<TaskRequeued>)[];
     }
 
-    /// <summary>Decides the next allocation, or null when no waiting task can go to any worker now. Looks at
-    /// most <paramref name="maxRefusals"/> waiting tasks that no worker can take (capabilities) before giving up.</summary>
-    public TaskAllocated? NextAllocation(double now, int maxRefusals = 64)
-    {
-        if (_pending.Peek() is not { } head) return null;
-        // The common case, the first task in line goes: no walk through the mailbox.
-        var first = AllocationDecision.Choose(_workers, head.Requires);
-        if (first is not null) return new TaskAllocated(head.TaskId, first.Name, head.Attempts + 1, now);
-        // A task with no requirements that nobody can take means nobody has room at all.
-        if (head.Requires is null) return null;
-        var refusals = 1;
-        foreach (var task in _pending.InOrder())
-        {
-            if (ReferenceEquals(task, head)) continue;
-            var worker = AllocationDecision.Choose(_workers, task.Requires);
-            if (worker is not null) return new TaskAllocated(task.TaskId, worker.Name, task.Attempts + 1, now);
-            if (task.Requires is null || ++refusals >= maxRefusals) return null;
-        }
-        return null;
-    }
-
-    /// <summary>A worker serves the queue (again), with its capabilities and slots. Workers repeat this every
-    /// few seconds (a queue that restarted elsewhere learns its workers that way), so a known worker costs no
-    /// recount: its load has been kept up to date since it was added.</summary>
-    /// <returns>Whether the worker was new to the queue.</returns>
-    public bool UpsertWorker(WorkerServesQueue serves)
-    {
-        var added = !_workersByName.TryGetValue(serves.Worker, out var slot);
-        if (added)
-        {
-            slot = new WorkerSlot(serves.Worker, serves.Capabilities, serves.Slots)
-            {
-                Load = _inFlight.Values.Count(t => t.Worker == serves.Worker),
-            };
-            _workers.Add(slot);
-            _workersByName.Add(serves.Worker, slot);
-        }
-        slot!.Capabilities = serves.Capabilities;
-        slot.Slots = serves.Slots;
-        slot.Online = true;
-        return added;
-    }
-
-    /// <summary>The in-flight tasks <paramref name="worker"/> holds.</summary>
-    public IEnumerable<QueuedTask> HeldBy(string worker) => _inFlight.Values.Where(t => t.Worker == worker);
-
-    /// <summary>A worker no longer serves the queue (apply its requeues first).</summary>
-    public void RemoveWorker(string worker)
-    {
-        if (_workersByName.Remove(worker, out var slot)) _workers.Remove(slot);
-    }
+    /// <summary>Decides the allocation of one granted slot of <paramref name="worker"/>: its most urgent waiting
+    /// task that <paramref name="capabilities"/> meet, or null when none waits.</summary>
+    public TaskAllocated? Allocate(string worker, IReadOnlyDictionary<string, CapabilityValue> capabilities, double now) =>
+        _pending.BestFor(capabilities) is { } task ? new TaskAllocated(task.TaskId, worker, task.Attempts + 1, now) : null;
 
     /// <summary>Applies one event (live or during recovery).</summary>
     public void Apply(IQueueEvent e)
@@ -299,7 +289,7 @@ public sealed class QueueState
         switch (e)
         {
             case TaskAccepted a:
-                _pending.Enqueue(a.TaskId, a.Priority, _nextSequence, new QueuedTask(a, _nextSequence));
+                _pending.Enqueue(new QueuedTask(a, _nextSequence));
                 _nextSequence++;
                 Accepted++;
                 Record(e, "accepted", null, null, null);
@@ -309,14 +299,16 @@ public sealed class QueueState
                 var task = Find(a.TaskId);
                 if (task is null) break;
                 _pending.Remove(a.TaskId);
+                if (task.Worker is { } previous) Release(previous, a.TaskId);
                 task.Worker = a.Worker;
                 task.Attempts = a.Attempt;
                 task.Acknowledged = false;
                 task.Started = false;
                 task.AllocatedAt = a.At;
+                if (!task.Holders.Contains(a.Worker)) task.Holders.Add(a.Worker);
                 _inFlight[a.TaskId] = task;
-                _awaitingAck.Enqueue((a.At, a.TaskId, a.Attempt));
-                ChangeLoad(a.Worker, +1);
+                Hold(a.Worker, a.TaskId);
+                _awaitingAck.Enqueue((_clockMs(), a.TaskId, a.Attempt));
                 Allocated++;
                 Record(e, "allocated", a.Worker, a.Attempt, null);
                 break;
@@ -346,12 +338,12 @@ public sealed class QueueState
             case TaskRequeued r:
                 if (_inFlight.Remove(r.TaskId, out var back))
                 {
-                    ChangeLoad(back.Worker!, -1);
+                    Release(back.Worker!, back.TaskId);
                     back.Worker = null;
                     back.Acknowledged = false;
                     back.Started = false;
                     // Its original sequence puts it ahead of every newer task of its priority.
-                    _pending.Enqueue(back.TaskId, back.Priority, back.Sequence, back);
+                    _pending.Enqueue(back);
                 }
                 Requeued++;
                 Record(e, "requeued", r.Worker, null, r.Reason);
@@ -359,13 +351,13 @@ public sealed class QueueState
         }
     }
 
-    /// <summary>The statistics (SPEC §4.2).</summary>
-    public QueueStats Stats()
+    /// <summary>The statistics (SPEC §4.2), with the number of workers serving the queue now.</summary>
+    public QueueStats Stats(int consumers)
     {
         var byPriority = new SortedDictionary<int, int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
         for (var p = PriorityMailbox<QueuedTask>.Levels - 1; p >= 0; p--)
             if (_pending.CountAt(p) is var n and > 0) byPriority[p] = n;
-        return new QueueStats(Queue, byPriority, PendingCount, Consumers, InFlightCount, Accepted, Allocated,
+        return new QueueStats(Queue, byPriority, PendingCount, consumers, InFlightCount, Accepted, Allocated,
             Succeeded, Failed, Requeued, Duplicates);
     }
 
@@ -379,19 +371,18 @@ public sealed class QueueState
         _finishedOrder.ToList(), _nextSequence, EventCount, Accepted, Allocated, Succeeded, Failed, Requeued,
         _history.ToList());
 
-    /// <summary>Restores the state of a snapshot (on an empty state, before replaying newer events).</summary>
+    /// <summary>Restores the state of a snapshot (on an empty state, before replaying newer events). Unacknowledged
+    /// allocations get a whole ack timeout from now.</summary>
     public void Restore(QueueSnapshot s)
     {
-        foreach (var t in s.Pending)
-        {
-            var task = FromSnapshot(t);
-            _pending.Enqueue(task.TaskId, task.Priority, task.Sequence, task);
-        }
+        foreach (var t in s.Pending) _pending.Enqueue(FromSnapshot(t));
+        var nowMs = _clockMs();
         foreach (var t in s.InFlight.OrderBy(t => t.AllocatedAt))
         {
             var task = FromSnapshot(t);
             _inFlight[task.TaskId] = task;
-            if (!task.Acknowledged) _awaitingAck.Enqueue((task.AllocatedAt, task.TaskId, task.Attempts));
+            Hold(task.Worker!, task.TaskId);
+            if (!task.Acknowledged) _awaitingAck.Enqueue((nowMs, task.TaskId, task.Attempts));
         }
         foreach (var id in s.Finished) Remember(id);
         foreach (var h in s.History) _history.Enqueue(h);
@@ -402,9 +393,22 @@ public sealed class QueueState
 
     private void Finish(string taskId)
     {
-        if (_inFlight.Remove(taskId, out var task)) ChangeLoad(task.Worker!, -1);
+        if (_inFlight.Remove(taskId, out var task)) Release(task.Worker!, taskId);
         else _pending.Remove(taskId);
         Remember(taskId);
+    }
+
+    private void Hold(string worker, string taskId)
+    {
+        if (!_heldBy.TryGetValue(worker, out var held)) _heldBy[worker] = held = new HashSet<string>(StringComparer.Ordinal);
+        held.Add(taskId);
+    }
+
+    private void Release(string worker, string taskId)
+    {
+        if (!_heldBy.TryGetValue(worker, out var held)) return;
+        held.Remove(taskId);
+        if (held.Count == 0) _heldBy.Remove(worker);
     }
 
     private void Remember(string taskId)
@@ -420,16 +424,14 @@ public sealed class QueueState
         if (_history.Count > _historyCapacity) _history.Dequeue();
     }
 
-    private void ChangeLoad(string worker, int by)
-    {
-        if (_workersByName.TryGetValue(worker, out var slot)) slot.Load += by;
-    }
-
     private static SnapshotTask ToSnapshot(QueuedTask t) => new(t.TaskId, t.TaskName, t.TaskData, t.Priority,
-        t.Requires, t.ArrivedAt, t.Sequence, t.Attempts, t.Worker, t.Acknowledged, t.Started, t.AllocatedAt);
+        t.Requires, t.ArrivedAt, t.Sequence, t.Attempts, t.Worker, t.Acknowledged, t.Started, t.AllocatedAt,
+        t.Holders.ToList());
 
-    private static QueuedTask FromSnapshot(SnapshotTask t) =>
-        new(new TaskAccepted(t.TaskId, t.TaskName, t.TaskData, t.Priority, t.Requires, t.ArrivedAt), t.Sequence)
+    private static QueuedTask FromSnapshot(SnapshotTask t)
+    {
+        var task = new QueuedTask(
+            new TaskAccepted(t.TaskId, t.TaskName, t.TaskData, t.Priority, t.Requires, t.ArrivedAt), t.Sequence)
         {
             Attempts = t.Attempts,
             Worker = t.Worker,
@@ -437,4 +439,8 @@ public sealed class QueueState
             Started = t.Started,
             AllocatedAt = t.AllocatedAt,
         };
+        if (t.Holders is { } holders) task.Holders.AddRange(holders);
+        else if (t.Worker is { } worker) task.Holders.Add(worker);
+        return task;
+    }
 }

@@ -6,7 +6,8 @@ using CeleryActors.Messages.Subscription;
 namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
-/// Parses <c>P + task-status</c> (SPEC §4.1) into a <see cref="WorkerTaskStatus"/>. <c>runtime</c> is read on
+/// Parses <c>P + task-status</c> (SPEC §4.1) into a <see cref="WorkerTaskStatus"/>, with the optional
+/// <c>queue</c> of the task (two queues may use the same task id). <c>runtime</c> is read on
 /// <c>succeeded</c>/<c>failed</c> when present (a report without it still finishes the task, with no duration
 /// observed); a <c>failed</c> report without <c>exception</c> counts under <c>unknown</c>, because refusing it
 /// would leave a finished task unfinished forever.
@@ -38,7 +39,7 @@ public static class TaskStatusParser
         if (f.Runtime is < 0) return Reject(new WireError(RejectionReason.OutOfRange, "runtime is negative"));
         var finished = progress is TaskProgress.Succeeded or TaskProgress.Failed;
         var status = new WorkerTaskStatus(f.Worker!, f.TaskId!, progress, finished ? f.Runtime : null,
-            progress == TaskProgress.Failed ? f.Exception ?? UnknownException : null);
+            progress == TaskProgress.Failed ? f.Exception ?? UnknownException : null, Queue: f.Queue);
         return ParseResult<WorkerTaskStatus>.Accepted(status, f.Status!, f.PublishedAt);
     }
 
@@ -46,6 +47,7 @@ public static class TaskStatusParser
     {
         if (reader.ValueTextEquals("task_id"u8)) return WireFields.Name(ref reader, "task_id", ref f.TaskId);
         if (reader.ValueTextEquals("worker"u8)) return WireFields.Name(ref reader, "worker", ref f.Worker);
+        if (reader.ValueTextEquals("queue"u8)) return WireFields.Name(ref reader, "queue", ref f.Queue);
         if (reader.ValueTextEquals("status"u8)) return WireFields.Name(ref reader, "status", ref f.Status);
         if (reader.ValueTextEquals("runtime"u8)) return WireFields.Number(ref reader, "runtime", ref f.Runtime);
         if (reader.ValueTextEquals("published_at"u8)) return WireFields.Number(ref reader, "published_at", ref f.PublishedAt);
@@ -74,7 +76,7 @@ public static class TaskStatusParser
 
     private struct Fields
     {
-        public string? TaskId, Worker, Status, Exception;
+        public string? TaskId, Worker, Status, Exception, Queue;
         public double? Runtime, PublishedAt;
     }
 }

@@ -113,8 +113,10 @@ public static class WireFields
         return null;
     }
 
-    /// <summary>Reads a non-empty array of names.</summary>
-    public static WireError? Names(ref Utf8JsonReader reader, string field, ref List<string>? target)
+    /// <summary>Reads an array of distinct names: non-empty unless <paramref name="allowEmpty"/>, at most
+    /// <paramref name="maxCount"/> (default <see cref="MaxCapabilities"/>).</summary>
+    public static WireError? Names(ref Utf8JsonReader reader, string field, ref List<string>? target,
+        bool allowEmpty = false, int maxCount = MaxCapabilities)
     {
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -123,6 +125,7 @@ public static class WireFields
             return new WireError(RejectionReason.WrongType, $"{field} is not an array");
         }
         var result = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.String)
@@ -133,11 +136,12 @@ public static class WireFields
             var value = reader.GetString()!;
             if (value.Length == 0 || value.Length > MaxNameLength)
                 return new WireError(RejectionReason.OutOfRange, $"an entry of {field} is empty or too long");
-            if (!result.Contains(value)) result.Add(value);
-            if (result.Count > MaxCapabilities)
-                return new WireError(RejectionReason.OutOfRange, $"{field} has more than {MaxCapabilities} entries");
+            if (!seen.Add(value)) continue;
+            result.Add(value);
+            if (result.Count > maxCount)
+                return new WireError(RejectionReason.OutOfRange, $"{field} has more than {maxCount} entries");
         }
-        if (result.Count == 0) return new WireError(RejectionReason.OutOfRange, $"{field} is empty");
+        if (result.Count == 0 && !allowEmpty) return new WireError(RejectionReason.OutOfRange, $"{field} is empty");
         target = result;
         return null;
     }

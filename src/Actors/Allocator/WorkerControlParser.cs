@@ -6,7 +6,8 @@ using CeleryActors.Messages.Subscription;
 namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
-/// Parses <c>P + workers:control</c> (SPEC §4.1): <c>register</c>, <c>heartbeat</c> and <c>unregister</c>,
+/// Parses <c>P + workers:control</c> (SPEC §4.1): <c>register</c> (with the optional <c>instance</c>),
+/// <c>heartbeat</c> (with the optional <c>running</c> list of task ids, which may be empty) and <c>unregister</c>,
 /// into <see cref="IWorkerCommand"/>s.
 /// </summary>
 public static class WorkerControlParser
@@ -27,7 +28,7 @@ public static class WorkerControlParser
         switch (f.Type)
         {
             case "heartbeat":
-                return Accept(new WorkerHeartbeat(f.Worker!), "heartbeat", f.PublishedAt);
+                return Accept(new WorkerHeartbeat(f.Worker!, Running: f.Running), "heartbeat", f.PublishedAt);
             case "unregister":
                 return Accept(new UnregisterWorker(f.Worker!), "unregister", f.PublishedAt);
             default:
@@ -38,7 +39,7 @@ public static class WorkerControlParser
                     return Reject(new WireError(RejectionReason.OutOfRange, $"pool_size is not within 1-{MaxPoolSize}"));
                 return Accept(new RegisterWorker(f.Worker!, f.Queues!,
                     (IReadOnlyDictionary<string, CapabilityValue>?)f.Capabilities ?? new Dictionary<string, CapabilityValue>(),
-                    pool), "register", f.PublishedAt);
+                    pool, Instance: f.Instance), "register", f.PublishedAt);
         }
     }
 
@@ -52,6 +53,9 @@ public static class WorkerControlParser
         if (reader.ValueTextEquals("pool_size"u8)) return WireFields.Integer(ref reader, "pool_size", ref f.PoolSize);
         if (reader.ValueTextEquals("published_at"u8))
             return WireFields.Number(ref reader, "published_at", ref f.PublishedAt);
+        if (reader.ValueTextEquals("instance"u8)) return WireFields.Name(ref reader, "instance", ref f.Instance);
+        if (reader.ValueTextEquals("running"u8))
+            return WireFields.Names(ref reader, "running", ref f.Running, allowEmpty: true, maxCount: MaxPoolSize);
         WireFields.Skip(ref reader);
         return null;
     }
@@ -64,7 +68,8 @@ public static class WorkerControlParser
 
     private struct Fields
     {
-        public string? Type, Worker;
+        public string? Type, Worker, Instance;
+        public List<string>? Running;
         public List<string>? Queues;
         public Dictionary<string, CapabilityValue>? Capabilities;
         public int? PoolSize;

@@ -10,35 +10,39 @@ using StackExchange.Redis;
 namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
-/// One allocator worker, a sharded persistent entity (persistence id <c>worker-{name}</c>) and the registry of
-/// which queues it serves: it persists its registration (so a restarted node knows it again), announces itself to
-/// each of its queues with the slots that queue may use, watches its liveness, and routes its status reports to
-/// the queue that allocated each task. States: <c>Unregistered</c>, <c>Online</c>, <c>Offline</c>.
-/// A worker serving several queues shares its pool among them (pool / queues, the remainder to the first ones),
-/// so no combination of queue decisions can give it more unfinished tasks than its pool size.
+/// One allocator worker, a sharded persistent entity (persistence id <c>worker-{name}</c>): it persists its
+/// registration, watches its liveness, routes its status reports to the queue of each task, and is the one
+/// authority over its pool (<see cref="WorkerPool"/>): queues tell it what waits for it, and only it grants slots,
+/// to the most urgent offer of all its queues, so its unfinished tasks over all queues never exceed its pool.
+/// States: <c>Unregistered</c>; <c>Unconfirmed</c> (a registration recovered after a restart or a move: offline
+/// and given nothing until the worker is heard from, and its tasks go back if it stays silent for the worker
+/// timeout); <c>Online</c>; <c>Offline</c>. Deadlines run on the monotonic clock of the node that runs it.
 /// </summary>
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 {
     private const string LivenessTimer = "liveness";
     private const string AnnounceTimer = "announce";
+    private const int MaxEarlyReports = 10_000;
+    private const int MaxFinished = 50_000;
+    private const long EarlyReportLifetimeMs = 5_000;
     private readonly string _worker;
     private readonly AllocatorSettings _settings;
     private readonly IDatabase _database;
     private readonly CeleryMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<string, string> _tasks = new(StringComparer.Ordinal); // task id -> queue
-    private readonly HashSet<string> _started = new(StringComparer.Ordinal); // the unfinished tasks it started
+    private readonly HashSet<(string Queue, string TaskId)> _started = []; // the unfinished tasks it started
     // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
     // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
-    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
-    private const int MaxEarlyReports = 10_000;
-    private const int MaxFinished = 50_000;
-    private const long EarlyReportLifetimeMs = 5_000;
+    private readonly Dictionary<string, (long At, List<(WorkerTaskStatus Report, bool First)> Reports)> _early = new(StringComparer.Ordinal);
+    // Tasks it held a moment ago (finished, or taken back), with their queue: late reports still reach the queue,
+    // which finishes a task that a former holder completed, or counts the report as ignored.
     private readonly RecentlyFinished _finished;
     private readonly long _startedAt = Environment.TickCount64;
-    private RegisterWorker? _registration;
     private readonly PubSubTally _heard = new();
+    private RegisterWorker? _registration;
+    private WorkerPool? _pool;
+    private long _epoch;
     private IActorRef _queues = ActorRefs.Nobody;
     private IActorRef _recorder = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
@@ -55,22 +59,23 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _registry = registry;
         _finished = new RecentlyFinished(MaxFinished, settings.ReplayWindow);
 
-        Recover<WorkerRegistered>(r => _registration = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize));
+        Recover<WorkerRegistered>(r =>
+            _registration = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize, Instance: r.Instance));
         Recover<WorkerUnregistered>(_ => _registration = null);
+        Recover<WorkerIncarnationStarted>(_ => { });
         Recover<RecoveryCompleted>(_ =>
         {
-            if (_registration is null)
+            if (_registration is not { } r)
             {
                 Become(Unregistered);
                 return;
             }
-            // After a restart nobody knows whether the worker is alive: it gets a full timeout to say so.
-            _log.Info("Worker {0} recovered its registration; online until it is silent for {1}", _worker,
-                _settings.WorkerTimeout);
-            GoOnline();
-            // This entity may be the successor of one on a node that died: what the worker holds is known only
-            // to its queues, and its reports must reach them.
-            foreach (var queue in _registration.Queues) _queues.Tell(new GetTasksOfWorker(queue, _worker));
+            // Nobody knows whether the worker is alive: it gets nothing until it speaks, and its tasks go back to
+            // their queues if it stays silent for a whole worker timeout from now.
+            _log.Info("Worker {0} recovered its registration; offline until it is heard from", _worker);
+            _pool = new WorkerPool(r.PoolSize, r.Queues);
+            Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+            Become(Unconfirmed);
         });
         Unregistered();
     }
@@ -112,78 +117,158 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Unregistered()
     {
-        CommandHeard<RegisterWorker>(r =>
+        CommandHeard<RegisterWorker>((r, _) =>
         {
             if (!IsOldNews(r)) Register(r);
         });
         CommandHeard<WorkerTaskStatus>(Route);
-        CommonCommands();
         // Heartbeats and unregistrations of a worker we do not know change nothing.
-        CommandHeard<WorkerHeartbeat>(_ => Heard());
-        CommandHeard<UnregisterWorker>(_ => { });
+        CommandHeard<WorkerHeartbeat>((_, _) => Heard());
+        CommandHeard<UnregisterWorker>((_, _) => { });
+        CommonCommands(online: false);
+    }
+
+    private void Unconfirmed()
+    {
+        CommandHeard<RegisterWorker>((r, _) =>
+        {
+            if (IsReplay(r)) return;
+            if (SameRegistration(r)) Confirm();
+            else Register(r);
+        });
+        // A replay is not the worker speaking now: it may have died with the node.
+        CommandHeard<WorkerHeartbeat>((h, _) =>
+        {
+            if (!IsReplay(h)) Confirm();
+        });
+        CommandHeard<WorkerTaskStatus>((s, first) =>
+        {
+            Route(s, first);
+            if (!IsReplay(s)) Confirm();
+        });
+        CommandHeard<UnregisterWorker>((u, _) =>
+        {
+            if (!IsReplay(u)) Unregister();
+        });
+        Command<LivenessCheck>(_ =>
+        {
+            ForgetStale();
+            if (Environment.TickCount64 - _startedAt < _settings.WorkerTimeout.TotalMilliseconds) return;
+            _log.Info("Worker {0} not heard from for {1} since its entity started: offline; what it held goes back",
+                _worker, _settings.WorkerTimeout);
+            GoOffline("worker_offline");
+        });
+        CommonCommands(online: false);
     }
 
     private void Online()
     {
         // Every node forwards the worker's registration: the same one again changes nothing and is not stored.
-        CommandHeard<RegisterWorker>(r =>
+        CommandHeard<RegisterWorker>((r, _) =>
         {
             if (IsOldNews(r)) return;
             if (SameRegistration(r)) Heard();
             else Register(r);
         });
-        CommandHeard<WorkerHeartbeat>(_ => Heard());
-        CommandHeard<WorkerTaskStatus>(s =>
+        CommandHeard<WorkerHeartbeat>((h, first) =>
+        {
+            if (IsReplay(h)) return;
+            Heard();
+            if (first && h.Running is { } running) ReturnWhatIsNotRunning(running);
+        });
+        CommandHeard<WorkerTaskStatus>((s, first) =>
         {
             if (!IsReplay(s)) Heard();
-            Route(s);
+            Route(s, first);
         });
-        CommandHeard<UnregisterWorker>(u =>
+        CommandHeard<UnregisterWorker>((u, _) =>
         {
             if (!IsOldNews(u)) Unregister();
         });
-        Command<AnnounceTick>(_ => Announce());
+        Command<AnnounceTick>(_ => Sync());
         Command<LivenessCheck>(_ =>
         {
-            UpdateGauges(online: null);
+            UpdateGauges(online: true);
             ForgetStale();
             if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
-                _worker, _settings.WorkerTimeout, _tasks.Count);
-            LeaveQueues(_registration!.Queues, "worker_offline");
-            Timers.Cancel(LivenessTimer);
-            Timers.Cancel(AnnounceTimer);
-            Become(Offline);
-            UpdateGauges(online: false);
+                _worker, _settings.WorkerTimeout, _pool!.Held);
+            GoOffline("worker_offline");
         });
-        CommonCommands();
+        Command<TasksWaiting>(w =>
+        {
+            _pool!.Offered(w.Queue, w.Offer);
+            Grant();
+        });
+        Command<QueueSynced>(s =>
+        {
+            if (s.Epoch != _epoch || !_pool!.Synced(s.Queue, s.Stamp, s.Held, s.Offer, Environment.TickCount64)) return;
+            RouteEarlyReports();
+            Grant();
+        });
+        Command<TaskAssignedToWorker>(a =>
+        {
+            _pool!.Assigned(a.Queue, a.TaskId, a.Next, Environment.TickCount64);
+            _finished.Remove(a.TaskId);
+            RouteEarlyReports(a.TaskId);
+            if (a.Next is not null) Grant();
+        });
+        Command<SlotsReturned>(r =>
+        {
+            _pool!.Returned(r.Queue, r.Count, r.Next);
+            Grant();
+        });
+        Command<TaskReleasedFromWorker>(r =>
+        {
+            Let(r.Queue, r.TaskId);
+            Grant();
+        });
+        CommonCommands(online: true);
     }
 
     private void Offline()
     {
         // A worker that speaks again is alive again, with the registration it had; a replay is not the worker
         // speaking now, and would bring back one that died with the node.
-        CommandHeard<RegisterWorker>(r =>
+        CommandHeard<RegisterWorker>((r, _) =>
         {
-            if (!IsReplay(r)) Register(r);
+            if (IsReplay(r)) return;
+            if (SameRegistration(r)) Confirm();
+            else Register(r);
         });
-        CommandHeard<WorkerHeartbeat>(_ =>
+        CommandHeard<WorkerHeartbeat>((h, _) =>
         {
-            Heard();
-            GoOnline();
+            if (!IsReplay(h)) Confirm();
         });
-        CommandHeard<WorkerTaskStatus>(s =>
+        CommandHeard<WorkerTaskStatus>((s, first) =>
         {
-            Route(s);
-            if (IsReplay(s)) return;
-            Heard();
-            GoOnline();
+            Route(s, first);
+            if (!IsReplay(s)) Confirm();
         });
-        CommandHeard<UnregisterWorker>(u =>
+        CommandHeard<UnregisterWorker>((u, _) =>
         {
             if (!IsReplay(u)) Unregister();
         });
-        CommonCommands();
+        CommonCommands(online: false);
+    }
+
+    // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an
+    // earlier state did: its queues took its tasks back when it left, and the sync on its return tells the rest.
+    private void CommonCommands(bool online)
+    {
+        Command<TasksWaiting>(_ => { });
+        Command<QueueSynced>(_ => { });
+        Command<TaskAssignedToWorker>(_ => { });
+        Command<SlotsReturned>(_ => { });
+        Command<TaskReleasedFromWorker>(_ => { });
+        Command<GetWorkerStatus>(_ => Sender.Tell(Status(online)));
+        Command<WakeWorker>(_ => { });
+        Command<AnnounceTick>(_ => { });
+        Command<LivenessCheck>(_ =>
+        {
+            UpdateGauges(online);
+            ForgetStale();
+        });
     }
 
     private static bool IsReplay(IPubSubCommand command) => command.Via is { Replay: true };
@@ -192,33 +277,28 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // have missed them. Taken in the order they come, they leave it where the last one did.
     private bool IsOldNews(IPubSubCommand command) => IsReplay(command) && !_settings.TakesReplays(_startedAt);
 
-    private void CommonCommands()
-    {
-        // The unfinished-task gauge follows on the next liveness check, not per task (see UpdateGauges).
-        Command<TaskAssignedToWorker>(a =>
-        {
-            _tasks[a.TaskId] = a.Queue;
-            _finished.Remove(a.TaskId);
-            if (_early.Remove(a.TaskId, out var early))
-                foreach (var report in early.Reports) Route(report);
-        });
-        Command<TaskReleasedFromWorker>(r => Forget(r.TaskId));
-        Command<GetWorkerStatus>(_ => Sender.Tell(Status()));
-        Command<WakeWorker>(_ => { });
-        Command<AnnounceTick>(_ => { });
-        Command<LivenessCheck>(_ =>
-        {
-            UpdateGauges(online: null);
-            ForgetStale();
-        });
-    }
-
     private void Register(RegisterWorker register) =>
-        Persist(new WorkerRegistered(register.Worker, register.Queues, register.Capabilities, register.PoolSize), _ =>
+        Persist(new WorkerRegistered(register.Worker, register.Queues, register.Capabilities, register.PoolSize,
+            register.Instance), _ =>
         {
-            var dropped = _registration?.Queues.Except(register.Queues).ToList() ?? [];
-            if (dropped.Count > 0) LeaveQueues(dropped, "reregistered");
+            if (_epoch == 0) _epoch = LastSequenceNr;
+            var restarted = _registration?.Instance is { } known && register.Instance is { } now && known != now;
+            if (restarted && _pool is not null)
+            {
+                _log.Info("Worker {0} registered as a new instance ({1}): the process restarted, what it held goes back",
+                    _worker, register.Instance);
+                LeaveQueues(_pool.Queues.ToList(), "worker_restarted");
+                _pool.Reset();
+            }
+            else if (_pool is not null)
+            {
+                var dropped = _pool.Queues.Except(register.Queues).ToList();
+                if (dropped.Count > 0) LeaveQueues(dropped, "reregistered");
+            }
             _registration = register;
+            _pool ??= new WorkerPool(register.PoolSize, register.Queues);
+            _pool.Size = register.PoolSize;
+            _pool.SetQueues(register.Queues);
             _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
             Heard();
@@ -229,100 +309,191 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Persist(new WorkerUnregistered(_worker), _ =>
         {
             _log.Info("Worker {0} unregistered", _worker);
-            LeaveQueues(_registration!.Queues, "unregistered");
+            LeaveQueues(_pool!.Queues.ToList(), "unregistered");
             _registration = null;
+            _pool = null;
             Timers.Cancel(LivenessTimer);
             Timers.Cancel(AnnounceTimer);
             Become(Unregistered);
             UpdateGauges(online: false);
         });
 
+    // Heard from after a restart or a silence: online with the registration it has, once this incarnation has an
+    // epoch (the sequence number of its first event), which its grants carry.
+    private void Confirm()
+    {
+        Heard();
+        if (_epoch != 0)
+        {
+            GoOnline();
+            return;
+        }
+        Persist(new WorkerIncarnationStarted(_worker), _ =>
+        {
+            _epoch = LastSequenceNr;
+            GoOnline();
+        });
+    }
+
     private void GoOnline()
     {
-        Announce();
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
         Become(Online);
+        Sync();
         UpdateGauges(online: true);
     }
 
-    // Repeated while online: the queues' view of their workers is not persisted, and a queue that starts again
-    // on another node (its own died) learns its workers from this.
-    private void Announce()
+    private void GoOffline(string reason)
     {
-        var r = _registration!;
-        for (var i = 0; i < r.Queues.Count; i++)
-            _queues.Tell(new WorkerServesQueue(r.Queues[i], _worker, r.Capabilities, Share(r.PoolSize, r.Queues.Count, i)));
+        LeaveQueues(_pool!.Queues.ToList(), reason);
+        _pool.Reset();
+        Timers.Cancel(AnnounceTimer);
+        Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+        Become(Offline);
+        UpdateGauges(online: false);
+    }
+
+    // Repeated while online: each queue learns (again) that the worker serves it and how much room it has, and
+    // answers what the worker holds there - the cut that corrects whatever message of the protocol was lost.
+    private void Sync()
+    {
+        var pool = _pool!;
+        var now = Environment.TickCount64;
+        var patience = (long)(_settings.AnnounceInterval.TotalMilliseconds * 5);
+        foreach (var queue in pool.Queues.ToList())
+        {
+            if (pool.StartSync(queue, now, patience) is not { } stamp) continue;
+            _queues.Tell(new WorkerServesQueue(queue, _worker, _registration!.Capabilities, _epoch, stamp, pool.Free, pool.Held));
+            pool.Told(queue, pool.Free);
+        }
+    }
+
+    // Free slots go to the most urgent offers; queues whose offers it cannot take now hear that it is full (they
+    // offer to another worker), and queues that heard it was full hear when it has room again.
+    private void Grant()
+    {
+        var pool = _pool!;
+        foreach (var (queue, count) in pool.Grants())
+        {
+            _queues.Tell(new GrantSlots(queue, _worker, _epoch, count, pool.Free, pool.Held));
+            pool.Told(queue, pool.Free);
+        }
+        if (!pool.AllSynced) return;
+        foreach (var queue in pool.Queues)
+        {
+            var full = pool.Free <= 0;
+            if (full == pool.ToldFull(queue) || (full && !pool.HasOffer(queue))) continue;
+            _queues.Tell(new WorkerRoomChanged(queue, _worker, Math.Max(0, pool.Free), pool.Held));
+            pool.Told(queue, pool.Free);
+        }
     }
 
     private bool SameRegistration(RegisterWorker r) =>
         _registration is { } current && current.PoolSize == r.PoolSize && current.Queues.SequenceEqual(r.Queues) &&
+        (r.Instance is null || r.Instance == current.Instance) &&
         current.Capabilities.Count == r.Capabilities.Count &&
         current.Capabilities.All(c => r.Capabilities.TryGetValue(c.Key, out var v) && v == c.Value);
 
     /// <summary>Handles a command that may be one node's copy of a pub/sub message: the first copy of each
-    /// publication is counted (<see cref="PubSubTally"/>); every copy is handled, as repeating them is harmless.</summary>
-    private void CommandHeard<T>(Action<T> handler) where T : IPubSubCommand =>
+    /// publication is counted (<see cref="PubSubTally"/>) and flagged to the handler; every copy is handled, as
+    /// repeating them is harmless.</summary>
+    private void CommandHeard<T>(Action<T, bool> handler) where T : IPubSubCommand =>
         Command<T>(m =>
         {
+            var first = m.Via is null;
             if (m.Via is { } via && _heard.Observe(via))
             {
+                first = true;
                 _metrics.CountPubSubMessage(via.Channel, via.MessageType);
                 if (via.LatencySeconds is { } latency) _recorder.Tell(new ObservePubSubLatency(via.Channel, latency));
             }
-            handler(m);
+            handler(m, first);
         });
 
-    /// <summary>The slots queue number <paramref name="index"/> of <paramref name="queues"/> may use.</summary>
-    public static int Share(int poolSize, int queues, int index) => poolSize / queues + (index < poolSize % queues ? 1 : 0);
-
-    private void LeaveQueues(IEnumerable<string> queues, string reason)
+    private void LeaveQueues(IReadOnlyCollection<string> queues, string reason)
     {
+        foreach (var queue in queues) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
+        // The queues take these tasks back; they are no longer this worker's (late reports still reach them).
         var leaving = queues.ToHashSet(StringComparer.Ordinal);
-        foreach (var queue in leaving) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
-        // The queues take these tasks back; they are no longer this worker's.
-        foreach (var id in _tasks.Where(t => leaving.Contains(t.Value)).Select(t => t.Key).ToList()) Forget(id);
+        foreach (var (queue, id) in _pool!.AllHeld().Where(t => leaving.Contains(t.Queue)).ToList()) Let(queue, id);
     }
 
-    private void Route(WorkerTaskStatus status)
+    private void ReturnWhatIsNotRunning(IReadOnlyList<string> running)
     {
-        if (_tasks.TryGetValue(status.TaskId, out var queue))
+        var pool = _pool!;
+        if (!pool.AllSynced) return; // what it holds is not known yet
+        var gone = pool.NotRunning(running.ToHashSet(StringComparer.Ordinal), Environment.TickCount64,
+            (long)_settings.AckTimeout.TotalMilliseconds);
+        foreach (var (queue, id) in gone)
+        {
+            _queues.Tell(new ReturnTask(queue, id, _worker, "not_running"));
+            Let(queue, id);
+        }
+        if (gone.Count > 0) Grant();
+    }
+
+    // The task is no longer this worker's: its slot is free.
+    private void Let(string queue, string taskId)
+    {
+        _pool?.Forget(queue, taskId);
+        _started.Remove((queue, taskId));
+        _finished.Add(taskId, queue, Environment.TickCount64);
+    }
+
+    private void Route(WorkerTaskStatus status, bool first)
+    {
+        var queue = status.Queue ?? _pool?.QueueOf(status.TaskId);
+        if (queue is not null && _pool is not null && _pool.Holds(queue, status.TaskId))
         {
             if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed)
             {
-                Forget(status.TaskId);
-                _finished.Add(status.TaskId, queue, Environment.TickCount64);
+                Let(queue, status.TaskId);
+                if (_registration is not null && _pool.AllSynced) Grant();
             }
-            else if (status.Progress == TaskProgress.Started) _started.Add(status.TaskId);
-            Report(queue, status);
+            else if (status.Progress == TaskProgress.Started) _started.Add((queue, status.TaskId));
+            Report(queue, status, replayed: false);
+            return;
         }
-        // Another node's copy of a report on a task that finished: old news, except to a queue that started
-        // again after a node died and may have missed the end (it ignores what it knows).
-        else if (_finished.TryGet(status.TaskId, out queue))
+        // Not held here: the queue decides (a former holder may finish it) and counts what it ignores. Another
+        // node's copy of a report already routed is old news, except to a queue that started again after a node
+        // died and may have missed the end (it ignores what it knows, uncounted).
+        if (queue is null && _finished.TryGet(status.TaskId, out var recent)) queue = recent;
+        if (queue is not null)
         {
-            if (IsReplay(status)) Report(queue, status);
+            if (first || IsReplay(status)) Report(queue, status, replayed: !first);
+            return;
         }
-        else KeepEarly(status);
+        KeepEarly(status, first);
     }
 
-    private void Report(string queue, WorkerTaskStatus status) =>
-        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime, status.Exception));
+    private void Report(string queue, WorkerTaskStatus status, bool replayed) =>
+        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
+            status.Exception, replayed));
 
-    private void KeepEarly(WorkerTaskStatus status)
+    private void KeepEarly(WorkerTaskStatus status, bool first)
     {
         var now = Environment.TickCount64;
-        if (_early.Count >= MaxEarlyReports)
-            foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
-                _early.Remove(old);
+        if (_early.Count >= MaxEarlyReports) ForgetStale();
         if (_early.Count >= MaxEarlyReports)
         {
-            _log.Debug("Worker {0} reported {1} on task {2}, which it does not hold; ignored", _worker,
-                status.Progress, status.TaskId);
+            Ignored(first, IgnoredReport.UnknownTask);
             return;
         }
         if (!_early.TryGetValue(status.TaskId, out var entry))
             _early[status.TaskId] = entry = (now, []);
-        entry.Reports.Add(status);
+        entry.Reports.Add((status, first));
+    }
+
+    private void RouteEarlyReports(string taskId)
+    {
+        if (_early.Remove(taskId, out var early))
+            foreach (var (report, first) in early.Reports) Route(report, first);
+    }
+
+    private void RouteEarlyReports()
+    {
+        foreach (var id in _early.Keys.Where(id => _pool!.QueueOf(id) is not null).ToList()) RouteEarlyReports(id);
     }
 
     private void ForgetStale()
@@ -333,14 +504,14 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
         {
             _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, old);
-            _early.Remove(old);
+            _early.Remove(old, out var dropped);
+            foreach (var (_, first) in dropped.Reports) Ignored(first, IgnoredReport.UnknownTask);
         }
     }
 
-    private void Forget(string taskId)
+    private void Ignored(bool first, string reason)
     {
-        _tasks.Remove(taskId);
-        _started.Remove(taskId);
+        if (first) _metrics.TaskReportsIgnored.WithLabels(reason).Inc();
     }
 
     private void Heard()
@@ -349,19 +520,16 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _lastHeard = AllocatorSettings.Now();
     }
 
-    private bool _online;
-
-    private void UpdateGauges(bool? online)
+    private void UpdateGauges(bool online)
     {
-        if (online is { } o) _online = o;
-        if (_registration is null && online is null) return;
-        _metrics.SetAllocatorWorker(_worker, _online, _registration?.PoolSize ?? 0, _started.Count,
-            _tasks.Count - _started.Count);
+        if (_registration is null && online) return;
+        var held = _pool?.Held ?? 0;
+        _metrics.SetAllocatorWorker(_worker, online, _registration?.PoolSize ?? 0, _started.Count, held - _started.Count);
     }
 
-    private WorkerStatus Status() => new(_worker, _registration is not null, _registration?.Queues ?? [],
+    private WorkerStatus Status(bool online) => new(_worker, _registration is not null, _registration?.Queues ?? [],
         _registration?.Capabilities ?? new Dictionary<string, CapabilityValue>(), _registration?.PoolSize ?? 0,
-        _tasks.Count, _online, _lastHeard);
+        _pool?.Held ?? 0, online, _lastHeard, _registration?.Instance);
 
     private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

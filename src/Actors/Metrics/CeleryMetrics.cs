@@ -97,11 +97,15 @@ public sealed class CeleryMetrics
         RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
             "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
 
-        // --- Allocator (issue 4): the project's own allocator families, kept in one block. ---
+        // --- Allocator: the project's own allocator families, kept in one block. ---
         TaskRequeued = factory.CreateCounter("celery_task_requeued_total",
             "Allocated tasks returned to their queue (ack timeout, worker offline or gone).", Labels("queue"));
         TaskDuplicates = factory.CreateCounter("celery_task_duplicates_total",
             "Task publications ignored because their task id was pending, allocated or finished.", Labels("queue"));
+        TaskReportsIgnored = factory.CreateCounter("celery_task_reports_ignored_total",
+            "Allocator task-status reports that changed nothing, by reason (not_holder: the worker never held the " +
+            "task; already_finished: the task had succeeded or failed; unknown_task: nobody knows the task).",
+            Labels("reason"));
     }
 
     /// <summary>The registry the families live on.</summary>
@@ -188,13 +192,17 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_remote_control_missing_replies_total{method}</c>.</summary>
     public Counter RemoteControlMissingReplies { get; }
 
-    // --- Allocator (issue 4) ---
+    // --- Allocator ---
 
     /// <summary><c>celery_task_requeued_total{queue}</c>.</summary>
     public Counter TaskRequeued { get; }
 
     /// <summary><c>celery_task_duplicates_total{queue}</c>.</summary>
     public Counter TaskDuplicates { get; }
+
+    /// <summary><c>celery_task_reports_ignored_total{reason}</c>: the reasons are the constants of the allocator's
+    /// <c>IgnoredReport</c>, a fixed set.</summary>
+    public Counter TaskReportsIgnored { get; }
 
     /// <summary>Counts one allocation of a task of <paramref name="queue"/> to <paramref name="worker"/>.</summary>
     public void CountAllocation(string queue, string worker) => TaskAllocations.WithLabels(Queue(queue), Worker(worker)).Inc();

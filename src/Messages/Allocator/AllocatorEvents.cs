@@ -70,7 +70,8 @@ public sealed record TaskFailed(string TaskId, string Worker, double? Runtime, s
 /// <summary>An allocated task went back to the queue, ahead of newer tasks of its priority.</summary>
 /// <param name="TaskId">The task.</param>
 /// <param name="Worker">The worker it was taken from.</param>
-/// <param name="Reason"><c>ack_timeout</c>, <c>worker_offline</c>, <c>unregistered</c>, <c>reregistered</c>.</param>
+/// <param name="Reason"><c>ack_timeout</c>, <c>worker_offline</c>, <c>unregistered</c>, <c>reregistered</c>,
+/// <c>worker_restarted</c> (a new instance registered), <c>not_running</c> (its heartbeat no longer lists it).</param>
 /// <param name="At">When.</param>
 public sealed record TaskRequeued(string TaskId, string Worker, string Reason, double At) : IQueueEvent;
 
@@ -94,10 +95,12 @@ public sealed record QueueEventBatch(IReadOnlyList<IQueueEvent> Events) : IAlloc
 /// <param name="Acknowledged">Whether the holder acknowledged it.</param>
 /// <param name="Started">Whether the holder started it.</param>
 /// <param name="AllocatedAt">When it was last allocated.</param>
+/// <param name="Holders">Every worker that held an attempt of it (null in snapshots older than this field: then the
+/// current holder only).</param>
 public sealed record SnapshotTask(
     string TaskId, string TaskName, string TaskData, int Priority,
     IReadOnlyDictionary<string, CapabilityValue>? Requires, double ArrivedAt, long Sequence, int Attempts,
-    string? Worker, bool Acknowledged, bool Started, double AllocatedAt);
+    string? Worker, bool Acknowledged, bool Started, double AllocatedAt, IReadOnlyList<string>? Holders = null);
 
 /// <summary>The whole state of a queue entity, saved every N events to bound recovery.</summary>
 /// <param name="Pending">Waiting tasks.</param>
@@ -129,9 +132,15 @@ public sealed record QueueSnapshot(
 /// <param name="Queues">Its queues.</param>
 /// <param name="Capabilities">Its capabilities.</param>
 /// <param name="PoolSize">Its pool size.</param>
+/// <param name="Instance">The worker process's instance, if it said.</param>
 public sealed record WorkerRegistered(
     string Worker, IReadOnlyList<string> Queues, IReadOnlyDictionary<string, CapabilityValue> Capabilities,
-    int PoolSize) : IAllocatorProtocol;
+    int PoolSize, string? Instance = null) : IAllocatorProtocol;
+
+/// <summary>A worker entity with a registration started (recovered): its sequence number is the incarnation's
+/// epoch, which its grants carry, so a queue can ignore grants of an incarnation that is gone.</summary>
+/// <param name="Worker">The worker.</param>
+public sealed record WorkerIncarnationStarted(string Worker) : IAllocatorProtocol;
 
 /// <summary>The worker unregistered.</summary>
 /// <param name="Worker">The worker.</param>

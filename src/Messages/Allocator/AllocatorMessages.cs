@@ -125,21 +125,90 @@ public sealed record TaskSubmitted(string Queue, string TaskId, bool Accepted) :
 /// <param name="Progress">What happened.</param>
 /// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
 /// <param name="Exception">The exception type, on failed.</param>
+/// <param name="Replayed">Sent again after a node died (a survivor's replay): a report the queue ignores is not
+/// counted again.</param>
 public sealed record ReportTaskProgress(
-    string Queue, string TaskId, string Worker, TaskProgress Progress, double? Runtime, string? Exception)
+    string Queue, string TaskId, string Worker, TaskProgress Progress, double? Runtime, string? Exception,
+    bool Replayed = false)
     : IQueueCommand;
 
 /// <summary>
-/// A worker serves the queue (it registered, or came back online): the queue may allocate to it up to
-/// <paramref name="Slots"/> unfinished tasks.
+/// What a queue has waiting for one worker: its most urgent task that the worker's capabilities meet, and how many
+/// such tasks wait. A worker compares the offers of its queues to decide where a free slot goes.
+/// </summary>
+/// <param name="Priority">The most urgent such task's priority, 0-9.</param>
+/// <param name="ArrivedAt">When that task arrived (Unix seconds): among equal priorities the oldest goes first.</param>
+/// <param name="Count">Tasks waiting that the worker could take.</param>
+public sealed record TaskOffer(int Priority, double ArrivedAt, int Count);
+
+/// <summary>
+/// An online worker serves the queue, and asks what it holds there (sent when it comes online and every announce
+/// interval after). The queue counts it as a consumer and answers with <see cref="QueueSynced"/> once everything it
+/// decided before is written: a cut of the slot protocol that corrects any message lost on either side.
 /// </summary>
 /// <param name="Queue">The queue.</param>
 /// <param name="Worker">The worker.</param>
 /// <param name="Capabilities">Its capabilities.</param>
-/// <param name="Slots">Unfinished tasks of this queue the worker may hold (its pool size, or its share of it).</param>
+/// <param name="Epoch">The worker entity's incarnation: grants of older incarnations are ignored.</param>
+/// <param name="Stamp">The worker's count of slots granted to this queue so far, echoed in the answer.</param>
+/// <param name="Free">Its free slots now (pool minus held and promised).</param>
+/// <param name="Held">Its unfinished tasks over all queues now (least loaded first).</param>
 public sealed record WorkerServesQueue(
-    string Queue, string Worker, IReadOnlyDictionary<string, CapabilityValue> Capabilities, int Slots)
+    string Queue, string Worker, IReadOnlyDictionary<string, CapabilityValue> Capabilities, long Epoch, long Stamp,
+    int Free, int Held)
     : IQueueCommand;
+
+/// <summary>A queue's answer to <see cref="WorkerServesQueue"/>: what the worker held there at that moment.</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="Epoch">The epoch of the announcement answered.</param>
+/// <param name="Stamp">Its stamp.</param>
+/// <param name="Held">Task ids the worker held in the queue.</param>
+/// <param name="Offer">What waits for the worker there, if anything.</param>
+public sealed record QueueSynced(
+    string Worker, string Queue, long Epoch, long Stamp, IReadOnlyList<string> Held, TaskOffer? Offer)
+    : IWorkerCommand;
+
+/// <summary>A queue has tasks waiting that the worker could take (or, with no offer, no longer has).</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="Offer">What waits, or null.</param>
+public sealed record TasksWaiting(string Worker, string Queue, TaskOffer? Offer) : IWorkerCommand;
+
+/// <summary>
+/// A worker gives a queue <paramref name="Count"/> of its free slots: the queue allocates to it up to that many of
+/// its most urgent tasks the worker can take and returns the rest (<see cref="SlotsReturned"/>). Only the worker
+/// entity grants, so the sum over its queues never exceeds its pool.
+/// </summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Worker">The worker.</param>
+/// <param name="Epoch">The granting incarnation.</param>
+/// <param name="Count">Slots given, at least 1.</param>
+/// <param name="Free">Free slots the worker has left after this grant.</param>
+/// <param name="Held">Its unfinished tasks over all queues.</param>
+public sealed record GrantSlots(string Queue, string Worker, long Epoch, int Count, int Free, int Held)
+    : IQueueCommand;
+
+/// <summary>Slots of a grant the queue did not use (nothing it had fitted).</summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="Count">Slots returned.</param>
+/// <param name="Next">What still waits for the worker, if anything.</param>
+public sealed record SlotsReturned(string Worker, string Queue, int Count, TaskOffer? Next) : IWorkerCommand;
+
+/// <summary>A worker's room changed in a way a queue must know: it is full (offers to it wait), or has room again.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="Worker">The worker.</param>
+/// <param name="Free">Its free slots now.</param>
+/// <param name="Held">Its unfinished tasks over all queues.</param>
+public sealed record WorkerRoomChanged(string Queue, string Worker, int Free, int Held) : IQueueCommand;
+
+/// <summary>A worker entity gives a task back to its queue: the worker's heartbeat no longer lists it.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="TaskId">The task.</param>
+/// <param name="Worker">The worker that held it.</param>
+/// <param name="Reason">Why, for the history (<c>not_running</c>).</param>
+public sealed record ReturnTask(string Queue, string TaskId, string Worker, string Reason) : IQueueCommand;
 
 /// <summary>A worker no longer serves the queue (offline, unregistered, re-registered without it): its
 /// unfinished tasks return to the queue ahead of newer tasks of their priority.</summary>
@@ -210,16 +279,21 @@ public sealed record QueueHistory(string Queue, IReadOnlyList<HistoryEntry> Entr
 /// <param name="Worker">The worker's name.</param>
 /// <param name="Queues">The queues it consumes, at least one.</param>
 /// <param name="Capabilities">Its capabilities.</param>
-/// <param name="PoolSize">Its pool size, at least 1.</param>
+/// <param name="PoolSize">Its pool size, at least 1: its unfinished tasks over all its queues never exceed it.</param>
 /// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Instance">The worker process's identity (e.g. start time and pid), if it says: a registration with
+/// another instance than the known one means the process restarted, and what it held goes back to its queues.</param>
 public sealed record RegisterWorker(
     string Worker, IReadOnlyList<string> Queues, IReadOnlyDictionary<string, CapabilityValue> Capabilities,
-    int PoolSize, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
+    int PoolSize, PubSubCopy? Via = null, string? Instance = null) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker is alive (wire: <c>{"type":"heartbeat"}</c>).</summary>
 /// <param name="Worker">The worker.</param>
 /// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
-public sealed record WorkerHeartbeat(string Worker, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
+/// <param name="Running">The task ids the worker holds, if it says: a task allocated to it longer than the ack
+/// timeout ago that is not listed goes back to its queue. Null: the worker does not report them.</param>
+public sealed record WorkerHeartbeat(string Worker, PubSubCopy? Via = null, IReadOnlyList<string>? Running = null)
+    : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker leaves (wire: <c>{"type":"unregister"}</c>); its unfinished tasks return to their queues.</summary>
 /// <param name="Worker">The worker.</param>
@@ -233,29 +307,26 @@ public sealed record UnregisterWorker(string Worker, PubSubCopy? Via = null) : I
 /// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
 /// <param name="Exception">The exception type, on failed.</param>
 /// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Queue">The task's queue, if the worker says (two queues may use the same task id).</param>
 public sealed record WorkerTaskStatus(
-    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception, PubSubCopy? Via = null)
+    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception, PubSubCopy? Via = null,
+    string? Queue = null)
     : IWorkerCommand, IPubSubCommand;
 
-/// <summary>A queue allocated a task to the worker (so the worker's reports can be routed back to it).</summary>
+/// <summary>A queue allocated a task to the worker on one of its granted slots, and the allocation is stored (so the
+/// worker's reports can be routed back to it).</summary>
 /// <param name="Worker">The worker.</param>
 /// <param name="TaskId">The task.</param>
 /// <param name="Queue">The queue that allocated it.</param>
-public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Queue) : IWorkerCommand;
+/// <param name="Next">On the last allocation of a grant: what still waits for the worker there, if anything.</param>
+public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Queue, TaskOffer? Next = null)
+    : IWorkerCommand;
 
 /// <summary>A task the worker held is no longer its own (finished, or taken back by the queue).</summary>
 /// <param name="Worker">The worker.</param>
 /// <param name="TaskId">The task.</param>
-public sealed record TaskReleasedFromWorker(string Worker, string TaskId) : IWorkerCommand;
-
-/// <summary>
-/// A worker entity that recovered (on another node, after its own had died) asks a queue which of the queue's
-/// unfinished tasks the worker holds; the queue answers with a <see cref="TaskAssignedToWorker"/> per task, so
-/// the worker's reports reach the queue again.
-/// </summary>
-/// <param name="Queue">The queue.</param>
-/// <param name="Worker">The worker.</param>
-public sealed record GetTasksOfWorker(string Queue, string Worker) : IQueueCommand;
+/// <param name="Queue">The queue that took it back or finished it.</param>
+public sealed record TaskReleasedFromWorker(string Worker, string TaskId, string Queue) : IWorkerCommand;
 
 /// <summary>Starts a worker entity (recovering its registration); sent at node start to every known worker.</summary>
 /// <param name="Worker">The worker.</param>
@@ -271,9 +342,10 @@ public sealed record GetWorkerStatus(string Worker) : IWorkerCommand;
 /// <param name="Queues">Its queues.</param>
 /// <param name="Capabilities">Its capabilities.</param>
 /// <param name="PoolSize">Its pool size.</param>
-/// <param name="UnfinishedTasks">Tasks allocated to it and not finished.</param>
+/// <param name="UnfinishedTasks">Tasks allocated to it and not finished, over all its queues.</param>
 /// <param name="Online">Whether it is online.</param>
 /// <param name="LastHeartbeat">When it was last heard from (Unix seconds), if ever since this entity started.</param>
+/// <param name="Instance">The worker process's instance, if it registered with one.</param>
 public sealed record WorkerStatus(
     string Worker,
     bool Registered,
@@ -282,4 +354,5 @@ public sealed record WorkerStatus(
     int PoolSize,
     int UnfinishedTasks,
     bool Online,
-    double? LastHeartbeat) : IAllocatorProtocol;
+    double? LastHeartbeat,
+    string? Instance = null) : IAllocatorProtocol;

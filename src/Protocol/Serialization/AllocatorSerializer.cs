@@ -34,7 +34,12 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
         [typeof(WakeQueue)] = "wake-queue",
         [typeof(GetQueueStats)] = "get-queue-stats",
         [typeof(GetQueueHistory)] = "get-queue-history",
-        [typeof(GetTasksOfWorker)] = "get-tasks-of-worker",
+        [typeof(QueueSynced)] = "queue-synced",
+        [typeof(TasksWaiting)] = "tasks-waiting",
+        [typeof(GrantSlots)] = "grant-slots",
+        [typeof(SlotsReturned)] = "slots-returned",
+        [typeof(WorkerRoomChanged)] = "worker-room",
+        [typeof(ReturnTask)] = "return-task",
         [typeof(QueueStats)] = "queue-stats",
         [typeof(QueueHistory)] = "queue-history",
         [typeof(RegisterWorker)] = "register-worker",
@@ -57,6 +62,7 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
         [typeof(QueueSnapshot)] = "s-queue",
         [typeof(WorkerRegistered)] = "e-worker-registered",
         [typeof(WorkerUnregistered)] = "e-worker-unregistered",
+        [typeof(WorkerIncarnationStarted)] = "e-worker-incarnation",
     }.ToFrozenDictionary();
 
     private static readonly FrozenDictionary<string, Type> Types =

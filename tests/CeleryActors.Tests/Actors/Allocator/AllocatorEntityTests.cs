@@ -30,7 +30,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
             progress == TaskProgress.Failed ? "Boom" : null));
 
     [Fact]
-    public void No_worker_ever_holds_more_than_its_pool_and_the_least_loaded_gets_the_next_task()
+    public void No_worker_ever_holds_more_than_its_pool_and_a_finished_task_frees_one_slot()
     {
         using var h = Start();
         h.Workers.Tell(new RegisterWorker("a", [Q], NoCaps, 2));
@@ -43,11 +43,6 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Assert.Equal((10L, 5, 5), (stats.Accepted, stats.InFlight, stats.Pending));
         Assert.Equal(2, h.For("a").Count);
         Assert.Equal(3, h.For("b").Count);
-        // Each task goes to the least loaded worker with room: one each, one each again, then b (a is full).
-        var order = h.Assignments.Select(x => x.Worker).ToList();
-        Assert.Equal(["a", "b"], order.Take(2).Order());
-        Assert.Equal(["a", "b"], order.Skip(2).Take(2).Order());
-        Assert.Equal("b", order[4]);
 
         // Gauges follow within a liveness check: allocated and not started is reserved, started is active.
         Report(h, "b", h.For("b")[0].TaskId, TaskProgress.Started);
@@ -107,22 +102,122 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Assert.Equal(expected, h.Assignments.Select(a => a.TaskId));
     }
 
+    private QueueStats Stats(AllocatorHarness h, string queue) =>
+        h.Queues.Ask<QueueStats>(new GetQueueStats(queue), Wait).Result;
+
+    private static int Unfinished(AllocatorHarness h, string worker) =>
+        h.Workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), Wait).Result.UnfinishedTasks;
+
+    private static SubmitTask On(string queue, string id, int priority = 5, Dictionary<string, CapabilityValue>? requires = null) =>
+        NewTask(id, priority, requires) with { Queue = queue };
+
     [Fact]
-    public void A_worker_of_two_queues_shares_its_pool_and_never_holds_more_in_all()
+    public void A_pool_of_2_over_three_queues_with_work_only_on_the_third_runs_2()
     {
         using var h = Start();
-        h.Workers.Tell(new RegisterWorker("both", [Q, "other"], NoCaps, 3));
-        for (var i = 0; i < 5; i++)
+        h.Workers.Tell(new RegisterWorker("w", ["qa", "qb", "qc"], NoCaps, 2));
+        for (var i = 0; i < 4; i++) h.Queues.Tell(On("qc", $"c{i}"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal(2, h.For("w").Count), Wait);
+        AwaitAssert(() => Assert.Equal((2, 2, 1), (Stats(h, "qc").InFlight, Stats(h, "qc").Pending, Stats(h, "qc").Consumers)), Wait);
+        Assert.Equal(2, Unfinished(h, "w"));
+    }
+
+    [Fact]
+    public void A_pool_of_4_over_three_queues_runs_4_of_one_queues_tasks_and_a_finish_frees_a_slot_for_any_queue()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", ["qa", "qb", "qc"], NoCaps, 4));
+        for (var i = 0; i < 6; i++) h.Queues.Tell(On("qb", $"b{i}"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal(4, h.For("w").Count), Wait);
+        h.Queues.Tell(On("qa", "a0", priority: 9), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal(1, Stats(h, "qa").Pending), Wait);
+        Assert.Equal(4, h.For("w").Count); // full: the urgent one waits
+        Report(h, "w", "b0", TaskProgress.Succeeded);
+        // The freed slot takes the most urgent task of all its queues: qa's priority 9 before qb's priority 5.
+        AwaitAssert(() => Assert.Equal(5, h.For("w").Count), Wait);
+        Assert.Equal("a0", h.For("w")[4].TaskId);
+        Assert.Equal(4, Unfinished(h, "w"));
+    }
+
+    [Fact]
+    public void With_equal_priorities_a_freed_slot_takes_the_task_that_waited_longest_in_any_queue()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", ["qa", "qb"], NoCaps, 1));
+        h.Queues.Tell(On("qa", "first"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Single(h.For("w")), Wait);
+        h.Queues.Tell(On("qb", "older") with { ArrivedAt = AllocatorSettings.Now() - 5 }, ActorRefs.NoSender);
+        h.Queues.Tell(On("qa", "newer"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal((1, 1), (Stats(h, "qa").Pending, Stats(h, "qb").Pending)), Wait);
+        Report(h, "w", "first", TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal(["first", "older"], h.For("w").Select(a => a.TaskId)), Wait);
+    }
+
+    [Fact]
+    public void Five_hundred_unplaceable_priority_9_tasks_do_not_delay_a_placeable_priority_0_task()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("cpu", [Q], NoCaps, 2));
+        for (var i = 0; i < 500; i++)
+            h.Queues.Tell(NewTask($"gpu{i}", 9, new() { ["gpu"] = CapabilityValue.Of(1) }), ActorRefs.NoSender);
+        h.Queues.Tell(NewTask("plain", 0), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal(["plain"], h.Assignments.Select(a => a.TaskId)), Wait);
+        Assert.Equal(500, Stats(h).Pending);
+    }
+
+    [Fact]
+    public async Task A_registration_with_a_new_instance_returns_what_the_old_process_held_and_the_same_instance_changes_nothing()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2, Instance: "boot-1"));
+        h.Queues.Tell(NewTask("t0"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Single(h.For("w")), Wait);
+        Report(h, "w", "t0", TaskProgress.Started);
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2, Instance: "boot-1"));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).InFlight), Wait);
+        Assert.Equal(0, Stats(h).Requeued);
+
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2, Instance: "boot-2"));
+        AwaitAssert(() => Assert.Equal([("t0", 1), ("t0", 2)], h.For("w").Select(a => (a.TaskId, a.Attempt))), Wait);
+        var status = await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("w"), Wait);
+        Assert.Equal(("boot-2", 1), (status.Instance, status.UnfinishedTasks));
+        Assert.Equal(1, Stats(h).Requeued);
+    }
+
+    [Fact]
+    public void A_heartbeat_that_omits_a_task_held_past_the_ack_timeout_returns_it()
+    {
+        using var h = Start(ack: TimeSpan.FromSeconds(1));
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 2));
+        h.Queues.Tell(NewTask("kept"), ActorRefs.NoSender);
+        h.Queues.Tell(NewTask("lost"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Equal(2, h.For("w").Count), Wait);
+        Report(h, "w", "kept", TaskProgress.Received);
+        Report(h, "w", "lost", TaskProgress.Received);
+        // Listed tasks stay; the one the process no longer has goes back once it is older than the ack timeout.
+        AwaitAssert(() =>
         {
-            h.Queues.Tell(NewTask($"a{i}"), ActorRefs.NoSender);
-            h.Queues.Tell(NewTask($"b{i}") with { Queue = "other" }, ActorRefs.NoSender);
-        }
-        AwaitAssert(() => Assert.Equal(3, h.Assignments.Count), Wait);
-        Assert.Equal(2, h.Assignments.Count(a => a.TaskId.StartsWith('a')));
-        Assert.Equal(1, h.Assignments.Count(a => a.TaskId.StartsWith('b')));
-        AwaitAssert(() => Assert.Equal(3, h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("both"), Wait).Result.UnfinishedTasks), Wait);
-        Assert.Equal((2, 1), (WorkerEntityActor.Share(3, 2, 0), WorkerEntityActor.Share(3, 2, 1)));
-        Assert.Equal((1, 0), (WorkerEntityActor.Share(1, 2, 0), WorkerEntityActor.Share(1, 2, 1)));
+            h.Workers.Tell(new WorkerHeartbeat("w", Running: ["kept"]));
+            Assert.Equal([("lost", 2)], h.For("w").Where(a => a.Attempt > 1).Select(a => (a.TaskId, a.Attempt)));
+        }, Wait, TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1, Stats(h).Requeued);
+    }
+
+    [Fact]
+    public void A_report_from_a_worker_that_never_held_the_task_is_ignored_and_counted()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("holder", [Q], NoCaps, 1));
+        h.Workers.Tell(new RegisterWorker("stranger", ["elsewhere"], NoCaps, 1));
+        h.Queues.Tell(NewTask("t"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Single(h.For("holder")), Wait);
+        h.Workers.Tell(new WorkerTaskStatus("stranger", "t", TaskProgress.Succeeded, 1, null, Queue: Q));
+        AwaitAssert(() => Assert.Equal(1, h.Metrics.TaskReportsIgnored.WithLabels(IgnoredReport.NotHolder).Value), Wait);
+        Assert.Equal((0L, 1), (Stats(h).Succeeded, Stats(h).InFlight));
+        Report(h, "holder", "t", TaskProgress.Succeeded);
+        Report(h, "holder", "t", TaskProgress.Succeeded);
+        AwaitAssert(() => Assert.Equal(1, h.Metrics.TaskReportsIgnored.WithLabels(IgnoredReport.AlreadyFinished).Value), Wait);
+        Assert.Equal(1L, Stats(h).Succeeded);
     }
 
     [Fact]
