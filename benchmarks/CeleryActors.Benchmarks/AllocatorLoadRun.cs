@@ -15,7 +15,12 @@ namespace CeleryActors.Benchmarks;
 /// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
 /// A warm-up of <c>--warmup</c> tasks (default 50,000, at 5,000/s) runs first and is not measured: the node's
 /// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path.
-/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P] [--host-dll PATH]</c>.
+/// Each worker serves <c>--queues-per-worker</c> of the queues (default all; worker w takes queues w, w+1, ... mod Q),
+/// and the run checks its pool: at every assignment a simulated worker counts what it received and has not reported
+/// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
+/// sampled every 100 ms; either one over the pool fails the run.
+/// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
+/// [--queues-per-worker K] [--host-dll PATH]</c>.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -27,8 +32,9 @@ public static class AllocatorLoadRun
         var workers = LoadRunNode.IntArg(args, "--workers", 8);
         var pool = LoadRunNode.IntArg(args, "--pool", 10_000);
         var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
+        var perWorker = Math.Min(queues, LoadRunNode.IntArg(args, "--queues-per-worker", queues));
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
-        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
         using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
@@ -45,22 +51,31 @@ public static class AllocatorLoadRun
         var warmedUp = 0;
         var statusChannel = RedisChannel.Literal("task-status");
         var workerPublisher = workerSide.GetSubscriber();
+        var unfinished = new int[workers];
+        var overPool = 0;
+        var maxUnfinished = 0;
         for (var w = 0; w < workers; w++)
         {
             var name = $"sim{w}";
+            var index = w;
             var queue = await workerSide.GetSubscriber().SubscribeAsync(RedisChannel.Literal("worker:" + name));
             queue.OnMessage(m =>
             {
                 var json = (string)m.Message!;
                 var id = TaskIdOf(json);
+                var holding = Interlocked.Increment(ref unfinished[index]);
+                if (holding > pool) Interlocked.Increment(ref overPool);
+                InterlockedMax(ref maxUnfinished, holding);
                 if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
                 else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
                              Stopwatch.GetTimestamp(), 0) == 0)
                     Interlocked.Increment(ref assigned);
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
+                // Counted down before the report leaves: the node cannot have processed it earlier.
+                Interlocked.Decrement(ref unfinished[index]);
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
             });
-            var queueList = string.Join(",", Enumerable.Range(0, queues).Select(q => $"\"load{q}\""));
+            var queueList = string.Join(",", Enumerable.Range(0, perWorker).Select(j => $"\"load{(w + j) % queues}\""));
             await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
                 $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
         }
@@ -79,6 +94,8 @@ public static class AllocatorLoadRun
         var beforeText = await http.GetStringAsync("/metrics");
         var cpuBefore = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
 
+        using var sampling = new CancellationTokenSource();
+        var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
         await PublishAsync(subscriber, channels, count, rate,
             i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
@@ -93,6 +110,8 @@ public static class AllocatorLoadRun
             await Task.Delay(50);
         }
         var cpuAfter = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
+        await sampling.CancelAsync();
+        var (samples, sampledMax, sampledOver) = await sampler;
         var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
         var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
         var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
@@ -109,9 +128,45 @@ public static class AllocatorLoadRun
                           $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
         Console.WriteLine($"rejected {LoadRunNode.Sum(text, "celery_messages_rejected_total{"):N0}, requeued {LoadRunNode.Sum(text, "celery_task_requeued_total{"):N0}, " +
                           $"duplicates {LoadRunNode.Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {LoadRunNode.Sum(text, "celery_observations_dropped_total"):N0}");
-        var exact = assigned == count && succeeded == count;
+        Console.WriteLine($"pool {pool}: at the workers at most {maxUnfinished} held at an assignment, {overPool} assignments over the pool; " +
+                          $"at the node ({samples} samples of /api/workers) at most {sampledMax} unfinished, {sampledOver} samples over the pool");
+        var exact = assigned == count && succeeded == count && overPool == 0 && sampledOver == 0;
         Console.WriteLine(exact ? "RESULT: every task allocated once and succeeded" : "RESULT: COUNTS DIFFER");
         return exact ? 0 : 1;
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current && Interlocked.CompareExchange(ref target, value, current) is var seen && seen != current)
+            current = seen;
+    }
+
+    /// <summary>Samples the node's view of every worker every 100 ms until cancelled: how many samples, the most
+    /// unfinished tasks one worker had, and how many samples saw a worker over <paramref name="pool"/>.</summary>
+    private static async Task<(int Samples, int Max, int Over)> SamplePoolsAsync(HttpClient http, int pool, CancellationToken token)
+    {
+        var (samples, max, over) = (0, 0, 0);
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/workers", token));
+                samples++;
+                foreach (var w in doc.RootElement.GetProperty("workers").EnumerateArray())
+                {
+                    var held = w.GetProperty("unfinished_tasks").GetInt32();
+                    max = Math.Max(max, held);
+                    if (held > pool) over++;
+                }
+                await Task.Delay(100, token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        return (samples, max, over);
     }
 
     /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>

@@ -54,6 +54,7 @@ public static class QueryJson
         unfinished_tasks = w.UnfinishedTasks,
         online = w.Online,
         last_heartbeat = w.LastHeartbeat,
+        instance = w.Instance,
     };
 
     /// <summary>Renders one of the shapes above as JSON text.</summary>

@@ -33,9 +33,14 @@ public class ClientFailoverTests(RedisFixture redis) : IClassFixture<RedisFixtur
         Assert.Equal(0, await StopAsync(nodeA));
 
         // The same client, no new contacts: its calls now reach B, which serves the moved entities from the journal.
+        // A worker entity that moved is offline until the worker is heard from; its heartbeat brings it back.
         await Eventually.Holds(async () =>
-            Assert.Contains(await client.GetWorkersAsync(), w => w.Worker == worker && w.Online), TimeSpan.FromSeconds(30));
-        await client.HeartbeatAsync(worker);
+            Assert.Contains(await client.GetWorkersAsync(), w => w.Worker == worker), TimeSpan.FromSeconds(30));
+        await Eventually.Holds(async () =>
+        {
+            await client.HeartbeatAsync(worker);
+            Assert.Contains(await client.GetWorkersAsync(), w => w.Worker == worker && w.Online);
+        }, TimeSpan.FromSeconds(30));
         var after = await client.PublishTaskAsync(queue, "job", taskId: "after");
         Assert.Equal("after", after.TaskId);
         var stats = (await client.GetQueueAsync(queue))!;

@@ -316,4 +316,50 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
             a => Assert.True(a.GetProperty("attempt").GetInt32() >= 2));
         Assert.InRange(drain.Count(a => a.GetProperty("attempt").GetInt32() >= 2), 300, 3_000);
     }
+
+    [Fact]
+    public async Task A_worker_offline_before_the_node_was_killed_stays_offline_after_the_restart_and_gets_nothing()
+    {
+        var p = NewPrefix();
+        var gone = Listen(p + "worker:gone");
+        var alive = Listen(p + "worker:alive");
+        var node = await StartNode(p, worker: "2");
+        try
+        {
+            await WaitForAllocatorSubscriptions(p);
+            Publish(p + "workers:control", """{"type":"register","worker":"gone","queues":["jobs"],"pool_size":5}""");
+            await Eventually.Holds(async () =>
+            {
+                var w = (await GetJson(node, "/api/workers")).GetProperty("workers").EnumerateArray().Single();
+                Assert.False(w.GetProperty("online").GetBoolean()); // silent past its 2 s timeout
+            }, Within);
+            node.Process.Kill(entireProcessTree: true);
+            await node.Process.WaitForExitAsync();
+        }
+        finally
+        {
+            await node.DisposeAsync();
+        }
+
+        // With a long timeout now: a worker brought back online by the restart would stay online, and take tasks.
+        await using var second = await StartNode(p, worker: "60");
+        await WaitForAllocatorSubscriptions(p);
+        await Eventually.Holds(async () =>
+        {
+            var w = (await GetJson(second, "/api/workers")).GetProperty("workers").EnumerateArray().Single();
+            Assert.Equal(("gone", false), (w.GetProperty("worker").GetString(), w.GetProperty("online").GetBoolean()));
+        }, Within);
+        Publish(p + "tasks:jobs", """{"task_name":"job","task_id":"j1"}""");
+        await Eventually.Holds(async () =>
+            Assert.Equal(1, (await GetJson(second, "/api/queues/jobs")).GetProperty("pending").GetInt32()), Within);
+        Publish(p + "workers:control", """{"type":"register","worker":"alive","queues":["jobs"],"pool_size":5}""");
+        await Eventually.Holds(() =>
+        {
+            Assert.Single(alive);
+            return Task.CompletedTask;
+        }, Within);
+        Assert.Empty(gone);
+        var queue = await GetJson(second, "/api/queues/jobs");
+        Assert.Equal(1, queue.GetProperty("consumers").GetInt32());
+    }
 }
