@@ -84,7 +84,10 @@ public sealed class QueueConsumers
     /// told nothing or something less urgent, so that the next slot it frees can go to the most urgent task of all
     /// its queues.
     /// </summary>
-    public List<(string Worker, TaskOffer? Offer)> Offers(QueueState state)
+    /// <param name="state">The queue.</param>
+    /// <param name="arrived">The task that just arrived, when that is what changed: a full worker told of something at
+    /// least as urgent needs no new look.</param>
+    public List<(string Worker, TaskOffer? Offer)> Offers(QueueState state, QueuedTask? arrived = null)
     {
         var offers = new List<(string, TaskOffer?)>();
         var waiting = state.PendingCount;
@@ -112,6 +115,7 @@ public sealed class QueueConsumers
         foreach (var w in _workers)
         {
             if (w.Free > 0) continue;
+            if (arrived is not null && w.Told is { } before && !MoreUrgent(arrived, before)) continue;
             if (state.OfferFor(w.Capabilities) is not { } offer) continue;
             if (w.Told is { } told && (told.Priority > offer.Priority ||
                                        (told.Priority == offer.Priority && told.ArrivedAt <= offer.ArrivedAt))) continue;
@@ -120,4 +124,7 @@ public sealed class QueueConsumers
         }
         return offers;
     }
+
+    private static bool MoreUrgent(QueuedTask task, TaskOffer than) =>
+        task.Priority > than.Priority || (task.Priority == than.Priority && task.ArrivedAt < than.ArrivedAt);
 }

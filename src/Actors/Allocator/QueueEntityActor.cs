@@ -165,7 +165,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             List();
             Emit(accepted!, static (_, _) => { });
-            Offer();
+            Offer(_state.Find(accepted!.TaskId));
         }
         // The client's call completes once what it asked for is in the journal: a task it was told about
         // survives the death of this node. (Copies heard on pub/sub have nobody to answer.)
@@ -321,9 +321,9 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     // Tells workers what waits here: the least loaded ones with room, until their room covers the waiting tasks,
     // and the full ones what is most urgent here, so that a slot they free goes where it is needed most.
-    private void Offer()
+    private void Offer(QueuedTask? arrived = null)
     {
-        foreach (var (worker, offer) in _consumers.Offers(_state))
+        foreach (var (worker, offer) in _consumers.Offers(_state, arrived))
             _workers.Tell(new TasksWaiting(worker, _queue, offer));
     }
 

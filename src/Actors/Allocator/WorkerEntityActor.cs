@@ -130,26 +130,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Unconfirmed()
     {
-        CommandHeard<RegisterWorker>((r, _) =>
-        {
-            if (IsReplay(r)) return;
-            if (SameRegistration(r)) Confirm();
-            else Register(r);
-        });
-        // A replay is not the worker speaking now: it may have died with the node.
-        CommandHeard<WorkerHeartbeat>((h, _) =>
-        {
-            if (!IsReplay(h)) Confirm();
-        });
-        CommandHeard<WorkerTaskStatus>((s, first) =>
-        {
-            Route(s, first);
-            if (!IsReplay(s)) Confirm();
-        });
-        CommandHeard<UnregisterWorker>((u, _) =>
-        {
-            if (!IsReplay(u)) Unregister();
-        });
+        OnlineWhenHeard();
         Command<LivenessCheck>(_ =>
         {
             ForgetStale();
@@ -228,8 +209,14 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Offline()
     {
-        // A worker that speaks again is alive again, with the registration it had; a replay is not the worker
-        // speaking now, and would bring back one that died with the node.
+        OnlineWhenHeard();
+        CommonCommands(online: false);
+    }
+
+    // A worker that speaks again is alive again, with the registration it had; a replay is not the worker speaking
+    // now, and would bring back one that died with the node.
+    private void OnlineWhenHeard()
+    {
         CommandHeard<RegisterWorker>((r, _) =>
         {
             if (IsReplay(r)) return;
@@ -249,7 +236,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         {
             if (!IsReplay(u)) Unregister();
         });
-        CommonCommands(online: false);
     }
 
     // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an
