@@ -30,7 +30,7 @@ public sealed class MetricsRecorderActor : ReceiveActor
         Receive<PubSubMessageHandled>(Handle);
         Receive<MessageRejected>(m => _metrics.CountRejection(m.Kind, m.Reason));
         Receive<ChannelsResubscribed>(_ => _metrics.RedisResubscriptions.Inc());
-        // Allocator observations (issue 4): histogram values through the same pipeline.
+        // Allocator observations: histogram values through the same pipeline.
         Receive<ObserveAllocation>(m => _pipeline.Offer(_metrics.AllocationDurationSeries(m.Queue), m.Seconds));
         Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue), m.Seconds));
         Receive<ObservePubSubLatency>(m => _pipeline.Offer(_metrics.PubSubLatencySeries(m.Channel), m.Seconds));
