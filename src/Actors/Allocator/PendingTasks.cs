@@ -18,9 +18,6 @@ public sealed class PendingTasks
     /// <summary>Tasks waiting.</summary>
     public int Count => _groupOf.Count;
 
-    /// <summary>Distinct requirement sets waiting.</summary>
-    public int GroupCount => _groups.Count;
-
     /// <summary>Tasks waiting at <paramref name="priority"/>.</summary>
     public int CountAt(int priority) => _byPriority[priority];
 
@@ -82,9 +79,6 @@ public sealed class PendingTasks
         }
         return best is null ? null : new TaskOffer(best.Priority, best.ArrivedAt, count);
     }
-
-    /// <summary>Whether some waiting task needs exactly <paramref name="requirementKey"/>.</summary>
-    public bool HasGroup(string requirementKey) => _groups.ContainsKey(requirementKey);
 
     /// <summary>Every waiting task, most urgent first (for snapshots and tests; sorts, so not for the hot path).</summary>
     public IEnumerable<QueuedTask> InOrder() =>

@@ -16,12 +16,11 @@ public sealed class QueueConsumers
     /// <summary>Workers serving the queue now (online and registered for it).</summary>
     public int Count => _workers.Count;
 
-    /// <summary>The workers, in the order they came.</summary>
-    public IReadOnlyList<WorkerSlot> Workers => _workers;
-
-    /// <summary>A worker's announcement: adds or refreshes it, and clears an unanswered offer (the answer to the
-    /// announcement carries what waits). Null when it comes from an incarnation older than one already heard.</summary>
-    public (WorkerSlot Worker, bool Added)? Upsert(WorkerServesQueue serves)
+    /// <summary>A worker's announcement: adds or refreshes it. The answer to the announcement carries
+    /// <paramref name="offer"/>, what waits for it here: that is what it was told, and an offer to a worker with room.
+    /// Returns whether the worker was new, or null when the announcement comes from an incarnation older than one
+    /// already heard.</summary>
+    public bool? Upsert(WorkerServesQueue serves, TaskOffer? offer)
     {
         if (_byName.TryGetValue(serves.Worker, out var slot))
         {
@@ -39,8 +38,9 @@ public sealed class QueueConsumers
         slot.Epoch = serves.Epoch;
         slot.Free = serves.Free;
         slot.Held = serves.Held;
-        slot.Offered = false;
-        return (slot, added);
+        slot.Told = offer;
+        slot.Offered = offer is not null && serves.Free > 0;
+        return added;
     }
 
     /// <summary>A grant to honour: the worker serves the queue and the grant is of its newest incarnation. The

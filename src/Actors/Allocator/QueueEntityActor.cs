@@ -215,11 +215,9 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Handle(WorkerServesQueue serves)
     {
         List();
-        if (_consumers.Upsert(serves) is not { } slot) return; // an incarnation that is gone
-        if (slot.Added) UpdateGauges();
         var offer = _state.OfferFor(serves.Capabilities);
-        slot.Worker.Told = offer;
-        slot.Worker.Offered = offer is not null && serves.Free > 0;
+        if (_consumers.Upsert(serves, offer) is not { } added) return; // an incarnation that is gone
+        if (added) UpdateGauges();
         var answer = new QueueSynced(serves.Worker, _queue, serves.Epoch, serves.Stamp, _state.HeldBy(serves.Worker), offer);
         AfterWritten(() => _workers.Tell(answer));
         Offer();
@@ -239,14 +237,15 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         }
         var now = AllocatorSettings.Now();
         var used = 0;
+        TaskOffer? next = null; // what still waits for the worker: only after a grant used whole
         while (used < grant.Count && _state.Allocate(grant.Worker, worker.Capabilities, now) is { } allocation)
         {
             used++;
-            var next = used == grant.Count ? _state.OfferFor(worker.Capabilities) : null;
+            if (used == grant.Count) next = _state.OfferFor(worker.Capabilities);
             EmitAllocation(allocation, next);
         }
+        worker.Told = next;
         var left = grant.Count - used;
-        worker.Told = left > 0 ? null : _state.OfferFor(worker.Capabilities);
         if (left > 0)
         {
             var returned = new SlotsReturned(grant.Worker, _queue, left, null);

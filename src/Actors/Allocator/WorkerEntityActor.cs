@@ -282,9 +282,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 if (dropped.Count > 0) LeaveQueues(dropped, "reregistered");
             }
             _registration = register;
-            _pool ??= new WorkerPool(register.PoolSize, register.Queues);
-            _pool.Size = register.PoolSize;
-            _pool.SetQueues(register.Queues);
+            if (_pool is null) _pool = new WorkerPool(register.PoolSize, register.Queues);
+            else
+            {
+                _pool.Size = register.PoolSize;
+                _pool.SetQueues(register.Queues);
+            }
             _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
             Heard();
@@ -435,7 +438,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed)
             {
                 Let(queue, status.TaskId);
-                if (_registration is not null && _pool.AllSynced) Grant();
+                Grant(); // grants nothing unless online and synced
             }
             else if (status.Progress == TaskProgress.Started) _started.Add((queue, status.TaskId));
             Report(queue, status, replayed: false);

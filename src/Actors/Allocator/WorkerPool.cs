@@ -14,6 +14,7 @@ public sealed class WorkerPool
 {
     private readonly Dictionary<string, Link> _links = new(StringComparer.Ordinal);
     private long _syncs;
+    private int _unsynced; // links that have not answered a sync yet: asked on every grant, so counted, not scanned
 
     /// <summary>Creates a pool of <paramref name="size"/> slots for <paramref name="queues"/>.</summary>
     public WorkerPool(int size, IEnumerable<string> queues)
@@ -36,7 +37,7 @@ public sealed class WorkerPool
 
     /// <summary>Whether every queue answered a sync since it was linked: before that the pool does not know what
     /// it holds, and grants nothing.</summary>
-    public bool AllSynced => _links.Values.All(l => l.Synced);
+    public bool AllSynced => _unsynced == 0;
 
     /// <summary>The queues.</summary>
     public IEnumerable<string> Queues => _links.Keys;
@@ -48,7 +49,8 @@ public sealed class WorkerPool
         var wanted = queues.ToHashSet(StringComparer.Ordinal);
         var dropped = _links.Keys.Where(q => !wanted.Contains(q)).ToList();
         foreach (var queue in dropped) Unlink(queue);
-        foreach (var queue in wanted) _links.TryAdd(queue, new Link());
+        foreach (var queue in wanted)
+            if (_links.TryAdd(queue, new Link())) _unsynced++;
         return dropped;
     }
 
@@ -60,6 +62,7 @@ public sealed class WorkerPool
         {
             Unlink(queue);
             _links[queue] = new Link();
+            _unsynced++;
         }
     }
 
@@ -73,9 +76,6 @@ public sealed class WorkerPool
             if (link.Held.ContainsKey(taskId)) return queue;
         return null;
     }
-
-    /// <summary>Held tasks of <paramref name="queue"/>.</summary>
-    public int HeldIn(string queue) => _links.TryGetValue(queue, out var l) ? l.Held.Count : 0;
 
     /// <summary>A queue allocated a task on a granted slot (<see cref="TaskAssignedToWorker"/>). Returns false when
     /// the pool already knew it (a sync told first) or does not serve the queue.</summary>
@@ -151,6 +151,7 @@ public sealed class WorkerPool
         Promised += promised - link.Promised;
         link.Promised = promised;
         link.Offer = offer;
+        if (!link.Synced) _unsynced--;
         link.Synced = true;
         link.SyncStamp = null;
         link.ForgottenSinceSync = null;
@@ -221,6 +222,7 @@ public sealed class WorkerPool
     private void Unlink(string queue)
     {
         if (!_links.Remove(queue, out var link)) return;
+        if (!link.Synced) _unsynced--;
         Held -= link.Held.Count;
         Promised -= link.Promised;
     }
