@@ -237,11 +237,13 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         }
         var now = AllocatorSettings.Now();
         var used = 0;
-        TaskOffer? next = null; // what still waits for the worker: only after a grant used whole
+        // A worker this grant filled hears with its last assignment what still waits here, so the slot it frees
+        // next can come back; one with room left is offered again at once, below, not a journal write later.
+        TaskOffer? next = null;
         while (used < grant.Count && _state.Allocate(grant.Worker, worker.Capabilities, now) is { } allocation)
         {
             used++;
-            if (used == grant.Count) next = _state.OfferFor(worker.Capabilities);
+            if (used == grant.Count && grant.Free <= 0) next = _state.OfferFor(worker.Capabilities);
             EmitAllocation(allocation, next);
         }
         worker.Told = next;
@@ -251,6 +253,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             var returned = new SlotsReturned(grant.Worker, _queue, left, null);
             AfterWritten(() => _workers.Tell(returned));
         }
+        Offer();
         WriteIfIdle();
     }
 
