@@ -61,10 +61,37 @@ internal sealed class AllocatorHarness : IDisposable
         {
             using var doc = JsonDocument.Parse((string)m.Message!);
             var root = doc.RootElement;
-            Assignments.Enqueue(new Assignment(m.Channel.ToString()[prefixLength..], root.GetProperty("task_id").GetString()!,
+            if (root.TryGetProperty(FenceField, out var fence))
+            {
+                if (_fences.TryRemove(fence.GetString()!, out var passed)) passed.TrySetResult();
+                return;
+            }
+            var assignment = new Assignment(m.Channel.ToString()[prefixLength..], root.GetProperty("task_id").GetString()!,
                 root.GetProperty("task_name").GetString()!, root.GetProperty("priority").GetInt32(),
-                root.GetProperty("attempt").GetInt32(), (string)m.Message!));
+                root.GetProperty("attempt").GetInt32(), (string)m.Message!);
+            Assignments.Enqueue(assignment);
+            Assigned?.Invoke(assignment);
         });
+    }
+
+    private const string FenceField = "test_fence";
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _fences = new();
+
+    /// <summary>Called on the listener's thread for each assignment, in the order Redis delivered them.</summary>
+    public event Action<Assignment>? Assigned;
+
+    /// <summary>
+    /// Completes once every assignment the entities published on <paramref name="worker"/>'s channel before this
+    /// call has reached the listener: a marker published through the entities' own connection comes after them.
+    /// </summary>
+    public async Task Fence(string worker, TimeSpan timeout)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var passed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _fences[id] = passed;
+        await Node.GetSubscriber().PublishAsync(RedisChannel.Literal(Settings.Channels.Worker(worker)),
+            JsonSerializer.Serialize(new Dictionary<string, string> { [FenceField] = id }));
+        await passed.Task.WaitAsync(timeout);
     }
 
     public AllocatorSettings Settings { get; }
