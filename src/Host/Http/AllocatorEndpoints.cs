@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
@@ -12,7 +14,8 @@ namespace CeleryActors.Host.Http;
 /// <summary>
 /// The allocator's JSON queries (SPEC §4.2), answered by the queue and worker entities through Ask with a
 /// timeout: <c>/api/workers</c>, <c>/api/queues</c>, <c>/api/queues/{queue}</c>,
-/// <c>/api/queues/{queue}/history?limit=N</c>. Field names are snake_case.
+/// <c>/api/queues/{queue}/history?limit=N</c>, and <c>/api/entities</c> (the queue and worker entities this node
+/// hosts, from its shard regions). Field names are snake_case.
 /// </summary>
 public static class AllocatorEndpoints
 {
@@ -35,8 +38,22 @@ public static class AllocatorEndpoints
         app.MapGet("/api/queues", QueuesAsync);
         app.MapGet("/api/queues/{queue}", QueueAsync);
         app.MapGet("/api/queues/{queue}/history", HistoryAsync);
+        app.MapGet("/api/entities", EntitiesAsync);
         return app;
     }
+
+    // Where the cluster placed each entity: each node answers for its own regions (sharding's region state).
+    private static async Task<IResult> EntitiesAsync(IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, ActorSystem system, CancellationToken token) =>
+        await Answer(async () =>
+        {
+            async Task<List<string>> Hosted(IActorRef region) =>
+                (await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, AskTimeout, token)).Shards
+                    .SelectMany(s => s.EntityIds).Order(StringComparer.Ordinal).ToList();
+            var queues = await Hosted(await queueRegion.GetAsync(token));
+            var workers = await Hosted(await workerRegion.GetAsync(token));
+            return Results.Json(new { node = Cluster.Get(system).SelfAddress.ToString(), queues, workers }, Json);
+        });
 
     private static async Task<IResult> WorkersAsync(IRequiredActor<WorkerRegion> region, IConnectionMultiplexer redis,
         AllocatorSettings settings, CancellationToken token) =>
