@@ -7,9 +7,10 @@ namespace CeleryActors.Actors.Allocator;
 /// <param name="MaxPayloadBytes">Larger pub/sub payloads are rejected unread (default 1 MiB).</param>
 /// <param name="AckTimeout">An assignment not <c>received</c> within this is allocated again (default 30 s).</param>
 /// <param name="WorkerTimeout">A worker silent this long is offline (default 15 s).</param>
-/// <param name="SnapshotEvery">A queue entity saves a snapshot every this many events (default 10,000: replaying
-/// that many takes some tens of milliseconds, while a snapshot holds the whole queue and the ids of up to 100,000
-/// finished tasks).</param>
+/// <param name="SnapshotEvery">A queue entity saves a snapshot after at least this many events (default 10,000:
+/// replaying that many takes some tens of milliseconds), and after no fewer events than the snapshot holds tasks
+/// (the whole queue and the ids of up to 100,000 finished tasks): so writing snapshots costs at most about one
+/// task's copy per event however long the queue grows, and a recovery reads at most twice the queue.</param>
 public sealed record AllocatorSettings(
     ChannelNames Channels,
     int MaxPayloadBytes,

@@ -364,7 +364,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             _writingEvents = 0;
             foreach (var action in actions) action();
             _sinceSnapshot += written.Events.Count;
-            if (_sinceSnapshot >= _settings.SnapshotEvery)
+            if (_sinceSnapshot >= Math.Max(_settings.SnapshotEvery, _state.SnapshotSize))
             {
                 if (_unwritten.Count == 0)
                 {

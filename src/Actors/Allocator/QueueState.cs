@@ -144,6 +144,9 @@ public sealed class QueueState
     /// <summary>Tasks allocated and not finished.</summary>
     public int InFlightCount => _inFlight.Count;
 
+    /// <summary>Tasks a snapshot holds: waiting, in flight, and finished ids remembered.</summary>
+    public int SnapshotSize => _pending.Count + _inFlight.Count + _finishedOrder.Count;
+
     /// <summary>Events applied (the journal's sequence number).</summary>
     public long EventCount { get; private set; }
 
