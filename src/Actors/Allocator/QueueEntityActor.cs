@@ -34,7 +34,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QueueState _state;
     private readonly QueueConsumers _consumers = new();
-    private EntityRefs _workers = new(ActorRefs.Nobody);
+    private IActorRef _workers = ActorRefs.Nobody;
     private IActorRef _recorder = ActorRefs.Nobody;
     private readonly List<IQueueEvent> _unwritten = [];
     private readonly List<Action> _afterWrite = [];
@@ -71,13 +71,12 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Active()
     {
         Command<SubmitTask>(Handle);
-        FromWorker<ReportTaskProgress>(r => r.Worker, Handle);
-        FromWorker<WorkerServesQueue>(s => s.Worker, Handle);
-        FromWorker<WorkerLeftQueue>(l => l.Worker, Handle);
-        FromWorker<GrantSlots>(g => g.Worker, Handle);
-        FromWorker<WorkerRoomChanged>(r => r.Worker, Handle);
-        FromWorker<ReturnTask>(r => r.Worker, Handle);
-        Command<Terminated>(t => _workers.Forget(t.ActorRef));
+        Command<ReportTaskProgress>(Handle);
+        Command<WorkerServesQueue>(Handle);
+        Command<WorkerLeftQueue>(Handle);
+        Command<GrantSlots>(Handle);
+        Command<WorkerRoomChanged>(Handle);
+        Command<ReturnTask>(Handle);
         Command<Sweep>(_ => HandleSweep());
         Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _unwritten.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
@@ -98,16 +97,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     // Waits for the write under way, so that the state equals the journal when the snapshot is taken.
     private void Draining() => CommandAny(_ => Stash.Stash());
 
-    // A worker entity's protocol message: its sender is that entity, the way to answer it and tell it more.
-    private void FromWorker<T>(Func<T, string> worker, Action<T> handle) =>
-        Command<T>(m =>
-        {
-            if (_workers.Learn(worker(m), Sender)) Context.Watch(Sender);
-            handle(m);
-        });
-
-    private void ToWorker(string worker, object message) => _workers.For(worker).Tell(message);
-
     /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
     public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
         CeleryMetrics metrics, IReadOnlyActorRegistry registry) =>
@@ -124,7 +113,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PreStart()
     {
         // Both regions exist once any entity runs: they are registered before the node takes messages.
-        _workers = new EntityRefs(_registry.Get<WorkerRegion>());
+        _workers = _registry.Get<WorkerRegion>();
         _recorder = _registry.Get<MetricsRecorderActor>();
         base.PreStart();
     }
@@ -216,7 +205,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
                 self._recorder.Tell(new ObserveTaskDuration(name, self._queue, runtime));
             // Finished by a former holder: the current holder no longer has it, and its slot is free.
             if (e is TaskSucceeded or TaskFailed && holder is not null && holder != report.Worker)
-                self.ToWorker(holder, new TaskReleasedFromWorker(holder, report.TaskId, self._queue));
+                self._workers.Tell(new TaskReleasedFromWorker(holder, report.TaskId, self._queue));
         });
         WriteIfIdle();
     }
@@ -230,7 +219,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (_consumers.Upsert(serves, offer) is not { } added) return; // an incarnation that is gone
         if (added) UpdateGauges();
         var answer = new QueueSynced(serves.Worker, _queue, serves.Epoch, serves.Stamp, _state.HeldBy(serves.Worker), offer);
-        AfterWritten(() => ToWorker(serves.Worker, answer));
+        AfterWritten(() => _workers.Tell(answer));
         Offer();
         WriteIfIdle();
     }
@@ -243,7 +232,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             // Not (or no longer) a consumer here: a grant from a stale incarnation is dropped, any other returned.
             if (!_consumers.IsStale(grant))
-                ToWorker(grant.Worker, new SlotsReturned(grant.Worker, _queue, grant.Count, null));
+                _workers.Tell(new SlotsReturned(grant.Worker, _queue, grant.Count, null));
             return;
         }
         var now = AllocatorSettings.Now();
@@ -262,7 +251,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (left > 0)
         {
             var returned = new SlotsReturned(grant.Worker, _queue, left, null);
-            AfterWritten(() => ToWorker(grant.Worker, returned));
+            AfterWritten(() => _workers.Tell(returned));
         }
         Offer();
         WriteIfIdle();
@@ -312,7 +301,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             self._metrics.TaskRequeued.WithLabels(self._metrics.Queue(self._queue)).Inc();
             // A worker that left drops its tasks itself; one that timed out on an ack still serves and gets the slot back.
-            if (release) self.ToWorker(requeued.Worker, new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId, self._queue));
+            if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId, self._queue));
         });
 
     private void EmitAllocation(TaskAllocated allocation, TaskOffer? next)
@@ -324,7 +313,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             // The worker entity hears of the task before the worker can answer over Redis (its reports are routed
             // by it); it also keeps early reports a moment, for the rare reply that wins the race.
-            self.ToWorker(a.Worker, new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue, next));
+            self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue, next));
             self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
                 CommandFlags.FireAndForget);
             self._metrics.CountAllocation(self._queue, a.Worker);
@@ -337,7 +326,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Offer(QueuedTask? arrived = null)
     {
         foreach (var (worker, offer) in _consumers.Offers(_state, arrived))
-            ToWorker(worker, new TasksWaiting(worker, _queue, offer));
+            _workers.Tell(new TasksWaiting(worker, _queue, offer));
     }
 
     private void Emit<TEvent>(TEvent e, Action<QueueEntityActor, TEvent> afterPersisted) where TEvent : IQueueEvent

@@ -43,7 +43,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private RegisterWorker? _registration;
     private WorkerPool? _pool;
     private long _epoch;
-    private EntityRefs _queues = new(ActorRefs.Nobody);
+    private IActorRef _queues = ActorRefs.Nobody;
     private IActorRef _recorder = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
     private double? _lastHeard;
@@ -95,7 +95,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        _queues = new EntityRefs(_registry.Get<QueueRegion>());
+        _queues = _registry.Get<QueueRegion>();
         _recorder = _registry.Get<MetricsRecorderActor>();
         base.PreStart();
     }
@@ -176,30 +176,30 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 _worker, _settings.WorkerTimeout, _pool!.Held);
             GoOffline("worker_offline");
         });
-        FromQueue<TasksWaiting>(w => w.Queue, w =>
+        Command<TasksWaiting>(w =>
         {
             _pool!.Offered(w.Queue, w.Offer);
             Grant();
         });
-        FromQueue<QueueSynced>(s => s.Queue, s =>
+        Command<QueueSynced>(s =>
         {
             if (s.Epoch != _epoch || !_pool!.Synced(s.Queue, s.Stamp, s.Held, s.Offer, Environment.TickCount64)) return;
             RouteEarlyReports();
             Grant();
         });
-        FromQueue<TaskAssignedToWorker>(a => a.Queue, a =>
+        Command<TaskAssignedToWorker>(a =>
         {
             _pool!.Assigned(a.Queue, a.TaskId, a.Next, Environment.TickCount64);
             _finished.Remove(a.TaskId);
             RouteEarlyReports(a.TaskId);
             if (a.Next is not null) Grant();
         });
-        FromQueue<SlotsReturned>(r => r.Queue, r =>
+        Command<SlotsReturned>(r =>
         {
             _pool!.Returned(r.Queue, r.Count, r.Next);
             Grant();
         });
-        FromQueue<TaskReleasedFromWorker>(r => r.Queue, r =>
+        Command<TaskReleasedFromWorker>(r =>
         {
             Let(r.Queue, r.TaskId);
             Grant();
@@ -242,12 +242,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // earlier state did: its queues took its tasks back when it left, and the sync on its return tells the rest.
     private void CommonCommands(bool online)
     {
-        FromQueue<TasksWaiting>(w => w.Queue, _ => { });
-        FromQueue<QueueSynced>(s => s.Queue, _ => { });
-        FromQueue<TaskAssignedToWorker>(a => a.Queue, _ => { });
-        FromQueue<SlotsReturned>(r => r.Queue, _ => { });
-        FromQueue<TaskReleasedFromWorker>(r => r.Queue, _ => { });
-        Command<Terminated>(t => _queues.Forget(t.ActorRef));
+        Command<TasksWaiting>(_ => { });
+        Command<QueueSynced>(_ => { });
+        Command<TaskAssignedToWorker>(_ => { });
+        Command<SlotsReturned>(_ => { });
+        Command<TaskReleasedFromWorker>(_ => { });
         Command<GetWorkerStatus>(_ => Sender.Tell(Status(online)));
         Command<WakeWorker>(_ => { });
         Command<AnnounceTick>(_ => { });
@@ -257,16 +256,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             ForgetStale();
         });
     }
-
-    // A queue entity's protocol message: its sender is that entity, the way to grant, report and announce to it.
-    private void FromQueue<T>(Func<T, string> queue, Action<T> handle) =>
-        Command<T>(m =>
-        {
-            if (_queues.Learn(queue(m), Sender)) Context.Watch(Sender);
-            handle(m);
-        });
-
-    private void ToQueue(string queue, object message) => _queues.For(queue).Tell(message);
 
     private static bool IsReplay(IPubSubCommand command) => command.Via is { Replay: true };
 
@@ -364,7 +353,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         foreach (var queue in pool.Queues.ToList())
         {
             if (pool.StartSync(queue, now, patience) is not { } stamp) continue;
-            ToQueue(queue, new WorkerServesQueue(queue, _worker, _registration!.Capabilities, _epoch, stamp, pool.Free, pool.Held));
+            _queues.Tell(new WorkerServesQueue(queue, _worker, _registration!.Capabilities, _epoch, stamp, pool.Free, pool.Held));
             pool.Told(queue, pool.Free);
         }
     }
@@ -376,7 +365,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         var pool = _pool!;
         foreach (var (queue, count) in pool.Grants())
         {
-            ToQueue(queue, new GrantSlots(queue, _worker, _epoch, count, pool.Free, pool.Held));
+            _queues.Tell(new GrantSlots(queue, _worker, _epoch, count, pool.Free, pool.Held));
             pool.Told(queue, pool.Free);
         }
         if (!pool.AllSynced) return;
@@ -384,7 +373,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         {
             var full = pool.Free <= 0;
             if (full == pool.ToldFull(queue) || (full && !pool.HasOffer(queue))) continue;
-            ToQueue(queue, new WorkerRoomChanged(queue, _worker, Math.Max(0, pool.Free), pool.Held));
+            _queues.Tell(new WorkerRoomChanged(queue, _worker, Math.Max(0, pool.Free), pool.Held));
             pool.Told(queue, pool.Free);
         }
     }
@@ -413,8 +402,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void LeaveQueues(IReadOnlyCollection<string> queues, string reason)
     {
-        // Through the region: a departure lost to a queue that is moving would leave its tasks held for good.
-        foreach (var queue in queues) _queues.Region.Tell(new WorkerLeftQueue(queue, _worker, reason));
+        foreach (var queue in queues) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
         // The queues take these tasks back; they are no longer this worker's (late reports still reach them).
         var leaving = queues.ToHashSet(StringComparer.Ordinal);
         foreach (var (queue, id) in _pool!.AllHeld().Where(t => leaving.Contains(t.Queue)).ToList()) Let(queue, id);
@@ -428,7 +416,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             (long)_settings.AckTimeout.TotalMilliseconds);
         foreach (var (queue, id) in gone)
         {
-            ToQueue(queue, new ReturnTask(queue, id, _worker, "not_running"));
+            _queues.Tell(new ReturnTask(queue, id, _worker, "not_running"));
             Let(queue, id);
         }
         if (gone.Count > 0) Grant();
@@ -468,9 +456,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         KeepEarly(status, first);
     }
 
-    // Through the region, which holds it while the queue moves: an outcome must not be lost.
     private void Report(string queue, WorkerTaskStatus status, bool replayed) =>
-        _queues.Region.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
+        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
             status.Exception, replayed));
 
     private void KeepEarly(WorkerTaskStatus status, bool first)
