@@ -63,7 +63,11 @@ class Allocator:
         self.channels = Channels(prefix)
         self.require_listener = require_listener
         if max_payload_bytes is None:
-            max_payload_bytes = int(os.environ.get("MAX_PAYLOAD_BYTES") or wire.DEFAULT_MAX_PAYLOAD_BYTES)
+            raw = os.environ.get("MAX_PAYLOAD_BYTES") or str(wire.DEFAULT_MAX_PAYLOAD_BYTES)
+            try:
+                max_payload_bytes = int(raw)
+            except ValueError:
+                raise ValueError(f"MAX_PAYLOAD_BYTES must be a whole number of bytes, got {raw!r}") from None
         if max_payload_bytes < 1:
             raise ValueError(f"max_payload_bytes must be at least 1, got {max_payload_bytes}")
         self.max_payload_bytes = max_payload_bytes
@@ -98,9 +102,11 @@ class Allocator:
 
     def close(self) -> None:
         """Closes the connections this allocator opened (a client passed in is left to its owner)."""
+        if not self._owns_client:
+            return
         with self._lock:
             client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if client is not None:
             client.connection_pool.disconnect()
 
     def __enter__(self) -> "Allocator":

@@ -204,18 +204,14 @@ def _check_names(
 
 def _json_depth_exceeds(value: Any, limit: int) -> bool:
     # Iterative, so deep data costs no Python recursion; called after json.dumps, so there are no cycles.
-    stack: List[Tuple[Any, int]] = [(value, 1)]
+    containers = (dict, list, tuple)
+    stack: List[Tuple[Any, int]] = [(value, 1)] if isinstance(value, containers) else []
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children: Iterable[Any] = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, containers))
     return False
 
 
