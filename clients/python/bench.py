@@ -20,7 +20,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -3,6 +3,7 @@ names of its own), started on first use and stopped at the end, whatever happene
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +12,17 @@ import redis
 
 from celeryactors import Allocator
 from support import HostNode, RedisServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plain_environment() -> Iterator[None]:
+    """The package reads REDIS_URL and ALLOCATOR_CHANNEL_PREFIX; the tests pass both explicitly."""
+    saved = {k: os.environ.pop(k) for k in ("REDIS_URL", "ALLOCATOR_CHANNEL_PREFIX", "MAX_PAYLOAD_BYTES")
+             if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, TypeVar
 
 import redis
 
@@ -150,7 +150,11 @@ class HostNode:
         self.metrics_port = free_port()
         self.base = f"http://127.0.0.1:{self.metrics_port}"
         self.log_path = workdir / f"node-{self.metrics_port}.log"
-        env = dict(os.environ)
+        # Only this node's settings: a prefix, broker or token from the caller's environment would change
+        # what the tests see.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("CELERY_BROKER_URL", "CELERY_BROKERS", "API_TOKEN", "METRICS_TOKEN")
+               and not k.startswith(("ALLOCATOR_", "CeleryActors__"))}
         env.update({
             "REDIS_URL": redis_url,
             "METRICS_PORT": str(self.metrics_port),
@@ -254,6 +258,3 @@ class Samples:
         wanted = set(labels.items())
         return [(dict(pairs), value) for (n, pairs), value in self.values.items() if n == name and wanted <= pairs]
 
-
-def pairs_of(items: Iterable[Tuple[str, str]]) -> FrozenSet[Tuple[str, str]]:
-    return frozenset(items)
