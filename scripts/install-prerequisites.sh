@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the node and its tests use, if any is missing: redis-server (the node's
-# private Redis and every test fixture), prometheus/promtool (scrape tests), python3-celery (Celery tests).
+# private Redis and every test fixture), prometheus/promtool (scrape tests), python3-celery (Celery tests),
+# python3-redis and python3-pytest (the Python client's tests).
 # Usage: scripts/install-prerequisites.sh [node|test]   (node: redis-server only)
 set -euo pipefail
 what=${1:-test}
@@ -15,6 +16,12 @@ for cmd in "${!packages[@]}"; do
 done
 if [ "$what" = test ] && ! /usr/bin/python3 -c 'import celery' >/dev/null 2>&1; then
   missing+=(python3-celery python3-redis)
+fi
+if [ "$what" = test ] && ! /usr/bin/python3 -c 'import redis' >/dev/null 2>&1; then
+  missing+=(python3-redis)
+fi
+if [ "$what" = test ] && ! /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1; then
+  missing+=(python3-pytest)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
