@@ -15,8 +15,12 @@ namespace CeleryActors.Benchmarks;
 [MemoryDiagnoser]
 public class MetricsChannelBenchmarks
 {
+    // Stamped now: a publication time weeks away is rejected as implausible.
+    private static readonly string PublishedAt =
+        Math.Round(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0, 2).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private readonly byte[][] _taskExecutions = Enumerable.Range(0, 64).Select(i => Encoding.UTF8.GetBytes(
-        $$"""{"type":"task_execution","task_name":"shop.task{{i % 16}}","queue":"queue{{i % 4}}","duration":0.{{i + 10}},"status":"{{(i % 5 == 0 ? "failure\",\"exception\":\"KeyError" : "success")}}","published_at":1764000000.25}""")).ToArray();
+        $$"""{"type":"task_execution","task_name":"shop.task{{i % 16}}","queue":"queue{{i % 4}}","duration":0.{{i + 10}},"status":"{{(i % 5 == 0 ? "failure\",\"exception\":\"KeyError" : "success")}}","published_at":{{PublishedAt}}}""")).ToArray();
 
     private readonly byte[] _queueLength = Encoding.UTF8.GetBytes("""{"type":"queue_length","queue":"default","length":42}""");
     private CeleryMetrics _metrics = null!;

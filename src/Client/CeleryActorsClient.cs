@@ -226,7 +226,8 @@ public sealed class CeleryActorsClient : IAsyncDisposable
         else if (_connection.IsCompletedSuccessfully) _connection.Result.Tell(PoisonPill.Instance);
     }
 
-    private async Task<T> Call<T>(string call, object message, CancellationToken token)
+    // Internal for the tests that send records the public calls would refuse, to see the node refuse them too.
+    internal async Task<T> Call<T>(string call, object message, CancellationToken token)
     {
         var connection = await _connection.WaitAsync(Options.Timeout, token);
         var pending = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
@@ -33,9 +34,11 @@ public static class TaskMessageParser
         if (WireFields.Missing(fields.TaskName, "task_name") is { } missing) return Reject(missing);
         var priority = fields.Priority ?? DefaultPriority;
         if (priority is < 0 or > 9) return Reject(new WireError(RejectionReason.OutOfRange, "priority is not within 0-9"));
-        var data = fields.DataEnd > fields.DataStart
-            ? Encoding.UTF8.GetString(payload[fields.DataStart..fields.DataEnd])
-            : "null";
+        var raw = fields.DataEnd > fields.DataStart ? payload[fields.DataStart..fields.DataEnd] : "null"u8;
+        // The reader skips over task_data without decoding its strings; decoding it leniently would replace bad
+        // bytes with U+FFFD and hand the worker other data than was sent.
+        if (!Utf8.IsValid(raw)) return Reject(new WireError(RejectionReason.InvalidJson, "task_data is not valid UTF-8"));
+        var data = Encoding.UTF8.GetString(raw);
         var taskId = fields.TaskId ?? DerivedId(channel, payload);
         var task = new SubmitTask(queue, taskId, fields.TaskName!, data, priority,
             fields.Requires is { Count: > 0 } r ? r : null, fields.PublishedAt, arrivedAt);

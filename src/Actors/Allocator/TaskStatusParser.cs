@@ -36,7 +36,8 @@ public static class TaskStatusParser
                 return Reject(new WireError(RejectionReason.OutOfRange,
                     "status is not one of received, started, succeeded, failed"));
         }
-        if (f.Runtime is < 0) return Reject(new WireError(RejectionReason.OutOfRange, "runtime is negative"));
+        if (f.Runtime is { } runtime && WireLimits.Duration("runtime", runtime) is { } badRuntime)
+            return Reject(new WireError(RejectionReason.OutOfRange, badRuntime));
         var finished = progress is TaskProgress.Succeeded or TaskProgress.Failed;
         var status = new WorkerTaskStatus(f.Worker!, f.TaskId!, progress, finished ? f.Runtime : null,
             progress == TaskProgress.Failed ? f.Exception ?? UnknownException : null, Queue: f.Queue);

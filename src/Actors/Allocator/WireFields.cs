@@ -66,11 +66,16 @@ public static class WireFields
             reader.Skip();
             return new WireError(RejectionReason.WrongType, $"{field} is not a number");
         }
-        if (!reader.TryGetInt32(out var value))
-            return reader.TryGetDouble(out var d) && double.IsFinite(d) && Math.Floor(d) == d
-                ? new WireError(RejectionReason.OutOfRange, $"{field} is too large")
-                : new WireError(RejectionReason.WrongType, $"{field} is not a whole number");
-        target = value;
+        if (reader.TryGetInt32(out var value))
+        {
+            target = value;
+            return null;
+        }
+        // 9.0 and 9e0 are the integer 9 in JSON's number model (and what some JSON writers produce).
+        if (!reader.TryGetDouble(out var d) || !double.IsFinite(d) || Math.Floor(d) != d)
+            return new WireError(RejectionReason.WrongType, $"{field} is not a whole number");
+        if (d is < int.MinValue or > int.MaxValue) return new WireError(RejectionReason.OutOfRange, $"{field} is too large");
+        target = (int)d;
         return null;
     }
 

@@ -263,7 +263,16 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // have missed them. Taken in the order they come, they leave it where the last one did.
     private bool IsOldNews(IPubSubCommand command) => IsReplay(command) && !_settings.TakesReplays(_startedAt);
 
-    private void Register(RegisterWorker register) =>
+    private void Register(RegisterWorker register)
+    {
+        // The parsers and the client gateway refuse these; an event this entity could not apply on recovery
+        // must never reach the journal, whoever sent the command.
+        if (register.Queues.Count == 0 || register.PoolSize < 1)
+        {
+            _log.Warning("Worker {0}: a registration with {1} queues and pool {2} is not one; ignored", _worker,
+                register.Queues.Count, register.PoolSize);
+            return;
+        }
         Persist(new WorkerRegistered(register.Worker, register.Queues, register.Capabilities, register.PoolSize,
             register.Instance), _ =>
         {
@@ -293,6 +302,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             Heard();
             GoOnline();
         });
+    }
 
     private void Unregister() =>
         Persist(new WorkerUnregistered(_worker), _ =>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Json;
+using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
 
@@ -160,8 +161,7 @@ public static class CeleryEventParser
     private static void ReadEvent(ref Utf8JsonReader reader, List<ICeleryEvent> events, List<(RejectionReason, string)> rejections)
     {
         string? type = null, uuid = null, hostname = null, name = null, queue = null, exception = null;
-        double? timestamp = null, runtime = null;
-        long? active = null, processed = null;
+        double? timestamp = null, runtime = null, activeNumber = null, processedNumber = null;
         string? wrong = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -173,8 +173,8 @@ public static class CeleryEventParser
             else if (reader.ValueTextEquals("exception"u8)) exception = ReadString(ref reader, "exception", ref wrong);
             else if (reader.ValueTextEquals("timestamp"u8)) timestamp = ReadNumber(ref reader, "timestamp", ref wrong);
             else if (reader.ValueTextEquals("runtime"u8)) runtime = ReadNumber(ref reader, "runtime", ref wrong);
-            else if (reader.ValueTextEquals("active"u8)) active = (long?)ReadNumber(ref reader, "active", ref wrong);
-            else if (reader.ValueTextEquals("processed"u8)) processed = (long?)ReadNumber(ref reader, "processed", ref wrong);
+            else if (reader.ValueTextEquals("active"u8)) activeNumber = ReadNumber(ref reader, "active", ref wrong);
+            else if (reader.ValueTextEquals("processed"u8)) processedNumber = ReadNumber(ref reader, "processed", ref wrong);
             else
             {
                 reader.Read();
@@ -196,6 +196,19 @@ public static class CeleryEventParser
             rejections.Add((RejectionReason.MissingField, $"{type}: hostname is missing"));
             return;
         }
+        // Names become labels, keys of the task memory and log text: bounded like the other wires' names.
+        if (TooLong(("hostname", hostname), ("uuid", uuid), ("name", name), ("queue", queue)) is { } tooLong)
+        {
+            rejections.Add((RejectionReason.OutOfRange, $"{type}: {tooLong} is longer than {MetricsNameLimit} characters"));
+            return;
+        }
+        // A count beyond 2^53 or with a fraction would saturate the cast and jump the lost-events counter.
+        if ((Bad(activeNumber, "active") ?? Bad(processedNumber, "processed")) is { } badCount)
+        {
+            rejections.Add((RejectionReason.OutOfRange, $"{type}: {badCount}"));
+            return;
+        }
+        long? active = (long?)activeNumber, processed = (long?)processedNumber;
         var time = timestamp ?? 0;
         if (type.StartsWith("worker-", StringComparison.Ordinal))
         {
@@ -228,14 +241,19 @@ public static class CeleryEventParser
             rejections.Add((RejectionReason.MissingField, $"{type}: uuid is missing"));
             return;
         }
-        if (runtime is < 0)
+        if (runtime is { } seconds && WireLimits.Duration("runtime", seconds) is { } badRuntime)
         {
-            rejections.Add((RejectionReason.OutOfRange, $"{type}: runtime is negative"));
+            rejections.Add((RejectionReason.OutOfRange, $"{type}: {badRuntime}"));
             return;
         }
         events.Add(new CeleryTaskEvent(tt, uuid, hostname, time, name, queue, runtime,
             tt is CeleryTaskEventType.Failed or CeleryTaskEventType.Retried ? ExceptionType(exception) : null));
     }
+
+    private static string? TooLong(params (string Field, string? Value)[] names) =>
+        names.FirstOrDefault(n => n.Value is { Length: > MetricsNameLimit }).Field;
+
+    private static string? Bad(double? count, string field) => count is { } n ? WireLimits.Count(field, n) : null;
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? wrong)
     {

@@ -70,6 +70,12 @@ public sealed class ClientGatewayActor : ReceiveActor
 
     private void Dispatch(object request, Action<object> reply)
     {
+        if (ClientCommandRules.Check(request, _settings.MaxPayloadBytes) is { } invalid)
+        {
+            _log.Warning("Client request {0} rejected ({1}): {2}", request.GetType().Name, invalid.Reason, invalid.Detail);
+            reply(new GatewayFailure(request.GetType().Name, invalid.Detail));
+            return;
+        }
         switch (request)
         {
             case TrackTaskExecution m: Record(m, "task_execution", reply); break;

@@ -53,7 +53,8 @@ public static class MetricsMessageParser
                 if ((Missing(f.TaskName, "task_name") ?? Missing(f.Queue, "queue") ?? Missing(f.Status, "status"))
                     is { } missing) return missing;
                 if (f.Duration is not { } duration) return Reject(RejectionReason.MissingField, "duration is missing");
-                if (duration < 0) return Reject(RejectionReason.OutOfRange, "duration is negative");
+                if (WireLimits.Duration("duration", duration) is { } badDuration)
+                    return Reject(RejectionReason.OutOfRange, badDuration);
                 TaskOutcome outcome;
                 switch (f.Status)
                 {
@@ -74,7 +75,8 @@ public static class MetricsMessageParser
                 if ((Missing(f.Channel, "channel") ?? Missing(f.MessageType, "message_type")) is { } noName)
                     return noName;
                 if (f.Latency is not { } latency) return Reject(RejectionReason.MissingField, "latency is missing");
-                if (latency < 0) return Reject(RejectionReason.OutOfRange, "latency is negative");
+                if (WireLimits.Duration("latency", latency) is { } badLatency)
+                    return Reject(RejectionReason.OutOfRange, badLatency);
                 return Accept(new TrackPubSubMessage(f.Channel!, f.MessageType!, latency), "pubsub_message",
                     f.PublishedAt);
             default:
@@ -154,9 +156,16 @@ public static class MetricsMessageParser
             reader.Skip();
             return Reject(RejectionReason.WrongType, $"{field} is not a number");
         }
-        if (!reader.TryGetInt64(out var value))
+        if (reader.TryGetInt64(out var value))
+        {
+            target = value;
+            return null;
+        }
+        // 42.0 is the integer 42 in JSON's number model.
+        if (!reader.TryGetDouble(out var d) || !double.IsFinite(d) || Math.Floor(d) != d)
             return Reject(RejectionReason.WrongType, $"{field} is not a whole number");
-        target = value;
+        if (WireLimits.Count(field, Math.Abs(d)) is { } tooLarge) return Reject(RejectionReason.OutOfRange, tooLarge);
+        target = (long)d;
         return null;
     }
 

@@ -33,9 +33,12 @@ public readonly record struct ParseResult<T> where T : class
     /// <summary>True when the payload was rejected.</summary>
     public bool IsRejected => Message is null;
 
-    /// <summary>An accepted message.</summary>
+    /// <summary>An accepted message; rejected (out of range) instead when its <c>published_at</c> is implausible
+    /// (<see cref="WireLimits.PublishedAt"/>): it would make the latency histogram lie for good.</summary>
     public static ParseResult<T> Accepted(T message, string messageType, double? publishedAt) =>
-        new(message, messageType, publishedAt, default, null);
+        publishedAt is { } at && WireLimits.PublishedAt(at, WireLimits.Now()) is { } implausible
+            ? Rejected(RejectionReason.OutOfRange, implausible)
+            : new(message, messageType, publishedAt, default, null);
 
     /// <summary>A rejection.</summary>
     public static ParseResult<T> Rejected(RejectionReason reason, string detail) =>

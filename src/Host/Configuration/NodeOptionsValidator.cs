@@ -49,8 +49,9 @@ public static class NodeOptionsValidator
             errors.Add(new SettingError("CeleryActors:Celery:Separator",
                 $"'{o.Celery.Separator}' has an escape that is not valid (use e.g. \\x06\\x16 or :)"));
 
-        Check(o.Allocator.ChannelPrefix.All(c => !char.IsWhiteSpace(c) && c != '*' && c != '?'),
-            "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space or a pattern character");
+        // Redis glob patterns give * ? [ ] and \ a meaning: the tasks:* subscription would match other channels.
+        Check(o.Allocator.ChannelPrefix.All(c => !char.IsWhiteSpace(c) && !char.IsControl(c) && "*?[]\\".IndexOf(c) < 0),
+            "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space, a control character or a Redis pattern character (* ? [ ] \\)");
         Check(IsPositive(o.Allocator.AckTimeout), "Allocator:AckTimeout",
             $"{o.Allocator.AckTimeout} is not a positive number of seconds");
         Check(IsPositive(o.Allocator.WorkerTimeout), "Allocator:WorkerTimeout",

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CeleryActors.Client;
 using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Fixtures;
@@ -206,6 +207,35 @@ public class ClientCallsTests(ClientNodeFixture fixture)
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Client.UpdateQueueLengthAsync("q", -1));
         Assert.DoesNotContain(await Client.GetQueuesAsync(), q => q.Queue is "q" or "");
     }
+
+    [Fact]
+    public async Task The_gateway_refuses_records_that_break_the_wire_rules_and_no_entity_sees_them()
+    {
+        var (queue, worker) = (Unique("q"), Unique("w"));
+        var none = new Dictionary<string, CapabilityValue>();
+        async Task Refused(object record, string naming)
+        {
+            // Expecting a reply no call has: whatever the node answers, only a refusal throws the gateway's reason.
+            var e = await Assert.ThrowsAsync<CeleryActorsGatewayException>(() => Client.Call<NoSuchReply>("raw", record, default));
+            Assert.Contains(naming, e.Message);
+        }
+        // The public calls check these themselves; a client built otherwise sends the records as they are.
+        await Refused(new RegisterWorker(worker, [], none, 1), "queues");
+        await Refused(new RegisterWorker(worker, [queue], none, 0), "pool_size");
+        await Refused(new RegisterWorker(worker, [queue, queue], none, 1), "queues");
+        await Refused(new PublishTask(queue, "t1", "job", "null", 10, null, null), "priority");
+        await Refused(new PublishTask(queue, "t2", "job", "{not json", 1, null, null), "task_data");
+        await Refused(new PublishTask(queue, "t3", "job", "null", 1, null, 1e300), "published_at");
+        await Refused(new WorkerTaskStatus(worker, "t1", TaskProgress.Succeeded, 1e308, null), "runtime");
+        await Refused(new TrackTaskExecution("job", queue, 1e308, TaskOutcome.Success), "duration");
+        await Refused(new TrackPubSubMessage("c", "m", -1), "latency");
+        await Refused(new UpdateQueueLength(new string('q', 300), 1), "queue");
+
+        Assert.DoesNotContain(await Client.GetWorkersAsync(), w => w.Worker == worker);
+        Assert.Null(await Client.GetQueueAsync(queue));
+    }
+
+    private sealed class NoSuchReply;
 
     [Fact]
     public void Bad_contacts_and_empty_options_are_refused_with_the_reason()

@@ -56,6 +56,9 @@ public class NodeOptionsTests
     [InlineData("METRICS_HOST", "not a host!", "METRICS_HOST", "not a host name")]
     [InlineData("CELERY_BROKER_SEPARATOR", "\\q", "CELERY_BROKER_SEPARATOR", "escape")]
     [InlineData("CELERY_KEY_PREFIX", "app*", "CELERY_KEY_PREFIX", "pattern character")]
+    [InlineData("ALLOCATOR_CHANNEL_PREFIX", "a[b]", "ALLOCATOR_CHANNEL_PREFIX", "pattern character")]
+    [InlineData("ALLOCATOR_CHANNEL_PREFIX", "a\\", "ALLOCATOR_CHANNEL_PREFIX", "pattern character")]
+    [InlineData("ALLOCATOR_CHANNEL_PREFIX", "a\u001b", "ALLOCATOR_CHANNEL_PREFIX", "control character")]
     public void A_bad_value_is_named_with_what_is_wrong(string variable, string value, string named, string problem)
     {
         var (options, errors) = Bind(new() { [variable] = value });

@@ -14,10 +14,11 @@ public class TaskMessageParserTests
     [Fact]
     public void Parses_every_field_and_keeps_the_task_data_text()
     {
-        var r = Parse("""{"task_name":"t","task_data":{"a":[1,2,{"b":null}]},"priority":9,"task_id":"id-1","requires":{"gpu":1,"os":"linux"},"published_at":99.5,"extra":{"x":1}}""");
+        var at = Math.Round(CeleryActors.Actors.Subscription.WireLimits.Now() - 60, 1); // a minute ago
+        var r = Parse($$$"""{"task_name":"t","task_data":{"a":[1,2,{"b":null}]},"priority":9,"task_id":"id-1","requires":{"gpu":1,"os":"linux"},"published_at":{{{at.ToString(System.Globalization.CultureInfo.InvariantCulture)}}},"extra":{"x":1}}""");
         Assert.False(r.IsRejected, r.Detail);
         var t = r.Message!;
-        Assert.Equal(("q", "id-1", "t", 9, 99.5, 100.0), (t.Queue, t.TaskId, t.TaskName, t.Priority, t.PublishedAt, t.ArrivedAt));
+        Assert.Equal(("q", "id-1", "t", 9, at, 100.0), (t.Queue, t.TaskId, t.TaskName, t.Priority, t.PublishedAt, t.ArrivedAt));
         Assert.Equal("""{"a":[1,2,{"b":null}]}""", t.TaskData);
         Assert.Equal(CapabilityValue.Of(1), t.Requires!["gpu"]);
         Assert.Equal(CapabilityValue.Of("linux"), t.Requires!["os"]);
