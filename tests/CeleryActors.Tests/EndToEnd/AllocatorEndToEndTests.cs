@@ -1,3 +1,4 @@
+using System.Text;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
@@ -227,6 +228,36 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
             Assert.Equal(1, q.GetProperty("accepted").GetInt64());
         }, Within);
         Assert.Contains("Rejected a message on " + p + "tasks:q", node.Output);
+        Assert.False(node.Process.HasExited);
+    }
+
+    [Fact]
+    public async Task Implausible_input_is_rejected_and_counted_and_an_integral_priority_is_taken()
+    {
+        var p = NewPrefix();
+        await using var node = await StartNode(p);
+        await WaitForAllocatorSubscriptions(p);
+        var later = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 2 * 86_400).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Publish(p + "tasks:q", """{"task_name":"t","task_id":"nine","priority":9.0}""");
+        Publish(p + "tasks:q", $$"""{"task_name":"t","task_id":"future","published_at":{{later}}}""");
+        var badUtf8 = Encoding.UTF8.GetBytes("""{"task_name":"t","task_id":"bytes","task_data":{"s":"aXb"}}""");
+        badUtf8[Array.IndexOf(badUtf8, (byte)'X')] = 0xFF;
+        redis.Connection.GetSubscriber().Publish(RedisChannel.Literal(p + "tasks:q"), badUtf8);
+        Publish(p + "task-status", """{"task_id":"nine","worker":"w","status":"succeeded","runtime":1e308}""");
+        Publish(p + "metrics", """{"type":"task_execution","task_name":"huge","queue":"q","duration":1e308,"status":"success"}""");
+
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            double R(string kind, string reason) => m.Value("celery_messages_rejected_total", ("channel_kind", kind), ("reason", reason));
+            Assert.Equal((1, 1), (R("tasks", "out_of_range"), R("tasks", "invalid_json")));
+            Assert.Equal(1, R("task_status", "out_of_range"));
+            Assert.Equal(1, R("metrics", "out_of_range"));
+            var q = await GetJson(node, "/api/queues/q");
+            Assert.Equal((1L, 1), (q.GetProperty("accepted").GetInt64(), q.GetProperty("pending_by_priority").GetProperty("9").GetInt32()));
+        }, Within);
+        var sums = (await node.ScrapeAsync()).Sum("celery_task_duration_seconds_sum");
+        Assert.True(double.IsFinite(sums), "a duration sum became " + sums);
         Assert.False(node.Process.HasExited);
     }
 
