@@ -1,3 +1,5 @@
+using CeleryActors.Host.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
@@ -26,11 +28,9 @@ public static class NodeApp
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.AddConfiguration(configuration);
         builder.WebHost.UseUrls($"http://{FormatHost(options.Metrics.Host)}:{options.Metrics.Port}");
-        builder.Logging.AddSimpleConsole(c =>
-        {
-            c.SingleLine = true;
-            c.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        // One line per entry, outside text escaped (names from the wire reach the logs).
+        builder.Logging.AddConsole(c => c.FormatterName = EscapingConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<EscapingConsoleFormatter, ConsoleFormatterOptions>(c => c.TimestampFormat = "HH:mm:ss.fff ");
 
         var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues);
         builder.Services.AddSingleton(redis);

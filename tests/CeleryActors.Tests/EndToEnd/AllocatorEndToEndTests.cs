@@ -262,6 +262,25 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task Control_characters_in_names_from_the_wire_reach_the_log_escaped()
+    {
+        var p = NewPrefix();
+        await using var node = await StartNode(p);
+        await WaitForAllocatorSubscriptions(p);
+        // A worker name that would move the cursor, colour the terminal and start a forged line.
+        const string name = "w\r\u001b[31m\u2028INFO forged";
+        Publish(p + "workers:control", $$"""{"type":"register","worker":{{JsonSerializer.Serialize(name)}},"queues":["q"],"pool_size":1}""");
+        await Eventually.Holds(() =>
+        {
+            Assert.Contains("""Worker w\u000d\u001b[31m\u2028INFO forged registered""", node.Output);
+            return Task.CompletedTask;
+        }, Within);
+        Assert.DoesNotContain("\u001b", node.Output);
+        Assert.DoesNotContain("\u2028", node.Output);
+        Assert.DoesNotContain("\r", node.Output.Replace("\r\n", "\n"));
+    }
+
+    [Fact]
     public async Task A_node_killed_in_the_middle_of_a_burst_comes_back_with_its_queue_and_loses_nothing_it_accepted()
     {
         var p = NewPrefix();
