@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using StackExchange.Redis;
 
 namespace CeleryActors.Persistence.Redis.Internal;
 
@@ -46,18 +47,32 @@ internal sealed class PluginConnector(string pluginName, string clientName, Redi
         {
             case PluginConnected c:
                 Connection = new PluginConnection(c.Multiplexer, owned: true, settings.Database);
-                log.Info("{0} connected to {1} (connected now: {2})", pluginName, c.Multiplexer.Configuration,
-                    c.Multiplexer.IsConnected);
+                // The endpoints only: the configuration string may carry the password.
+                log.Info("{0} connected to {1} (connected now: {2})", pluginName,
+                    string.Join(",", c.Multiplexer.GetEndPoints().Select(e => e.ToString())), c.Multiplexer.IsConnected);
                 ready();
                 stash.UnstashAll();
                 return true;
             case PluginConnectFailed f:
                 // Only a bad configuration gets here (abortConnect is off); restarting will not fix it, so say so.
-                log.Error(f.Cause, "{0} cannot open its connection ({1})", pluginName, settings.ConfigurationString);
+                log.Error(f.Cause, "{0} cannot open its connection ({1})", pluginName, Redacted(settings.ConfigurationString));
                 throw new ConfigurationException($"{pluginName} cannot connect: {f.Cause.Message}", f.Cause);
             default:
                 stash.Stash();
                 return true;
+        }
+    }
+
+    // The configuration as StackExchange.Redis writes it without the password, for logs.
+    private static string Redacted(string configuration)
+    {
+        try
+        {
+            return ConfigurationOptions.Parse(configuration).ToString(includePassword: false);
+        }
+        catch (ArgumentException)
+        {
+            return "(a configuration string that does not parse)";
         }
     }
 

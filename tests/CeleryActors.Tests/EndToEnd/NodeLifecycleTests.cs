@@ -172,6 +172,61 @@ public partial class NodeLifecycleTests
         });
     }
 
+    [Fact]
+    public async Task No_log_line_carries_the_redis_password()
+    {
+        const string password = "pw-Zq81-never-in-logs";
+        await using var server = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
+        using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{server.Port},allowAdmin=true");
+        await admin.GetServers()[0].ConfigSetAsync("requirepass", password);
+        var url = $"redis://:{password}@127.0.0.1:{server.Port}/0";
+        try
+        {
+            var node = await HostNodeProcess.StartAsync(new Dictionary<string, string>
+            {
+                ["REDIS_URL"] = url,
+                ["CELERY_BROKER_URL"] = url, // the Celery monitor's connection too
+                ["Logging__LogLevel__Default"] = "Debug", // every line a node may write
+            });
+            try
+            {
+                // Some traffic through the journal and the rejection log.
+                var publisher = admin.GetSubscriber();
+                await publisher.PublishAsync(StackExchange.Redis.RedisChannel.Literal("tasks:pw"), """{"task_name":"t","task_id":"x"}""");
+                await publisher.PublishAsync(StackExchange.Redis.RedisChannel.Literal("tasks:pw"), "{bad");
+                await Support.Eventually.Holds(async () =>
+                    Assert.Equal(1, (await node.ScrapeAsync()).Value("celery_messages_rejected_total",
+                        ("channel_kind", "tasks"), ("reason", "invalid_json"))), TimeSpan.FromSeconds(20));
+            }
+            finally
+            {
+                await node.DisposeAsync(); // a clean stop: its shutdown lines are in the output too
+            }
+            Assert.Contains("127.0.0.1:" + server.Port, node.Output); // the connections are logged, without the password
+            Assert.DoesNotContain(password, node.Output);
+
+            // A wrong password: what the node says about the refused connection must not carry the password tried.
+            var refused = HostNodeProcess.Launch(new Dictionary<string, string> { ["REDIS_URL"] = url.Replace(password, password + "-wrong") });
+            try
+            {
+                await Support.Eventually.Holds(() =>
+                {
+                    Assert.Contains("127.0.0.1:" + server.Port, refused.Output);
+                    return Task.CompletedTask;
+                }, TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                await refused.DisposeAsync();
+            }
+            Assert.DoesNotContain(password, refused.Output);
+        }
+        finally
+        {
+            await admin.GetServers()[0].ConfigSetAsync("requirepass", ""); // so the fixture can SHUTDOWN it
+        }
+    }
+
     [GeneratedRegex(@"private redis-server at redis://127\.0\.0\.1:(\d+)")]
     private static partial Regex RedisAddress();
 }
