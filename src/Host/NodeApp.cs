@@ -46,6 +46,7 @@ public static class NodeApp
             akka => ConfigureAkka(akka, options, redis, allocator, broker.Connection?.Url));
 
         var app = builder.Build();
+        app.UseBearerTokens(options.Metrics.ApiToken, options.Metrics.Token);
         app.MapNodeEndpoints(metrics);
         return app;
     }

@@ -17,12 +17,12 @@ namespace CeleryActors.Actors.Health;
 public sealed class NodeHealthActor : ReceiveActor, IWithTimers
 {
     private const string ProbeTimer = "probe";
+    private string? _lastError; // the reason last logged, so a reason that does not change is logged once
     private readonly IConnectionMultiplexer _redis;
     private readonly CeleryMetrics _metrics;
     private readonly TimeSpan _interval;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
-    private string _lastError = "no probe yet";
 
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection.</param>
@@ -59,7 +59,12 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
             Changed(true, "PING answered");
             Become(Connected);
         });
-        Receive<ProbeFailed>(m => _lastError = m.Reason);
+        Receive<ProbeFailed>(m =>
+        {
+            if (m.Reason == _lastError) return;
+            _lastError = m.Reason;
+            _log.Warning("Redis unreachable: {0}", m.Reason);
+        });
     }
 
     private void Connected()
@@ -84,8 +89,9 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
             {
                 (true, true) => "ok",
                 (false, true) => $"not an Up member of the cluster (status {_cluster.SelfMember.Status})",
-                (true, false) => $"Redis unreachable: {_lastError}",
-                _ => $"not an Up member of the cluster (status {_cluster.SelfMember.Status}); Redis unreachable: {_lastError}",
+                // The error itself is in the log: it can name internal addresses, and this answer is served over HTTP.
+                (true, false) => "Redis unreachable",
+                _ => $"not an Up member of the cluster (status {_cluster.SelfMember.Status}); Redis unreachable",
             };
             var cluster = _cluster.State;
             Sender.Tell(new NodeHealth(member, connected, detail,

@@ -46,6 +46,13 @@ public sealed class MetricsOptions
     /// <summary>Histogram observations buffered ahead of the pipeline (<c>METRICS_OBSERVATION_BUFFER</c>);
     /// default 65,536.</summary>
     public int ObservationBuffer { get; set; } = 65_536;
+
+    /// <summary>Bearer token <c>/metrics</c> and <c>/health/*</c> ask for (<c>METRICS_TOKEN</c>); unset or empty:
+    /// open.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Bearer token the JSON API (<c>/api/*</c>) asks for (<c>API_TOKEN</c>); unset or empty: open.</summary>
+    public string? ApiToken { get; set; }
 }
 
 /// <summary>Settings of the node's Redis.</summary>

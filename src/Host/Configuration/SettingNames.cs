@@ -14,6 +14,8 @@ public static class SettingNames
         ["METRICS_REFRESH_INTERVAL"] = "CeleryActors:Metrics:RefreshInterval",
         ["METRICS_MAX_LABEL_VALUES"] = "CeleryActors:Metrics:MaxLabelValues",
         ["METRICS_OBSERVATION_BUFFER"] = "CeleryActors:Metrics:ObservationBuffer",
+        ["METRICS_TOKEN"] = "CeleryActors:Metrics:Token",
+        ["API_TOKEN"] = "CeleryActors:Metrics:ApiToken",
         ["REDIS_URL"] = "CeleryActors:Redis:Url",
         ["CELERYACTORS_STATE_DIR"] = "CeleryActors:Redis:StateDirectory",
         ["REDIS_PROBE_INTERVAL"] = "CeleryActors:Redis:ProbeInterval",

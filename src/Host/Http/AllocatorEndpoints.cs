@@ -110,7 +110,8 @@ public static class AllocatorEndpoints
         }
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException or RedisException)
         {
-            return Results.Json(new { error = "the allocator did not answer in time", detail = e.Message }, Json,
+            // No exception text: it can name internal addresses. The node's log has it.
+            return Results.Json(new { error = "the allocator did not answer in time", detail = e.GetType().Name }, Json,
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }

@@ -44,6 +44,9 @@ public sealed class HostNodeProcess : IAsyncDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
+    /// <summary>The node's <c>METRICS_TOKEN</c>, if it has one: the fixture's own readiness polls carry it.</summary>
+    public string? MetricsToken { get; private init; }
+
     /// <summary>The process, for exit codes.</summary>
     public Process Process => _process;
 
@@ -69,7 +72,10 @@ public sealed class HostNodeProcess : IAsyncDisposable
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
         foreach (var (key, value) in environment) info.Environment[key] = value;
         var process = new Process { StartInfo = info };
-        var node = new HostNodeProcess(process, port);
+        var node = new HostNodeProcess(process, port)
+        {
+            MetricsToken = environment.TryGetValue("METRICS_TOKEN", out var token) && token.Length > 0 ? token : null,
+        };
         process.OutputDataReceived += (_, e) => node.Append(e.Data);
         process.ErrorDataReceived += (_, e) => node.Append(e.Data);
         process.Start();
@@ -105,7 +111,10 @@ public sealed class HostNodeProcess : IAsyncDisposable
                 throw new InvalidOperationException($"host node exited with {_process.ExitCode}:\n{Output}");
             try
             {
-                using var response = await Http.GetAsync("/health/ready");
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/health/ready");
+                if (MetricsToken is not null)
+                    request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MetricsToken);
+                using var response = await Http.SendAsync(request);
                 if (response.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { /* not listening yet */ }
