@@ -9,13 +9,15 @@ internal static class LuaScripts
     /// <summary>
     /// Appends the events of one persistence id. KEYS: events, highest. ARGV: first seq, last seq, then
     /// (score, member) pairs. Refuses (with a SEQCONFLICT error, which fails the write) any batch whose first
-    /// sequence number is not above the stored highest: no duplicate or out-of-order entry can be written, not
-    /// even by a stale second writer. The highest only ever grows and survives deletes.
+    /// sequence number is not the one after the stored highest: no duplicate or out-of-order entry can be
+    /// written, not even by a stale second writer, and no gap either: after Redis lost data (a flush, a restart
+    /// without its append-only file) the highest reads 0, and a writer still at 500 must fail and recover
+    /// instead of writing 501 after nothing. The highest only ever grows and survives deletes.
     /// </summary>
     public static readonly RedisScript Append = new("""
         local highest = tonumber(redis.call('GET', KEYS[2]) or '0')
-        if tonumber(ARGV[1]) <= highest then
-          return redis.error_reply('SEQCONFLICT sequence number ' .. ARGV[1] .. ' is not above the stored highest ' .. highest)
+        if tonumber(ARGV[1]) ~= highest + 1 then
+          return redis.error_reply('SEQCONFLICT sequence number ' .. ARGV[1] .. ' does not follow the stored highest ' .. highest)
         end
         local n = #ARGV
         local i = 3

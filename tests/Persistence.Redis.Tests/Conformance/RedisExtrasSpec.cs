@@ -111,6 +111,21 @@ public sealed class RedisExtrasSpec(RedisFixture redis, ITestOutputHelper output
     }
 
     [Fact]
+    public void After_redis_lost_the_journal_a_writer_going_on_from_its_old_highest_fails_instead_of_leaving_a_gap()
+    {
+        WriteBatch(Pid, 1, 5);
+        // What a FLUSHALL, or a restart without the append-only file, leaves of this persistence id: nothing.
+        var keys = new RedisKeys("akka:persistence:");
+        Redis.Db.KeyDelete([keys.Events(Pid), keys.Highest(Pid)]);
+        var probe = CreateTestProbe();
+        Write(probe, Atomic(Event("a-6", 6)));
+        probe.ExpectMsg<WriteMessagesFailed>(m => Assert.Contains("SEQCONFLICT", m.Cause.ToString()));
+        probe.ExpectMsg<WriteMessageFailure>();
+        Replay(probe, 1, long.MaxValue);
+        ExpectReplay(probe, [], 0); // no event 6 after nothing: the writer fails, recovers empty, starts at 1
+    }
+
+    [Fact]
     public void A_replay_right_after_a_write_sees_the_write()
     {
         // The write and the highest-sequence read go out in order on one connection; no stale highest.
