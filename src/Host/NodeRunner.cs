@@ -66,6 +66,10 @@ public static class NodeRunner
         {
             // AbortOnConnectFail is off: the node starts, serves /metrics and reports Redis down until it is back.
             await using var redis = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
+            // The private Redis is started with its append-only file; one run by others may not keep what we write.
+            if (embedded is null)
+                foreach (var warning in await RedisDurability.WarningsAsync(url))
+                    Console.WriteLine($"celery-actors: warning (REDIS_URL): {warning}");
             await using var broker = await ConnectBrokerAsync(options);
             var app = NodeApp.Build(options, configuration, redis, url, broker);
             await app.RunAsync();

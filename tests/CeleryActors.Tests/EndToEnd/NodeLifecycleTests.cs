@@ -173,6 +173,28 @@ public partial class NodeLifecycleTests
     }
 
     [Fact]
+    public async Task Against_a_redis_that_may_lose_the_journal_the_node_warns_naming_the_redis_setting()
+    {
+        await using var careless = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
+        using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{careless.Port},allowAdmin=true"))
+            await admin.GetServers()[0].ConfigSetAsync("maxmemory-policy", "allkeys-lru");
+        string output;
+        await using (var node = await HostNodeProcess.StartAsync(new Dictionary<string, string> { ["REDIS_URL"] = careless.Url.ToString() }))
+            output = node.Output;
+        Assert.Contains("warning (REDIS_URL)", output);
+        Assert.Contains("appendonly off", output);
+        Assert.Contains("'appendonly yes'", output);
+        Assert.Contains("maxmemory-policy allkeys-lru", output);
+        Assert.Contains("'maxmemory-policy noeviction'", output);
+
+        // One that keeps everything (append-only file on, no eviction) gets no warning.
+        await using var careful = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
+        await using (var node = await HostNodeProcess.StartAsync(new Dictionary<string, string> { ["REDIS_URL"] = careful.Url.ToString() }))
+            output = node.Output;
+        Assert.DoesNotContain("warning (REDIS_URL)", output);
+    }
+
+    [Fact]
     public async Task No_log_line_carries_the_redis_password()
     {
         const string password = "pw-Zq81-never-in-logs";
