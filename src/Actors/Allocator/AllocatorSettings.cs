@@ -41,6 +41,13 @@ public sealed record AllocatorSettings(
     /// the cluster: longer than the time from a node's death to its removal (about 6 s).</summary>
     public TimeSpan ReplayWindow { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Most events in one journal entry of a queue (its group commit).</summary>
+    public int MaxBatchEvents { get; init; } = 10_000;
+
+    /// <summary>Most bytes (estimated from the tasks' data) in one journal entry of a queue: well under Redis's
+    /// bulk limit (<c>proto-max-bulk-len</c>, 512 MB by default, and often set lower).</summary>
+    public long MaxBatchBytes { get; init; } = 16L * 1024 * 1024;
+
     /// <summary>At most this many recent messages are kept for such a replay (the newest).</summary>
     public int ReplayCapacity => 100_000;
 

@@ -36,8 +36,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly QueueConsumers _consumers = new();
     private IActorRef _workers = ActorRefs.Nobody;
     private IActorRef _recorder = ActorRefs.Nobody;
-    private readonly List<IQueueEvent> _unwritten = [];
-    private readonly List<Action> _afterWrite = [];
+    private readonly GroupCommit _commit;
     private bool _writing;
     private int _writingEvents;
     private long _sinceSnapshot;
@@ -55,6 +54,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _metrics = metrics;
         _registry = registry;
         _state = new QueueState(queue);
+        _commit = new GroupCommit(settings.MaxBatchEvents, settings.MaxBatchBytes);
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -78,7 +78,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<WorkerRoomChanged>(Handle);
         Command<ReturnTask>(Handle);
         Command<Sweep>(_ => HandleSweep());
-        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _unwritten.Count + _writingEvents }));
+        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _commit.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
         Command<WakeQueue>(_ => { });
         Command<SaveSnapshotSuccess>(s =>
@@ -332,30 +332,24 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Emit<TEvent>(TEvent e, Action<QueueEntityActor, TEvent> afterPersisted) where TEvent : IQueueEvent
     {
         _state.Apply(e);
-        _unwritten.Add(e);
-        _afterWrite.Add(() => afterPersisted(this, e));
+        _commit.Add(e, () => afterPersisted(this, e));
     }
 
     /// <summary>Runs <paramref name="action"/> once everything decided so far is in the journal.</summary>
-    private void AfterWritten(Action action) => _afterWrite.Add(action);
+    private void AfterWritten(Action action) => _commit.After(action);
 
     /// <summary>Starts a write of what collected, unless one is under way (its completion starts the next).</summary>
     private void WriteIfIdle()
     {
-        if (_writing) return;
-        if (_unwritten.Count == 0)
+        if (_writing || _commit.IsEmpty) return;
+        var (events, actions) = _commit.Take();
+        if (events.Count == 0)
         {
             // Only waits with no event of their own (replies): what they waited for is written.
-            if (_afterWrite.Count == 0) return;
-            var waiting = _afterWrite.ToArray();
-            _afterWrite.Clear();
-            foreach (var action in waiting) action();
+            foreach (var action in actions) action();
             return;
         }
-        var batch = new QueueEventBatch(_unwritten.ToArray());
-        var actions = _afterWrite.ToArray();
-        _unwritten.Clear();
-        _afterWrite.Clear();
+        var batch = new QueueEventBatch(events);
         _writing = true;
         _writingEvents = batch.Events.Count;
         PersistAsync(batch, written =>
@@ -366,7 +360,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             _sinceSnapshot += written.Events.Count;
             if (_sinceSnapshot >= Math.Max(_settings.SnapshotEvery, _state.SnapshotSize))
             {
-                if (_unwritten.Count == 0)
+                if (_commit.Count == 0)
                 {
                     _sinceSnapshot = 0;
                     SaveSnapshot(_state.ToSnapshot());
