@@ -41,6 +41,10 @@ public sealed record AllocatorSettings(
     /// the cluster: longer than the time from a node's death to its removal (about 6 s).</summary>
     public TimeSpan ReplayWindow { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Most tasks one queue holds waiting (<c>ALLOCATOR_MAX_PENDING</c>); beyond, a task is refused and
+    /// counted (<c>reason="queue_full"</c>), never dropped silently.</summary>
+    public int MaxPending { get; init; } = 1_000_000;
+
     /// <summary>Most events in one journal entry of a queue (its group commit).</summary>
     public int MaxBatchEvents { get; init; } = 10_000;
 

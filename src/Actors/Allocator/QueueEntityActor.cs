@@ -4,6 +4,7 @@ using Akka.Hosting;
 using Akka.Persistence;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Subscription;
 using CeleryActors.Messages.Metrics;
 using StackExchange.Redis;
 
@@ -40,6 +41,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private bool _writing;
     private int _writingEvents;
     private long _sinceSnapshot;
+    private int _refused; // tasks refused since the last sweep (logged once a sweep)
     private bool _listed;
     private readonly long _startedAt = Environment.TickCount64;
 
@@ -158,6 +160,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         // A queue that did not just start has had every copy that was sent to it: a replayed task it does not
         // know is one it finished and forgot, never a lost one.
         if (task.Via is { Replay: true } && !_settings.TakesReplays(_startedAt)) return;
+        if (_state.PendingCount >= _settings.MaxPending && _state.Find(task.TaskId) is null)
+        {
+            Refuse(task);
+            return;
+        }
         var outcome = _state.Process(task, out var accepted, out var newPublication);
         if (newPublication) CountHeard(task.Via!);
         if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
@@ -178,6 +185,23 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     // A publication heard on pub/sub is counted here, once in the cluster, not by the nodes that forwarded it.
+    // Full: the task is not taken, and the producer can know (a client hears why; pub/sub counts it). Logged at
+    // most once a sweep, with how many were refused: a full queue refuses many.
+    private void Refuse(SubmitTask task)
+    {
+        if (task.Via is { } heard)
+        {
+            if (!_state.IsNewPublication(heard)) return; // another node's copy of a message refused already
+            CountHeard(heard);
+        }
+        _metrics.CountRejection(ChannelKind.Tasks, RejectionReason.QueueFull);
+        if (_refused++ == 0)
+            _log.Warning("Queue {0} holds {1} waiting tasks, its ALLOCATOR_MAX_PENDING: new tasks are refused", _queue,
+                _state.PendingCount);
+        if (task.Via is null && !Sender.Equals(Context.System.DeadLetters))
+            Sender.Tell(new TaskRefused(_queue, task.TaskId, $"queue {_queue} holds {_settings.MaxPending} waiting tasks"));
+    }
+
     private void CountHeard(PubSubCopy heard)
     {
         _metrics.CountPubSubMessage(heard.Channel, heard.MessageType);
@@ -284,6 +308,8 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     private void HandleSweep()
     {
+        if (_refused > 1) _log.Warning("Queue {0}: {1} tasks refused since the last check, the queue being full", _queue, _refused);
+        _refused = 0;
         var expired = _state.ExpiredAcknowledgements((long)_settings.AckTimeout.TotalMilliseconds, AllocatorSettings.Now());
         foreach (var requeued in expired) EmitRequeue(requeued, release: true);
         if (expired.Count > 0)

@@ -187,6 +187,10 @@ public sealed class QueueState
     /// <summary>What waits here for a worker with <paramref name="capabilities"/>, or null.</summary>
     public TaskOffer? OfferFor(IReadOnlyDictionary<string, CapabilityValue> capabilities) => _pending.OfferFor(capabilities);
 
+    /// <summary>Whether <paramref name="copy"/> is the first copy heard of its publication (for a task refused
+    /// unread: it is counted once, however many nodes forwarded it).</summary>
+    public bool IsNewPublication(PubSubCopy copy) => _heard.Observe(copy);
+
     /// <summary>
     /// Decides a submission: an acceptance, a duplicate (counted here), or another node's copy. A task id seen
     /// before is a duplicate when it comes from the actor client (one copy per call). Copies heard on pub/sub come

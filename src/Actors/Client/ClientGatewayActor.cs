@@ -109,7 +109,12 @@ public sealed class ClientGatewayActor : ReceiveActor
         // The queue answers once the task is in its journal, so a confirmed task survives the queue's node.
         var submit = new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
             AllocatorSettings.Now());
-        Answer(p, Confirm(_queues.Ask<TaskSubmitted>(submit, AskTimeout), s => (object)new TaskPublished(s.Queue, s.TaskId)), reply);
+        Answer(p, Confirm(_queues.Ask<object>(submit, AskTimeout), answer => answer switch
+        {
+            TaskSubmitted s => new TaskPublished(s.Queue, s.TaskId),
+            TaskRefused r => new GatewayFailure(nameof(PublishTask), r.Reason),
+            _ => new GatewayFailure(nameof(PublishTask), "the queue answered " + answer.GetType().Name),
+        }), reply);
     }
 
     private void ToWorker(IWorkerCommand command, string worker, Action<object> reply)

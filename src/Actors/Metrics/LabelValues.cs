@@ -8,7 +8,8 @@ public static class LabelValues
     private static readonly string[] Kinds = ["metrics", "tasks", "workers_control", "task_status", "celery_events"];
 
     private static readonly string[] Reasons =
-        ["too_large", "invalid_json", "not_an_object", "missing_field", "wrong_type", "out_of_range", "unknown_type"];
+        ["too_large", "invalid_json", "not_an_object", "missing_field", "wrong_type", "out_of_range", "unknown_type",
+         "queue_full"];
 
     /// <summary>The <c>channel_kind</c> label value of <paramref name="kind"/>.</summary>
     public static string Of(ChannelKind kind) => Kinds[(int)kind];

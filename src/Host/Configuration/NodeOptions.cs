@@ -121,6 +121,10 @@ public sealed class AllocatorOptions
 
     /// <summary>Seconds of silence after which a worker is offline (<c>ALLOCATOR_WORKER_TIMEOUT</c>); default 15.</summary>
     public double WorkerTimeout { get; set; } = 15;
+
+    /// <summary>Most waiting tasks per queue (<c>ALLOCATOR_MAX_PENDING</c>); default 1,000,000: beyond, a task is
+    /// refused and counted.</summary>
+    public int MaxPending { get; set; } = 1_000_000;
 }
 
 /// <summary>Settings of the node's cluster membership.</summary>

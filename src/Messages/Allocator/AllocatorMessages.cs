@@ -118,6 +118,12 @@ public sealed record SubmitTask(
 /// <param name="Accepted">True when it was new; false for a duplicate, which was ignored.</param>
 public sealed record TaskSubmitted(string Queue, string TaskId, bool Accepted) : IAllocatorProtocol;
 
+/// <summary>The queue refused a <see cref="SubmitTask"/>: it holds as many waiting tasks as it may.</summary>
+/// <param name="Queue">The queue.</param>
+/// <param name="TaskId">The task id.</param>
+/// <param name="Reason">Why, for the caller.</param>
+public sealed record TaskRefused(string Queue, string TaskId, string Reason) : IAllocatorProtocol;
+
 /// <summary>A worker's progress report about one task, routed to the queue that allocated it.</summary>
 /// <param name="Queue">The queue.</param>
 /// <param name="TaskId">The task.</param>

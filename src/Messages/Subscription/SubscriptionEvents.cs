@@ -42,6 +42,9 @@ public enum RejectionReason
 
     /// <summary>The <c>type</c> field names no known message type.</summary>
     UnknownType,
+
+    /// <summary>A task for a queue that holds <c>ALLOCATOR_MAX_PENDING</c> waiting tasks already.</summary>
+    QueueFull,
 }
 
 /// <summary>An inbound pub/sub message was rejected; it was logged and counted, and nothing else changed.</summary>

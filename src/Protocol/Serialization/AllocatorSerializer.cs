@@ -28,6 +28,7 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
     {
         [typeof(SubmitTask)] = "submit-task",
         [typeof(TaskSubmitted)] = "task-submitted",
+        [typeof(TaskRefused)] = "task-refused",
         [typeof(ReportTaskProgress)] = "report-progress",
         [typeof(WorkerServesQueue)] = "worker-serves",
         [typeof(WorkerLeftQueue)] = "worker-left",

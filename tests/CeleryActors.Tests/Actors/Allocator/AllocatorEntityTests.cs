@@ -62,6 +62,31 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_full_queue_refuses_new_tasks_counts_them_and_tells_a_client_and_takes_tasks_again_once_there_is_room()
+    {
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)) with { MaxPending = 3 },
+            CreateTestProbe().Ref);
+        for (var i = 0; i < 5; i++) h.Queues.Tell(NewTask($"t{i}"), ActorRefs.NoSender);
+        h.Queues.Tell(NewTask("t0"), ActorRefs.NoSender); // a duplicate of a waiting task stays a duplicate
+        var refused = await h.Queues.Ask<object>(NewTask("client"), Wait);
+        Assert.Contains("holds 3 waiting tasks", Assert.IsType<TaskRefused>(refused).Reason);
+        var rejected = h.Metrics.MessagesRejected.WithLabels("tasks", "queue_full");
+        AwaitAssert(() =>
+        {
+            var s = Stats(h);
+            Assert.Equal((3L, 3, 1L), (s.Accepted, s.Pending, s.Duplicates));
+            Assert.Equal(3, rejected.Value); // t3, t4 and the client's
+        }, Wait);
+
+        // A worker takes one: there is room for one more.
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1));
+        AwaitAssert(() => Assert.Single(h.Assignments), Wait);
+        Assert.IsType<TaskSubmitted>(await h.Queues.Ask<object>(NewTask("after"), Wait));
+        AwaitAssert(() => Assert.Equal((4L, 3), (Stats(h).Accepted, Stats(h).Pending)), Wait);
+    }
+
+    [Fact]
     public async Task A_queue_entity_that_stops_is_started_again_by_its_supervisor_and_recovers()
     {
         using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,

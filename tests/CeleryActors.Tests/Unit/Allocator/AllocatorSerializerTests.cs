@@ -28,6 +28,7 @@ public class AllocatorSerializerTests() : TestKit("""
         new SubmitTask("q", "t2", "job", "null", 0, null, null, 2.5),
         new SubmitTask("q", "t3", "job", "null", 0, null, null, 2.5, new PubSubCopy(-4_611_686_018_427_387_904, "p:tasks:q", "task", 0.002)),
         new TaskSubmitted("q", "t3", true),
+        new TaskRefused("q", "t4", "queue q holds 3 waiting tasks"),
         new ReportTaskProgress("q", "t1", "w1", TaskProgress.Failed, 0.25, "KeyError"),
         new ReportTaskProgress("q", "t1", "w1", TaskProgress.Succeeded, 0.25, null, Replayed: true),
         new WorkerServesQueue("q", "w1", Caps, 7, 3, 2, 5),
