@@ -45,6 +45,9 @@ public sealed record AllocatorSettings(
     /// counted (<c>reason="queue_full"</c>), never dropped silently.</summary>
     public int MaxPending { get; init; } = 1_000_000;
 
+    /// <summary>How long an entity of a worker that is not registered stays without messages before it passivates.</summary>
+    public TimeSpan IdleUnregistered { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Most events in one journal entry of a queue (its group commit).</summary>
     public int MaxBatchEvents { get; init; } = 10_000;
 

@@ -2,9 +2,11 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Persistence;
+using Akka.Cluster.Sharding;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;
+using CeleryActors.Messages.Subscription;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
@@ -73,6 +75,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             // Nobody knows whether the worker is alive: it gets nothing until it speaks, and its tasks go back to
             // their queues if it stays silent for a whole worker timeout from now.
             _log.Info("Worker {0} recovered its registration; offline until it is heard from", _worker);
+            Context.SetReceiveTimeout(null); // set for an unregistered one; a registered one never passivates
             _pool = new WorkerPool(r.PoolSize, r.Queues);
             Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
             Become(Unconfirmed);
@@ -115,17 +118,27 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
+    // Not (or no longer) registered: anyone can name a worker on the wire, so an entity started by a message about
+    // an unknown name counts it as rejected and passivates once idle, and a flood of names holds no memory.
     private void Unregistered()
     {
+        Context.SetReceiveTimeout(_settings.IdleUnregistered);
         CommandHeard<RegisterWorker>((r, _) =>
         {
             if (!IsOldNews(r)) Register(r);
         });
         CommandHeard<WorkerTaskStatus>(Route);
-        // Heartbeats and unregistrations of a worker we do not know change nothing.
-        CommandHeard<WorkerHeartbeat>((_, _) => Heard());
-        CommandHeard<UnregisterWorker>((_, _) => { });
+        CommandHeard<WorkerHeartbeat>((_, first) => Unknown(first));
+        CommandHeard<UnregisterWorker>((_, first) => Unknown(first));
+        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         CommonCommands(online: false);
+    }
+
+    private void Unknown(bool first)
+    {
+        if (!first) return;
+        _metrics.CountRejection(ChannelKind.WorkersControl, RejectionReason.UnknownWorker);
+        _log.Debug("Worker {0} is not registered: its heartbeat or unregistration is ignored", _worker);
     }
 
     private void Unconfirmed()
@@ -336,6 +349,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void GoOnline()
     {
+        Context.SetReceiveTimeout(null);
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
         Become(Online);

@@ -45,6 +45,9 @@ public enum RejectionReason
 
     /// <summary>A task for a queue that holds <c>ALLOCATOR_MAX_PENDING</c> waiting tasks already.</summary>
     QueueFull,
+
+    /// <summary>A heartbeat or unregistration of a worker that is not registered.</summary>
+    UnknownWorker,
 }
 
 /// <summary>An inbound pub/sub message was rejected; it was logged and counted, and nothing else changed.</summary>

@@ -87,6 +87,37 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Heartbeats_of_a_worker_nobody_registered_are_counted_as_rejected_and_its_entity_passivates()
+    {
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)) with
+            {
+                IdleUnregistered = TimeSpan.FromSeconds(2),
+            }, CreateTestProbe().Ref);
+        h.Workers.Tell(new WorkerHeartbeat("ghost"));
+        IActorRef ghost = ActorRefs.Nobody;
+        // The region starts it when it takes the message, a moment after the Tell.
+        await AwaitAssertAsync(async () => ghost = await Sys.ActorSelection(h.Workers.Path / "ghost").ResolveOne(Wait),
+            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
+        Watch(ghost);
+        h.Workers.Tell(new UnregisterWorker("ghost"));
+        var rejected = h.Metrics.MessagesRejected.WithLabels("workers_control", "unknown_worker");
+        AwaitAssert(() => Assert.Equal(2, rejected.Value), Wait);
+        ExpectTerminated(ghost, Wait); // idle: gone, holding nothing
+
+        // A registered worker is not passivated however long it stays quiet, and nothing about it is rejected.
+        h.Workers.Tell(new RegisterWorker("real", [Q], NoCaps, 1));
+        IActorRef real = ActorRefs.Nobody;
+        await AwaitAssertAsync(async () => real = await Sys.ActorSelection(h.Workers.Path / "real").ResolveOne(Wait),
+            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
+        Watch(real);
+        ExpectNoMsg(TimeSpan.FromSeconds(3)); // longer than the idle time of an unregistered one
+        h.Workers.Tell(new WorkerHeartbeat("real"));
+        Assert.True((await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("real"), Wait)).Online);
+        Assert.Equal(2, rejected.Value);
+    }
+
+    [Fact]
     public async Task A_queue_entity_that_stops_is_started_again_by_its_supervisor_and_recovers()
     {
         using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,

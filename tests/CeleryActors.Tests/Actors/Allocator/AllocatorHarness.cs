@@ -19,6 +19,8 @@ internal sealed class LocalRegion : ReceiveActor
     public LocalRegion(Func<string, Props> props)
     {
         var extractor = new AllocatorMessageExtractor();
+        // As a shard does: an entity that asks to passivate is sent its stop message.
+        Receive<Akka.Cluster.Sharding.Passivate>(p => Sender.Tell(p.StopMessage));
         ReceiveAny(message =>
         {
             var id = extractor.EntityId(message)!;
