@@ -68,8 +68,20 @@ public static class NodeRunner
             await using var redis = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
             // The private Redis is started with its append-only file; one run by others may not keep what we write.
             if (embedded is null)
-                foreach (var warning in await RedisDurability.WarningsAsync(url))
-                    Console.WriteLine($"celery-actors: warning (REDIS_URL): {warning}");
+            {
+                IReadOnlyList<string> warnings;
+                try
+                {
+                    warnings = await RedisDurability.WarningsAsync(url);
+                }
+                catch (RedisCredentialsRefusedException refused)
+                {
+                    // Unlike an unreachable Redis, which may come back, retrying a wrong password never helps.
+                    await Console.Error.WriteLineAsync($"celery-actors: {new SettingError("CeleryActors:Redis:Url", refused.Message)}");
+                    return ExitCodes.BadSetting;
+                }
+                foreach (var warning in warnings) Console.WriteLine($"celery-actors: warning (REDIS_URL): {warning}");
+            }
             await using var broker = await ConnectBrokerAsync(options);
             var app = NodeApp.Build(options, configuration, redis, url, broker);
             await app.RunAsync();

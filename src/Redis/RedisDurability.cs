@@ -11,6 +11,7 @@ public static class RedisDurability
 {
     /// <summary>What to warn about, each naming the Redis setting and what to change; empty when it keeps
     /// everything.</summary>
+    /// <exception cref="RedisCredentialsRefusedException">Redis refused the user or password: no retry fixes that.</exception>
     public static async Task<IReadOnlyList<string>> WarningsAsync(RedisUrl url)
     {
         var options = url.ToConfigurationOptions();
@@ -28,6 +29,10 @@ public static class RedisDurability
                 .Concat(await server.InfoAsync("memory").ConfigureAwait(false))
                 .SelectMany(g => g).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value);
         }
+        catch (RedisConnectionException e) when (e.FailureType == ConnectionFailureType.AuthenticationFailure)
+        {
+            throw new RedisCredentialsRefusedException(url);
+        }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             // An ACL without INFO, or Redis not up yet: the node starts anyway, and says what it could not check.
@@ -44,3 +49,7 @@ public static class RedisDurability
         return warnings;
     }
 }
+
+/// <summary>Redis refused the credentials of <c>REDIS_URL</c> (a wrong user or password).</summary>
+public sealed class RedisCredentialsRefusedException(RedisUrl url)
+    : InvalidOperationException($"Redis at {url.Host}:{url.Port} refused the user or password");
