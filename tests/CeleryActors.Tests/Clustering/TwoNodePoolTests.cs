@@ -117,7 +117,8 @@ public class TwoNodePoolTests(RedisFixture redis) : IClassFixture<RedisFixture>
             Publish("workers:control", $$"""
                 {"type":"register","worker":"{{Worker}}","queues":{{JsonSerializer.Serialize(queues)}},"pool_size":{{Pool}},"instance":"one"}
                 """);
-            // The registration creates the queue entities; the coordinator spreads their shards over both nodes.
+            // The registration creates the queue entities; the coordinator spreads their shards over both nodes
+            // (at once when both regions have registered with it, else by rebalancing within some seconds).
             var hosts = new Dictionary<string, HostNodeProcess>();
             await Eventually.Holds(async () =>
             {
@@ -126,8 +127,8 @@ public class TwoNodePoolTests(RedisFixture redis) : IClassFixture<RedisFixture>
                     foreach (var queue in Names(await Json(node, "/api/entities"), "queues").Where(queues.Contains))
                         hosts[queue] = node;
                 Assert.Equal(queues.Order(), hosts.Keys.Order());
+                Assert.All(nodes, node => Assert.Contains(node, hosts.Values));
             }, Within);
-            Assert.All(nodes, node => Assert.Contains(node, hosts.Values));
             var workerHosts = new List<HostNodeProcess>();
             foreach (var node in nodes)
                 if (Names(await Json(node, "/api/entities"), "workers").Contains(Worker)) workerHosts.Add(node);
