@@ -10,7 +10,7 @@ namespace CeleryActors.Actors.Allocator;
 /// <param name="SnapshotEvery">A queue entity saves a snapshot after at least this many events (default 10,000:
 /// replaying that many takes some tens of milliseconds), and after no fewer events than the snapshot holds tasks
 /// (the whole queue and the ids of up to 100,000 finished tasks): so writing snapshots costs at most about one
-/// task's copy per event however long the queue grows, and a recovery reads at most twice the queue.</param>
+/// task's copy per event however long the queue grows, and a recovery reads at most about three times the queue.</param>
 public sealed record AllocatorSettings(
     ChannelNames Channels,
     int MaxPayloadBytes,

@@ -384,8 +384,12 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             _writingEvents = 0;
             foreach (var action in actions) action();
             _sinceSnapshot += written.Events.Count;
-            if (_sinceSnapshot >= Math.Max(_settings.SnapshotEvery, _state.SnapshotSize))
+            var due = Math.Max(_settings.SnapshotEvery, _state.SnapshotSize);
+            if (_sinceSnapshot >= due)
             {
+                // The state may be snapshotted only when it is all in the journal: at a write that left nothing
+                // behind. Under load that moment may not come; past twice the due point, the queue stops taking
+                // commands until the rest is written (a pause of one write, which the wait avoids most of the time).
                 if (_commit.Count == 0)
                 {
                     _sinceSnapshot = 0;
@@ -395,10 +399,12 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
                     WriteIfIdle(); // replies that waited for this write
                     return;
                 }
-                // Write the rest, and take no command until it is stored: then the snapshot can be taken.
-                WriteIfIdle();
-                Become(Draining);
-                return;
+                if (_sinceSnapshot >= 2 * due)
+                {
+                    WriteIfIdle();
+                    Become(Draining);
+                    return;
+                }
             }
             WriteIfIdle();
         });
