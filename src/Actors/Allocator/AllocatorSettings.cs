@@ -72,7 +72,7 @@ public sealed record AllocatorSettings(
     public TimeSpan AnnounceInterval => TimeSpan.FromMilliseconds(500);
 
     /// <summary>Now, as Unix seconds with fractions (the wire's time unit).</summary>
-    public static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+    public static double Now() => WireLimits.Now();
 }
 
 /// <summary>Registry key of the queue entities' shard region.</summary>

@@ -94,13 +94,10 @@ public static class ClientCommandRules
     }
 
     private static WireError? Duration(string field, double seconds) =>
-        !double.IsFinite(seconds) ? Range($"{field} is not a finite number")
-        : WireLimits.Duration(field, seconds) is { } bad ? Range(bad) : null;
+        WireLimits.Duration(field, seconds) is { } bad ? Range(bad) : null;
 
     private static WireError? PublishedAt(double? at) =>
-        at is not { } value ? null
-        : !double.IsFinite(value) ? Range("published_at is not a finite number")
-        : WireLimits.PublishedAt(value, WireLimits.Now()) is { } bad ? Range(bad) : null;
+        at is { } value && WireLimits.PublishedAt(value, WireLimits.Now()) is { } bad ? Range(bad) : null;
 
     private static WireError? Range(string detail) => new WireError(RejectionReason.OutOfRange, detail);
 }

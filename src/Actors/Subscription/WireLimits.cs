@@ -16,16 +16,18 @@ public static class WireLimits
     /// <summary>The largest count taken: beyond 2^53 a double no longer holds every whole number.</summary>
     public const double MaxCount = 9_007_199_254_740_992;
 
-    /// <summary>A duration in seconds (duration, runtime, latency): from 0 to 30 days.</summary>
+    /// <summary>A duration in seconds (duration, runtime, latency): finite, from 0 to 30 days.</summary>
     public static string? Duration(string field, double seconds) =>
-        seconds < 0 ? $"{field} is negative"
+        !double.IsFinite(seconds) ? $"{field} is not a finite number"
+        : seconds < 0 ? $"{field} is negative"
         : seconds > MaxSeconds ? $"{field} is more than 30 days"
         : null;
 
-    /// <summary>A publication time in Unix seconds: not more than a day ahead of <paramref name="now"/>, nor more
-    /// than 30 days behind it.</summary>
+    /// <summary>A publication time in Unix seconds: finite, not more than a day ahead of <paramref name="now"/>,
+    /// nor more than 30 days behind it.</summary>
     public static string? PublishedAt(double unixSeconds, double now) =>
-        unixSeconds > now + MaxFutureSeconds ? "published_at is more than a day from now"
+        !double.IsFinite(unixSeconds) ? "published_at is not a finite number"
+        : unixSeconds > now + MaxFutureSeconds ? "published_at is more than a day from now"
         : unixSeconds < now - MaxSeconds ? "published_at is more than 30 days ago"
         : null;
 

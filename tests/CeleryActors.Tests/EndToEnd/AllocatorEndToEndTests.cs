@@ -59,6 +59,9 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         }, Within);
     }
 
+    private static double Rejected(MetricFamilies m, string kind, string reason) =>
+        m.Value("celery_messages_rejected_total", ("channel_kind", kind), ("reason", reason));
+
     [Fact]
     public async Task A_registered_worker_gets_tasks_in_priority_order_acknowledges_and_finishes_them()
     {
@@ -218,7 +221,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         await Eventually.Holds(async () =>
         {
             var m = await node.ScrapeAsync();
-            double R(string kind, string reason) => m.Value("celery_messages_rejected_total", ("channel_kind", kind), ("reason", reason));
+            double R(string kind, string reason) => Rejected(m, kind, reason);
             Assert.Equal((1, 1, 1, 1, 1, 1), (R("tasks", "invalid_json"), R("tasks", "not_an_object"), R("tasks", "missing_field"),
                 R("tasks", "out_of_range"), R("tasks", "wrong_type"), R("tasks", "too_large")));
             Assert.Equal(1, R("workers_control", "invalid_json"));
@@ -249,7 +252,7 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
         await Eventually.Holds(async () =>
         {
             var m = await node.ScrapeAsync();
-            double R(string kind, string reason) => m.Value("celery_messages_rejected_total", ("channel_kind", kind), ("reason", reason));
+            double R(string kind, string reason) => Rejected(m, kind, reason);
             Assert.Equal((1, 1), (R("tasks", "out_of_range"), R("tasks", "invalid_json")));
             Assert.Equal(1, R("task_status", "out_of_range"));
             Assert.Equal(1, R("metrics", "out_of_range"));
