@@ -212,10 +212,13 @@ public partial class NodeLifecycleTests
             });
             try
             {
-                // Some traffic through the journal and the rejection log.
+                // Some traffic through the journal and the rejection log. Ready does not mean subscribed yet,
+                // so the malformed message is sent again until the node's subscription hears it once.
                 var publisher = admin.GetSubscriber();
-                await publisher.PublishAsync(StackExchange.Redis.RedisChannel.Literal("tasks:pw"), """{"task_name":"t","task_id":"x"}""");
-                await publisher.PublishAsync(StackExchange.Redis.RedisChannel.Literal("tasks:pw"), "{bad");
+                var channel = StackExchange.Redis.RedisChannel.Literal("tasks:pw");
+                await Support.Eventually.Holds(async () =>
+                    Assert.True(await publisher.PublishAsync(channel, "{bad") > 0), TimeSpan.FromSeconds(20));
+                await publisher.PublishAsync(channel, """{"task_name":"t","task_id":"x"}""");
                 await Support.Eventually.Holds(async () =>
                     Assert.Equal(1, (await node.ScrapeAsync()).Value("celery_messages_rejected_total",
                         ("channel_kind", "tasks"), ("reason", "invalid_json"))), TimeSpan.FromSeconds(20));
