@@ -176,6 +176,9 @@ public sealed class LoadRunNode : IDisposable
             .Select(m => $"{m.Seconds:F0}s={m.RssKiB / 1024.0:F0}"));
     }
 
+    /// <summary>The highest resident memory sampled so far, in MiB.</summary>
+    public double PeakRssMiB => _memory.Count == 0 ? 0 : _memory.Max(m => m.RssKiB) / 1024.0;
+
     /// <summary>The sum over every sample line of /metrics that starts with <paramref name="prefix"/>.</summary>
     public async Task<double> SumAsync(string prefix) => Sum(await Http.GetStringAsync("/metrics"), prefix);
 

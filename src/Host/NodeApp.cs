@@ -32,7 +32,7 @@ public static class NodeApp
         builder.Logging.AddConsole(c => c.FormatterName = EscapingConsoleFormatter.FormatterName)
             .AddConsoleFormatter<EscapingConsoleFormatter, ConsoleFormatterOptions>(c => c.TimestampFormat = "HH:mm:ss.fff ");
 
-        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues);
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues, options.Metrics.MaxSeries);
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
@@ -66,7 +66,7 @@ public static class NodeApp
             .AddMetricsRecorder(ObservationPipelineSettings.Default with
             {
                 BufferSize = options.Metrics.ObservationBuffer,
-            })
+            }, TimeSpan.FromSeconds(options.Metrics.LabelTtl))
             .AddMessageOwnership()
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))

@@ -284,10 +284,11 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     {
         if (!_workers.TryGetValue(worker, out var state)) _workers[worker] = state = new WorkerState();
         state.LastSeen = now;
+        var label = _metrics.Worker(worker); // seen: its label is not freed as idle while the worker lives
         if (state.Online) return;
         state.Online = true;
         state.OfflineSince = null;
-        _metrics.WorkerUp.WithLabels(_metrics.Worker(worker)).Set(1);
+        _metrics.WorkerUp.WithLabels(label).Set(1);
         _log.Info("Celery worker {0} is online", worker);
     }
 

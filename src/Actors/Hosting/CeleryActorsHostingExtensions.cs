@@ -33,15 +33,19 @@ public static class CeleryActorsHostingExtensions
     /// Starts the metrics recorder (the node's metric aggregation and its observation pipeline), recording into
     /// the <see cref="CeleryMetrics"/> registered in the service provider.
     /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="settings">The observation pipeline's settings.</param>
+    /// <param name="labelTtl">How long a label value may go unseen before its series are removed; one hour when
+    /// null.</param>
     public static AkkaConfigurationBuilder AddMetricsRecorder(
-        this AkkaConfigurationBuilder builder, ObservationPipelineSettings settings) =>
+        this AkkaConfigurationBuilder builder, ObservationPipelineSettings settings, TimeSpan? labelTtl = null) =>
         builder.WithActors((system, registry, resolver) =>
         {
             var metrics = resolver.GetService<CeleryMetrics>();
             // Restarted in place on failure (the default strategy): its counters live outside it, and a back-off
             // pause would drop what arrives meanwhile.
             var recorder = system.ActorOf(
-                MetricsRecorderActor.Props(metrics, settings), "metrics");
+                MetricsRecorderActor.Props(metrics, settings, labelTtl), "metrics");
             registry.Register<MetricsRecorderActor>(recorder);
         });
 

@@ -19,54 +19,73 @@ public sealed class CeleryMetrics
     private static readonly double[] LatencyBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+    /// <summary>The default of <c>METRICS_MAX_SERIES</c>: series per family.</summary>
+    public const int DefaultMaxSeries = 10_000;
+
     private readonly Dictionary<string, LabelLimiter> _limiters = new(StringComparer.Ordinal);
+    private readonly List<IBoundedFamily> _bounded = [];
+    private readonly MetricFactory _factory;
+    private readonly int _maxSeries;
 
     /// <summary>Creates the families on <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry the node's <c>/metrics</c> endpoint exports.</param>
     /// <param name="maxLabelValues">Distinct values kept per label before new ones fold into the overflow value.</param>
-    public CeleryMetrics(CollectorRegistry registry, int maxLabelValues)
+    /// <param name="maxSeries">Series kept per family whose labels come from outside before new label sets go to
+    /// the family's overflow series.</param>
+    /// <param name="clock">Milliseconds of a monotonic clock, for when a label value was last seen; tests pass
+    /// their own.</param>
+    public CeleryMetrics(CollectorRegistry registry, int maxLabelValues, int maxSeries = DefaultMaxSeries,
+        Func<long>? clock = null)
     {
         Registry = registry;
-        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        _factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        _maxSeries = maxSeries;
+        var factory = _factory;
 
         LabelOverflows = factory.CreateCounter("celery_label_values_overflowed_total",
             "Label values folded into the overflow value because the label reached its cap.",
             Labels("label"));
+        SeriesOverflows = factory.CreateCounter("celery_metric_series_overflowed_total",
+            "Observations recorded in a family's overflow series because the family reached its series cap.",
+            Labels("metric"));
+        SeriesCount = factory.CreateGauge("celery_metric_series",
+            "Series a metric family whose labels come from outside holds now (its cap is METRICS_MAX_SERIES).",
+            GaugeLabels("metric"));
         foreach (var label in new[] { "task_name", "queue", "exception", "worker", "channel", "message_type" })
-            _limiters[label] = new LabelLimiter(label, maxLabelValues, l => LabelOverflows.WithLabels(l).Inc());
+            _limiters[label] = new LabelLimiter(label, maxLabelValues, l => LabelOverflows.WithLabels(l).Inc(), clock);
 
-        TaskStarted = factory.CreateCounter("celery_task_started_total", "Tasks started.", Labels("task_name", "queue"));
-        TaskSucceeded = factory.CreateCounter("celery_task_succeeded_total", "Tasks succeeded.",
+        TaskStarted = BoundedCounter("celery_task_started_total", "Tasks started.", Labels("task_name", "queue"));
+        TaskSucceeded = BoundedCounter("celery_task_succeeded_total", "Tasks succeeded.",
             Labels("task_name", "queue"));
-        TaskFailed = factory.CreateCounter("celery_task_failed_total", "Tasks failed, by exception type.",
+        TaskFailed = BoundedCounter("celery_task_failed_total", "Tasks failed, by exception type.",
             Labels("task_name", "queue", "exception"));
-        TaskDuration = factory.CreateHistogram("celery_task_duration_seconds", "Task execution time in seconds.",
-            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets });
+        TaskDuration = Bounded(factory.CreateHistogram("celery_task_duration_seconds", "Task execution time in seconds.",
+            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }));
 
-        WorkerActiveTasks = factory.CreateGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
+        WorkerActiveTasks = BoundedGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
             GaugeLabels("worker"));
-        WorkerPoolSize = factory.CreateGauge("celery_worker_pool_size", "A worker's pool capacity (concurrency).",
+        WorkerPoolSize = BoundedGauge("celery_worker_pool_size", "A worker's pool capacity (concurrency).",
             GaugeLabels("worker"));
-        WorkerReservedTasks = factory.CreateGauge("celery_worker_reserved_tasks",
+        WorkerReservedTasks = BoundedGauge("celery_worker_reserved_tasks",
             "Tasks handed to a worker and not yet started.", GaugeLabels("worker"));
-        WorkerUp = factory.CreateGauge("celery_worker_up", "1 while the worker is online, 0 once it is offline.",
+        WorkerUp = BoundedGauge("celery_worker_up", "1 while the worker is online, 0 once it is offline.",
             GaugeLabels("worker"));
 
-        QueueLength = factory.CreateGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeLabels("queue"));
-        QueueConsumers = factory.CreateGauge("celery_queue_consumers", "Workers consuming a queue.",
+        QueueLength = BoundedGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeLabels("queue"));
+        QueueConsumers = BoundedGauge("celery_queue_consumers", "Workers consuming a queue.",
             GaugeLabels("queue"));
 
-        PubSubMessages = factory.CreateCounter("celery_redis_pubsub_messages_total", "Pub/sub messages handled.",
+        PubSubMessages = BoundedCounter("celery_redis_pubsub_messages_total", "Pub/sub messages handled.",
             Labels("channel", "message_type"));
-        PubSubLatency = factory.CreateHistogram("celery_redis_pubsub_latency_seconds",
+        PubSubLatency = Bounded(factory.CreateHistogram("celery_redis_pubsub_latency_seconds",
             "Publish-to-handled latency of a pub/sub message in seconds.",
-            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets });
+            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets }));
 
-        TaskAllocations = factory.CreateCounter("celery_task_allocation_total", "Tasks allocated to workers.",
+        TaskAllocations = BoundedCounter("celery_task_allocation_total", "Tasks allocated to workers.",
             Labels("queue", "worker"));
-        TaskAllocationDuration = factory.CreateHistogram("celery_task_allocation_duration_seconds",
+        TaskAllocationDuration = Bounded(factory.CreateHistogram("celery_task_allocation_duration_seconds",
             "Time from a task's arrival to its allocation in seconds.",
-            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets });
+            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets }));
 
         MessagesRejected = factory.CreateCounter("celery_messages_rejected_total",
             "Inbound messages rejected, by kind of channel and reason.", Labels("channel_kind", "reason"));
@@ -77,17 +96,17 @@ public sealed class CeleryMetrics
         ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
             "Histogram observations dropped because the observation pipeline's buffer was full.");
 
-        QueueLengthByPriority = factory.CreateGauge("celery_queue_length_by_priority",
+        QueueLengthByPriority = BoundedGauge("celery_queue_length_by_priority",
             "Tasks waiting in a Celery queue, by priority sub-list.", GaugeLabels("queue", "priority"));
-        QueueOldestTaskAge = factory.CreateGauge("celery_queue_oldest_task_age_seconds",
+        QueueOldestTaskAge = BoundedGauge("celery_queue_oldest_task_age_seconds",
             "How long the next task of a Celery queue has been waiting, as seen by the node (a lower bound).",
             GaugeLabels("queue"));
-        QueueUnacked = factory.CreateGauge("celery_queue_unacked",
+        QueueUnacked = BoundedGauge("celery_queue_unacked",
             "Messages of a Celery queue taken by a worker and not acknowledged yet (the broker's unacked set).",
             GaugeLabels("queue"));
-        TaskRetried = factory.CreateCounter("celery_task_retried_total", "Celery tasks retried.",
+        TaskRetried = BoundedCounter("celery_task_retried_total", "Celery tasks retried.",
             Labels("task_name", "queue"));
-        EventsLost = factory.CreateCounter("celery_events_lost_total",
+        EventsLost = BoundedCounter("celery_events_lost_total",
             "Task events a worker's heartbeats show were sent but never reached the node (detected gaps).",
             Labels("worker"));
         TaskMemoryMisses = factory.CreateCounter("celery_task_memory_misses_total",
@@ -98,60 +117,62 @@ public sealed class CeleryMetrics
             "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
 
         // --- Allocator: the project's own allocator families, kept in one block. ---
-        TaskRequeued = factory.CreateCounter("celery_task_requeued_total",
+        TaskRequeued = BoundedCounter("celery_task_requeued_total",
             "Allocated tasks returned to their queue (ack timeout, worker offline or gone).", Labels("queue"));
-        TaskDuplicates = factory.CreateCounter("celery_task_duplicates_total",
+        TaskDuplicates = BoundedCounter("celery_task_duplicates_total",
             "Task publications ignored because their task id was pending, allocated or finished.", Labels("queue"));
         TaskReportsIgnored = factory.CreateCounter("celery_task_reports_ignored_total",
             "Allocator task-status reports that changed nothing, by reason (not_holder: the worker never held the " +
             "task; already_finished: the task had succeeded or failed; unknown_task: nobody knows the task).",
             Labels("reason"));
+
+        registry.AddBeforeCollectCallback(UpdateSeriesCounts);
     }
 
     /// <summary>The registry the families live on.</summary>
     public CollectorRegistry Registry { get; }
 
     /// <summary><c>celery_task_started_total{task_name, queue}</c>.</summary>
-    public Counter TaskStarted { get; }
+    public BoundedFamily<Counter.Child> TaskStarted { get; }
 
     /// <summary><c>celery_task_succeeded_total{task_name, queue}</c>.</summary>
-    public Counter TaskSucceeded { get; }
+    public BoundedFamily<Counter.Child> TaskSucceeded { get; }
 
     /// <summary><c>celery_task_failed_total{task_name, queue, exception}</c>.</summary>
-    public Counter TaskFailed { get; }
+    public BoundedFamily<Counter.Child> TaskFailed { get; }
 
     /// <summary><c>celery_task_duration_seconds{task_name, queue}</c>.</summary>
-    public Histogram TaskDuration { get; }
+    public BoundedFamily<Histogram.Child> TaskDuration { get; }
 
     /// <summary><c>celery_worker_active_tasks{worker}</c>.</summary>
-    public Gauge WorkerActiveTasks { get; }
+    public BoundedFamily<Gauge.Child> WorkerActiveTasks { get; }
 
     /// <summary><c>celery_worker_pool_size{worker}</c>.</summary>
-    public Gauge WorkerPoolSize { get; }
+    public BoundedFamily<Gauge.Child> WorkerPoolSize { get; }
 
     /// <summary><c>celery_worker_reserved_tasks{worker}</c>.</summary>
-    public Gauge WorkerReservedTasks { get; }
+    public BoundedFamily<Gauge.Child> WorkerReservedTasks { get; }
 
     /// <summary><c>celery_worker_up{worker}</c>.</summary>
-    public Gauge WorkerUp { get; }
+    public BoundedFamily<Gauge.Child> WorkerUp { get; }
 
     /// <summary><c>celery_queue_length{queue}</c>.</summary>
-    public Gauge QueueLength { get; }
+    public BoundedFamily<Gauge.Child> QueueLength { get; }
 
     /// <summary><c>celery_queue_consumers{queue}</c>.</summary>
-    public Gauge QueueConsumers { get; }
+    public BoundedFamily<Gauge.Child> QueueConsumers { get; }
 
     /// <summary><c>celery_redis_pubsub_messages_total{channel, message_type}</c>.</summary>
-    public Counter PubSubMessages { get; }
+    public BoundedFamily<Counter.Child> PubSubMessages { get; }
 
     /// <summary><c>celery_redis_pubsub_latency_seconds{channel}</c>.</summary>
-    public Histogram PubSubLatency { get; }
+    public BoundedFamily<Histogram.Child> PubSubLatency { get; }
 
     /// <summary><c>celery_task_allocation_total{queue, worker}</c>.</summary>
-    public Counter TaskAllocations { get; }
+    public BoundedFamily<Counter.Child> TaskAllocations { get; }
 
     /// <summary><c>celery_task_allocation_duration_seconds{queue}</c>.</summary>
-    public Histogram TaskAllocationDuration { get; }
+    public BoundedFamily<Histogram.Child> TaskAllocationDuration { get; }
 
     /// <summary><c>celery_messages_rejected_total{channel_kind, reason}</c>.</summary>
     public Counter MessagesRejected { get; }
@@ -168,20 +189,26 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_label_values_overflowed_total{label}</c>.</summary>
     public Counter LabelOverflows { get; }
 
+    /// <summary><c>celery_metric_series_overflowed_total{metric}</c>.</summary>
+    public Counter SeriesOverflows { get; }
+
+    /// <summary><c>celery_metric_series{metric}</c>, set before each collection.</summary>
+    public Gauge SeriesCount { get; }
+
     /// <summary><c>celery_queue_length_by_priority{queue, priority}</c>.</summary>
-    public Gauge QueueLengthByPriority { get; }
+    public BoundedFamily<Gauge.Child> QueueLengthByPriority { get; }
 
     /// <summary><c>celery_queue_oldest_task_age_seconds{queue}</c>.</summary>
-    public Gauge QueueOldestTaskAge { get; }
+    public BoundedFamily<Gauge.Child> QueueOldestTaskAge { get; }
 
     /// <summary><c>celery_queue_unacked{queue}</c>.</summary>
-    public Gauge QueueUnacked { get; }
+    public BoundedFamily<Gauge.Child> QueueUnacked { get; }
 
     /// <summary><c>celery_task_retried_total{task_name, queue}</c>.</summary>
-    public Counter TaskRetried { get; }
+    public BoundedFamily<Counter.Child> TaskRetried { get; }
 
     /// <summary><c>celery_events_lost_total{worker}</c>.</summary>
-    public Counter EventsLost { get; }
+    public BoundedFamily<Counter.Child> EventsLost { get; }
 
     /// <summary><c>celery_task_memory_misses_total</c>.</summary>
     public Counter TaskMemoryMisses { get; }
@@ -195,10 +222,10 @@ public sealed class CeleryMetrics
     // --- Allocator ---
 
     /// <summary><c>celery_task_requeued_total{queue}</c>.</summary>
-    public Counter TaskRequeued { get; }
+    public BoundedFamily<Counter.Child> TaskRequeued { get; }
 
     /// <summary><c>celery_task_duplicates_total{queue}</c>.</summary>
-    public Counter TaskDuplicates { get; }
+    public BoundedFamily<Counter.Child> TaskDuplicates { get; }
 
     /// <summary><c>celery_task_reports_ignored_total{reason}</c>: the reasons are the constants of the allocator's
     /// <c>IgnoredReport</c>, a fixed set.</summary>
@@ -315,6 +342,48 @@ public sealed class CeleryMetrics
     /// <summary>Counts one rejected message.</summary>
     public void CountRejection(ChannelKind kind, RejectionReason reason) =>
         MessagesRejected.WithLabels(LabelValues.Of(kind), LabelValues.Of(reason)).Inc();
+
+    /// <summary>
+    /// Frees every label value not seen for <paramref name="idleFor"/> and removes the series that carry one, in
+    /// every family: after a flood of junk names the real ones get their slots back.
+    /// </summary>
+    /// <returns>How many label values were freed and how many series removed.</returns>
+    public (int Values, int Series) ExpireIdleLabels(TimeSpan idleFor)
+    {
+        var freed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        var values = 0;
+        foreach (var limiter in _limiters.Values)
+        {
+            var idle = limiter.TakeIdle(idleFor);
+            if (idle.Count == 0) continue;
+            freed[limiter.Label] = new HashSet<string>(idle, StringComparer.Ordinal);
+            values += idle.Count;
+        }
+        var series = 0;
+        foreach (var family in _bounded)
+            foreach (var (label, set) in freed)
+                series += family.RemoveWhere(label, set);
+        return (values, series);
+    }
+
+    /// <summary>Sets <c>celery_metric_series</c> from the families' own counts.</summary>
+    public void UpdateSeriesCounts()
+    {
+        foreach (var family in _bounded) SeriesCount.WithLabels(family.Name).Set(family.Count);
+    }
+
+    private BoundedFamily<Counter.Child> BoundedCounter(string name, string help, CounterConfiguration labels) =>
+        Bounded(_factory.CreateCounter(name, help, labels));
+
+    private BoundedFamily<Gauge.Child> BoundedGauge(string name, string help, GaugeConfiguration labels) =>
+        Bounded(_factory.CreateGauge(name, help, labels));
+
+    private BoundedFamily<TChild> Bounded<TChild>(Collector<TChild> family) where TChild : ChildBase
+    {
+        var bounded = new BoundedFamily<TChild>(family, _maxSeries, f => SeriesOverflows.WithLabels(f).Inc());
+        _bounded.Add(bounded);
+        return bounded;
+    }
 
     private static CounterConfiguration Labels(params string[] names) => new() { LabelNames = names };
 

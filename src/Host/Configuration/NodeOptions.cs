@@ -43,6 +43,14 @@ public sealed class MetricsOptions
     /// (<c>METRICS_MAX_LABEL_VALUES</c>); default 2,000.</summary>
     public int MaxLabelValues { get; set; } = 2_000;
 
+    /// <summary>Series kept per metric family whose labels come from outside before new label sets go to the
+    /// family's <c>__overflow__</c> series (<c>METRICS_MAX_SERIES</c>); default 10,000.</summary>
+    public int MaxSeries { get; set; } = 10_000;
+
+    /// <summary>Seconds a label value may go unseen before it is freed and its series removed
+    /// (<c>METRICS_LABEL_TTL</c>); default 3,600.</summary>
+    public double LabelTtl { get; set; } = 3_600;
+
     /// <summary>Histogram observations buffered ahead of the pipeline (<c>METRICS_OBSERVATION_BUFFER</c>);
     /// default 65,536.</summary>
     public int ObservationBuffer { get; set; } = 65_536;

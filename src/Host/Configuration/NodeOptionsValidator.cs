@@ -20,6 +20,8 @@ public static class NodeOptionsValidator
         Check(IsPositive(o.Metrics.RefreshInterval), "Metrics:RefreshInterval",
             $"{o.Metrics.RefreshInterval} is not a positive number of seconds");
         Check(o.Metrics.MaxLabelValues >= 1, "Metrics:MaxLabelValues", $"{o.Metrics.MaxLabelValues} is not at least 1");
+        Check(o.Metrics.MaxSeries >= 1, "Metrics:MaxSeries", $"{o.Metrics.MaxSeries} is not at least 1");
+        Check(IsPositive(o.Metrics.LabelTtl), "Metrics:LabelTtl", $"{o.Metrics.LabelTtl} is not a positive number of seconds");
         Check(o.Metrics.ObservationBuffer >= 16, "Metrics:ObservationBuffer",
             $"{o.Metrics.ObservationBuffer} is not at least 16");
 

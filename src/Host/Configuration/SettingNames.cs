@@ -13,6 +13,8 @@ public static class SettingNames
         ["METRICS_PORT"] = "CeleryActors:Metrics:Port",
         ["METRICS_REFRESH_INTERVAL"] = "CeleryActors:Metrics:RefreshInterval",
         ["METRICS_MAX_LABEL_VALUES"] = "CeleryActors:Metrics:MaxLabelValues",
+        ["METRICS_MAX_SERIES"] = "CeleryActors:Metrics:MaxSeries",
+        ["METRICS_LABEL_TTL"] = "CeleryActors:Metrics:LabelTtl",
         ["METRICS_OBSERVATION_BUFFER"] = "CeleryActors:Metrics:ObservationBuffer",
         ["METRICS_TOKEN"] = "CeleryActors:Metrics:Token",
         ["API_TOKEN"] = "CeleryActors:Metrics:ApiToken",

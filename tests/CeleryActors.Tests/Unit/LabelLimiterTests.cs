@@ -52,6 +52,75 @@ public class LabelLimiterTests
         Assert.Equal(1_000_000, Support.PrometheusText.Parse(text).Sum("celery_task_started_total"));
     }
 
+    [Fact]
+    public void A_value_not_seen_for_the_ttl_is_freed_and_one_seen_since_is_kept()
+    {
+        long now = 0;
+        var limiter = new LabelLimiter("task_name", 2, clock: () => now);
+        limiter.Admit("junk");
+        limiter.Admit("real");
+        now = 50_000;
+        limiter.Admit("real"); // seen again: its clock starts over
+        Assert.Equal(LabelLimiter.OverflowValue, limiter.Admit("late"));
+
+        now = 70_000;
+        Assert.Equal(["junk"], limiter.TakeIdle(TimeSpan.FromMinutes(1)));
+        Assert.Equal(1, limiter.Count);
+        Assert.Equal("late", limiter.Admit("late")); // the freed slot takes a new name
+        Assert.Empty(limiter.TakeIdle(TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
+    public void A_family_keeps_at_most_its_cap_of_series_and_records_the_rest_in_its_overflow_series()
+    {
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), maxLabelValues: 1_000, maxSeries: 50);
+        // 20 names x 10 queues x 10 exceptions: 2,000 label sets, each label well under its own cap.
+        for (var n = 0; n < 20; n++)
+            for (var q = 0; q < 10; q++)
+                for (var e = 0; e < 10; e++)
+                    metrics.CountTaskExecution(new($"t{n}", $"q{q}", 0.1, Messages.Metrics.TaskOutcome.Failure, $"E{e}"));
+
+        var parsed = Support.PrometheusText.Parse(Export(metrics));
+        Assert.Equal(51, Lines(Export(metrics), "celery_task_failed_total{")); // 50 and the overflow series
+        Assert.Equal(2_000, parsed.Sum("celery_task_failed_total")); // nothing is lost
+        Assert.Equal(2_000 - 50, parsed.Value("celery_task_failed_total",
+            ("task_name", LabelLimiter.OverflowValue), ("queue", LabelLimiter.OverflowValue), ("exception", LabelLimiter.OverflowValue)));
+        Assert.Equal(2_000 - 50, parsed.Value("celery_metric_series_overflowed_total", ("metric", "celery_task_failed_total")));
+        Assert.Equal(51, parsed.Value("celery_metric_series", ("metric", "celery_task_failed_total")));
+        Assert.Equal(2_000, parsed.Sum("celery_task_started_total")); // 200 label sets: over the cap too
+        Assert.Equal(51, Lines(Export(metrics), "celery_task_started_total{"));
+    }
+
+    [Fact]
+    public void Expiring_idle_labels_removes_their_series_in_every_family_so_real_names_come_back()
+    {
+        long now = 0;
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), maxLabelValues: 10, maxSeries: 1_000, clock: () => now);
+        for (var i = 0; i < 10; i++)
+            metrics.CountTaskExecution(new($"junk-{i}", "q", 0.1, Messages.Metrics.TaskOutcome.Success));
+        metrics.TaskDurationSeries("junk-0", "q").Observe(1);
+        metrics.CountTaskExecution(new("real", "q", 0.1, Messages.Metrics.TaskOutcome.Success));
+        Assert.Equal(1, Support.PrometheusText.Parse(Export(metrics))
+            .Value("celery_task_started_total", ("task_name", LabelLimiter.OverflowValue)));
+
+        now = 30_000;
+        metrics.SetQueueLength("q", 3); // the queue stays in use
+        now = 61_000;
+        var (values, series) = metrics.ExpireIdleLabels(TimeSpan.FromMinutes(1));
+        Assert.Equal(10, values); // the junk names; "q" was seen 31 s ago
+        Assert.Equal(21, series); // 10 started, 10 succeeded, one histogram
+
+        metrics.CountTaskExecution(new("real", "q", 0.1, Messages.Metrics.TaskOutcome.Success));
+        var text = Export(metrics);
+        Assert.DoesNotContain("junk-", text);
+        var parsed = Support.PrometheusText.Parse(text);
+        Assert.Equal(1, parsed.Value("celery_task_started_total", ("task_name", "real")));
+        Assert.Equal(3, parsed.Value("celery_queue_length", ("queue", "q")));
+    }
+
+    private static int Lines(string text, string prefix) =>
+        text.Split('\n').Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
+
     private static string Export(CeleryMetrics metrics)
     {
         using var stream = new MemoryStream();
