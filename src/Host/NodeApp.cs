@@ -40,7 +40,11 @@ public static class NodeApp
         if (broker.Connection is { } celery) builder.Services.AddSingleton(celery);
         var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
             options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
-            TimeSpan.FromSeconds(options.Allocator.WorkerTimeout)) { MaxPending = options.Allocator.MaxPending };
+            TimeSpan.FromSeconds(options.Allocator.WorkerTimeout))
+        {
+            MaxPending = options.Allocator.MaxPending,
+            MaxQueues = options.Allocator.MaxQueues,
+        };
         builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
             akka => ConfigureAkka(akka, options, redis, allocator, broker.Connection?.Url));

@@ -45,7 +45,13 @@ public sealed record AllocatorSettings(
     /// counted (<c>reason="queue_full"</c>), never dropped silently.</summary>
     public int MaxPending { get; init; } = 1_000_000;
 
-    /// <summary>How long an entity of a worker that is not registered stays without messages before it passivates.</summary>
+    /// <summary>Most queues the allocator keeps (<c>ALLOCATOR_MAX_QUEUES</c>), counted in <see cref="QueuesKey"/>
+    /// for the whole cluster; a task for a new queue beyond is refused and counted
+    /// (<c>reason="too_many_queues"</c>), and nothing of that queue is stored.</summary>
+    public int MaxQueues { get; init; } = 10_000;
+
+    /// <summary>How long an entity that holds nothing (a worker that is not registered, a queue refused by
+    /// <see cref="MaxQueues"/>) stays without messages before it passivates.</summary>
     public TimeSpan IdleUnregistered { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Most events in one journal entry of a queue (its group commit).</summary>

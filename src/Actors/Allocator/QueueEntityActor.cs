@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Persistence;
@@ -21,7 +22,10 @@ namespace CeleryActors.Actors.Allocator;
 /// only once its event is in the journal, so nothing is promised that a crash could forget. A persist failure
 /// stops the entity and the next message recovers it from the journal. States: <c>Active</c>, and
 /// <c>Draining</c> when a snapshot is due while events are being written: commands are stashed until the
-/// write completes, so the snapshot equals the journal; older snapshots and events are then deleted.
+/// write completes, so the snapshot equals the journal; older snapshots and events are then deleted. A queue
+/// that has no events yet starts <c>Unlisted</c>: its first task or consumer asks Redis for a place among the
+/// cluster's <c>ALLOCATOR_MAX_QUEUES</c> (<c>Admitting</c>, commands stashed); without one it is <c>Refused</c>:
+/// it stores nothing, refuses and counts every task, and passivates once left alone.
 /// </summary>
 public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 {
@@ -42,7 +46,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private int _writingEvents;
     private long _sinceSnapshot;
     private int _refused; // tasks refused since the last sweep (logged once a sweep)
-    private bool _listed;
     private readonly long _startedAt = Environment.TickCount64;
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
@@ -70,11 +73,24 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Active();
     }
 
-    private void Active()
+    private void Active() => Serving(listed: true);
+
+    // Not in the queues' set yet: the first task or consumer waits for a place in it.
+    private void Unlisted() => Serving(listed: false);
+
+    private void Serving(bool listed)
     {
-        Command<SubmitTask>(Handle);
+        if (listed)
+        {
+            Command<SubmitTask>(Handle);
+            Command<WorkerServesQueue>(Handle);
+        }
+        else
+        {
+            Command<SubmitTask>(_ => AskForPlace());
+            Command<WorkerServesQueue>(_ => AskForPlace());
+        }
         Command<ReportTaskProgress>(Handle);
-        Command<WorkerServesQueue>(Handle);
         Command<WorkerLeftQueue>(Handle);
         Command<GrantSlots>(Handle);
         Command<WorkerRoomChanged>(Handle);
@@ -98,6 +114,67 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     // Waits for the write under way, so that the state equals the journal when the snapshot is taken.
     private void Draining() => CommandAny(_ => Stash.Stash());
+
+    private void Admitting()
+    {
+        Command<PlaceAnswered>(answer =>
+        {
+            if (answer.Admitted)
+            {
+                UpdateGauges();
+                Become(Active);
+            }
+            else
+            {
+                _log.Warning("Queue {0} refused: the allocator holds ALLOCATOR_MAX_QUEUES ({1}) queues; its tasks are " +
+                             "refused and counted", _queue, _settings.MaxQueues);
+                Timers.Cancel(SweepTimer); // it has nothing to check, and its ticks would keep it from passivating
+                Context.SetReceiveTimeout(_settings.IdleUnregistered);
+                Become(Refused);
+            }
+            Stash.UnstashAll();
+        });
+        Command<PlaceUnknown>(failure =>
+        {
+            // The cap bounds memory; it is not worth refusing a task over. The journal write will tell if Redis is
+            // really gone.
+            _log.Warning("Queue {0}: could not check ALLOCATOR_MAX_QUEUES ({1}); taking the queue", _queue,
+                failure.Cause.GetBaseException().Message);
+            List();
+            UpdateGauges();
+            Become(Active);
+            Stash.UnstashAll();
+        });
+        CommandAny(_ => Stash.Stash());
+    }
+
+    private void Refused()
+    {
+        Command<SubmitTask>(task => Refuse(task, RejectionReason.TooManyQueues,
+            $"the allocator holds {_settings.MaxQueues} queues, its ALLOCATOR_MAX_QUEUES"));
+        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(0)));
+        Command<GetQueueHistory>(_ => Sender.Tell(new QueueHistory(_queue, [])));
+        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
+        // A worker that lists this queue keeps no slot here.
+        Command<GrantSlots>(g => _workers.Tell(new SlotsReturned(g.Worker, _queue, g.Count, null)));
+        CommandAny(_ => { }); // consumers, reports and sweeps of a queue that holds nothing
+    }
+
+    // One round trip decides, for the whole cluster, whether a new queue gets a place.
+    private void AskForPlace()
+    {
+        Stash.Stash();
+        _database.ScriptEvaluateAsync(AdmitQueueScript, [(RedisKey)_settings.QueuesKey], [_queue, _settings.MaxQueues])
+            .PipeTo(Self, success: r => new PlaceAnswered((int)r == 1), failure: e => new PlaceUnknown(e));
+        Become(Admitting);
+    }
+
+    private const string AdmitQueueScript = """
+        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+        if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+        redis.call('SADD', KEYS[1], ARGV[1])
+        return 1
+        """;
 
     /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
     public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
@@ -149,9 +226,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     {
         _log.Info("Queue {0} recovered: {1} pending, {2} in flight, {3} events", _queue, _state.PendingCount,
             _state.InFlightCount, _state.EventCount);
-        if (_state.EventCount > 0) List();
         // The workers learn what they hold here from their next sync (WorkerServesQueue), which they repeat.
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, _settings.SweepInterval);
+        if (_state.EventCount == 0)
+        {
+            Become(Unlisted); // its gauges wait for its place: a refused name gets no series
+            return;
+        }
+        List();
         UpdateGauges();
     }
 
@@ -162,7 +244,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (task.Via is { Replay: true } && !_settings.TakesReplays(_startedAt)) return;
         if (_state.PendingCount >= _settings.MaxPending && _state.Find(task.TaskId) is null)
         {
-            Refuse(task);
+            Refuse(task, RejectionReason.QueueFull, $"queue {_queue} holds {_settings.MaxPending} waiting tasks");
             return;
         }
         var outcome = _state.Process(task, out var accepted, out var newPublication);
@@ -170,7 +252,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
         if (outcome == SubmitOutcome.Accepted)
         {
-            List();
             Emit(accepted!, static (_, _) => { });
             Offer(_state.Find(accepted!.TaskId));
         }
@@ -185,21 +266,22 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     // A publication heard on pub/sub is counted here, once in the cluster, not by the nodes that forwarded it.
-    // Full: the task is not taken, and the producer can know (a client hears why; pub/sub counts it). Logged at
-    // most once a sweep, with how many were refused: a full queue refuses many.
-    private void Refuse(SubmitTask task)
+    // Refused (the queue full, or no place for a new queue): the task is not taken, and the producer can know (a
+    // client hears why; pub/sub counts it). Logged at most once a sweep, with how many were refused: a full queue
+    // refuses many.
+    private void Refuse(SubmitTask task, RejectionReason reason, string why)
     {
         if (task.Via is { } heard)
         {
             if (!_state.IsNewPublication(heard)) return; // another node's copy of a message refused already
             CountHeard(heard);
         }
-        _metrics.CountRejection(ChannelKind.Tasks, RejectionReason.QueueFull);
-        if (_refused++ == 0)
+        _metrics.CountRejection(ChannelKind.Tasks, reason);
+        if (reason == RejectionReason.QueueFull && _refused++ == 0)
             _log.Warning("Queue {0} holds {1} waiting tasks, its ALLOCATOR_MAX_PENDING: new tasks are refused", _queue,
                 _state.PendingCount);
         if (task.Via is null && !Sender.Equals(Context.System.DeadLetters))
-            Sender.Tell(new TaskRefused(_queue, task.TaskId, $"queue {_queue} holds {_settings.MaxPending} waiting tasks"));
+            Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
     }
 
     private void CountHeard(PubSubCopy heard)
@@ -238,7 +320,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     // it holds here. The answer waits for the write under way, so it comes after every assignment decided before.
     private void Handle(WorkerServesQueue serves)
     {
-        List();
         var offer = _state.OfferFor(serves.Capabilities);
         if (_consumers.Upsert(serves, offer) is not { } added) return; // an incarnation that is gone
         if (added) UpdateGauges();
@@ -414,12 +495,13 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     // not per task: two labelled gauge updates per message were a measurable share of a task's cost.
     private void UpdateGauges() => _metrics.SetAllocatorQueue(_queue, _state.PendingCount, _consumers.Count);
 
-    private void List()
-    {
-        if (_listed) return;
-        _listed = true;
-        _database.SetAdd(_settings.QueuesKey, _queue, CommandFlags.FireAndForget);
-    }
+    // A queue with events is in the set already, unless Redis lost it: then it is put back, over the cap if need be,
+    // since its tasks are stored.
+    private void List() => _database.SetAdd(_settings.QueuesKey, _queue, CommandFlags.FireAndForget);
+
+    private sealed record PlaceAnswered(bool Admitted) : INoSerializationVerificationNeeded;
+
+    private sealed record PlaceUnknown(Exception Cause) : INoSerializationVerificationNeeded;
 
     /// <summary>The periodic check of acknowledgement deadlines.</summary>
     private sealed class Sweep : INoSerializationVerificationNeeded, IDeadLetterSuppression

@@ -9,7 +9,7 @@ public static class LabelValues
 
     private static readonly string[] Reasons =
         ["too_large", "invalid_json", "not_an_object", "missing_field", "wrong_type", "out_of_range", "unknown_type",
-         "queue_full", "unknown_worker"];
+         "queue_full", "unknown_worker", "too_many_queues"];
 
     /// <summary>The <c>channel_kind</c> label value of <paramref name="kind"/>.</summary>
     public static string Of(ChannelKind kind) => Kinds[(int)kind];

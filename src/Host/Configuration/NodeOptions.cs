@@ -133,6 +133,10 @@ public sealed class AllocatorOptions
     /// <summary>Most waiting tasks per queue (<c>ALLOCATOR_MAX_PENDING</c>); default 1,000,000: beyond, a task is
     /// refused and counted.</summary>
     public int MaxPending { get; set; } = 1_000_000;
+
+    /// <summary>Most queues the allocator keeps, in the whole cluster (<c>ALLOCATOR_MAX_QUEUES</c>); default 10,000.
+    /// A task for a new queue beyond is refused (<c>reason="too_many_queues"</c>) and nothing of it stored.</summary>
+    public int MaxQueues { get; set; } = 10_000;
 }
 
 /// <summary>Settings of the node's cluster membership.</summary>

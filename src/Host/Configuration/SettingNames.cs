@@ -36,6 +36,7 @@ public static class SettingNames
         ["ALLOCATOR_ACK_TIMEOUT"] = "CeleryActors:Allocator:AckTimeout",
         ["ALLOCATOR_WORKER_TIMEOUT"] = "CeleryActors:Allocator:WorkerTimeout",
         ["ALLOCATOR_MAX_PENDING"] = "CeleryActors:Allocator:MaxPending",
+        ["ALLOCATOR_MAX_QUEUES"] = "CeleryActors:Allocator:MaxQueues",
         ["CLUSTER_HOSTNAME"] = "CeleryActors:Cluster:Hostname",
         ["CLUSTER_PORT"] = "CeleryActors:Cluster:Port",
         ["CLUSTER_SEEDS"] = "CeleryActors:Cluster:Seeds",

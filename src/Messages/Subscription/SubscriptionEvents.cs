@@ -48,6 +48,10 @@ public enum RejectionReason
 
     /// <summary>A heartbeat or unregistration of a worker that is not registered.</summary>
     UnknownWorker,
+
+    /// <summary>A task (or a worker's registration) for a new queue while the allocator holds
+    /// <c>ALLOCATOR_MAX_QUEUES</c> queues already.</summary>
+    TooManyQueues,
 }
 
 /// <summary>An inbound pub/sub message was rejected; it was logged and counted, and nothing else changed.</summary>

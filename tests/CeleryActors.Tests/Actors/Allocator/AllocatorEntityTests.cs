@@ -87,6 +87,39 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Past_the_cap_of_queues_a_new_queue_stores_nothing_its_tasks_are_refused_and_counted_and_it_passivates()
+    {
+        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)) with
+            {
+                MaxQueues = 2,
+                IdleUnregistered = TimeSpan.FromSeconds(2),
+            }, CreateTestProbe().Ref);
+        SubmitTask On(string queue, string id) => NewTask(id) with { Queue = queue };
+        Assert.IsType<TaskSubmitted>(await h.Queues.Ask<object>(On("q1", "a"), Wait));
+        Assert.IsType<TaskSubmitted>(await h.Queues.Ask<object>(On("q2", "b"), Wait));
+
+        // A third queue gets no place: the client hears why, pub/sub copies are counted, nothing is stored.
+        var refused = Assert.IsType<TaskRefused>(await h.Queues.Ask<object>(On("q3", "c"), Wait));
+        Assert.Contains("ALLOCATOR_MAX_QUEUES", refused.Reason);
+        h.Queues.Tell(On("q3", "d"), ActorRefs.NoSender);
+        var rejected = h.Metrics.MessagesRejected.WithLabels("tasks", "too_many_queues");
+        AwaitAssert(() => Assert.Equal(2, rejected.Value), Wait);
+        Assert.Equal(0, (await h.Queues.Ask<QueueStats>(new GetQueueStats("q3"), Wait)).Accepted);
+        var listed = await redis.Connection.GetDatabase().SetMembersAsync(h.Settings.QueuesKey);
+        Assert.Equal(["q1", "q2"], listed.Select(v => v.ToString()).Order());
+        var server = redis.Connection.GetServers()[0];
+        Assert.Empty(server.Keys(pattern: "*queue-" + h.Settings.Channels.Prefix + "q3*")); // no journal, no snapshot
+        Assert.NotEmpty(server.Keys(pattern: "*queue-" + h.Settings.Channels.Prefix + "q1*")); // the pattern finds them
+
+        // Left alone, the refused entity passivates; the queues that have a place still take tasks.
+        var q3 = await Sys.ActorSelection(h.Queues.Path / "q3").ResolveOne(Wait);
+        Watch(q3);
+        ExpectTerminated(q3, Wait);
+        Assert.IsType<TaskSubmitted>(await h.Queues.Ask<object>(On("q1", "e"), Wait));
+    }
+
+    [Fact]
     public async Task Heartbeats_of_a_worker_nobody_registered_are_counted_as_rejected_and_its_entity_passivates()
     {
         using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
