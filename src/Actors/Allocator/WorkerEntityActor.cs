@@ -25,6 +25,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private const string LivenessTimer = "liveness";
     private const string AnnounceTimer = "announce";
     private const int MaxEarlyReports = 10_000;
+    // A task has four reports at most (received, started, an outcome, a retry), each heard from every node.
+    private const int MaxEarlyReportsPerTask = 16;
     private const int MaxFinished = 50_000;
     private const long EarlyReportLifetimeMs = 5_000;
     private readonly string _worker;
@@ -495,6 +497,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         }
         if (!_early.TryGetValue(status.TaskId, out var entry))
             _early[status.TaskId] = entry = (now, []);
+        if (entry.Reports.Count >= MaxEarlyReportsPerTask)
+        {
+            Ignored(first, IgnoredReport.UnknownTask); // the same task reported again and again
+            return;
+        }
         entry.Reports.Add((status, first));
     }
 

@@ -120,6 +120,21 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public void Reports_on_a_task_the_worker_does_not_hold_are_kept_a_moment_within_a_bound_then_ignored_and_counted()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        var ignored = h.Metrics.TaskReportsIgnored.WithLabels("unknown_task");
+        // The same unknown task reported over and over: a reply that wins the race with its assignment has a few
+        // reports, so past a handful they are ignored at once instead of piling up.
+        for (var i = 0; i < 40; i++) Report(h, "w", "held-by-nobody", TaskProgress.Started);
+        AwaitAssert(() => Assert.Equal(24, ignored.Value), Wait);
+        // The ones kept are dropped (and counted) once they are seconds old and still nobody's.
+        AwaitAssert(() => Assert.Equal(40, ignored.Value), TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task Heartbeats_of_a_worker_nobody_registered_are_counted_as_rejected_and_its_entity_passivates()
     {
         using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
