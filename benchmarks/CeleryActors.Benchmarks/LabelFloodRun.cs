@@ -43,10 +43,13 @@ public static class LabelFloodRun
         var random = new Random(1);
         var publishSeconds = await Publisher.PublishPacedAsync(subscriber, channel, messages, messages / Math.Max(1, seconds), _ =>
             $$"""{"type":"task_execution","task_name":"junk-{{random.Next(names)}}","queue":"q{{random.Next(queues)}}","duration":0.{{random.Next(1, 99)}},"status":"failure","exception":"E{{random.Next(exceptions)}}"}""");
-        double failed = 0;
+        // Handled, read off the pub/sub counter: the task series of names that went idle mid-flood are gone, with
+        // their counts, by design.
+        double handled = 0;
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline && (failed = await node.SumAsync("celery_task_failed_total{")) < messages)
+        while (DateTime.UtcNow < deadline && (handled = await node.SumAsync("celery_redis_pubsub_messages_total{channel=\"metrics\"")) < messages)
             await Task.Delay(100);
+        var failed = await node.SumAsync("celery_task_failed_total{");
 
         // Scrapes at the cap: the slowest of ten, and the series counts of the last.
         var scrapes = new List<double>();
@@ -67,19 +70,20 @@ public static class LabelFloodRun
         await subscriber.PublishAsync(channel, """{"type":"task_execution","task_name":"real.task","queue":"real","duration":0.5,"status":"success"}""");
         var realSeen = false;
         deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline && !(realSeen = (await node.SumAsync("celery_task_succeeded_total{queue=\"real\",task_name=\"real.task\"}")) == 1))
+        while (DateTime.UtcNow < deadline && !(realSeen = (await node.SumAsync("celery_task_succeeded_total{task_name=\"real.task\",queue=\"real\"}")) == 1))
             await Task.Delay(100);
         var junkLeft = (await node.Http.GetStringAsync("/metrics")).Split('\n').Count(l => l.Contains("junk-", StringComparison.Ordinal));
         var memory = await node.StopSamplingAsync();
 
         scrapes.Sort();
-        Console.WriteLine($"published in {publishSeconds:F1} s = {messages / publishSeconds:N0} msg/s; node counted {failed:N0} failures");
+        Console.WriteLine($"published in {publishSeconds:F1} s = {messages / publishSeconds:N0} msg/s; node handled {handled:N0}, " +
+                          $"its failure series hold {failed:N0} (the rest went with names idle for the TTL mid-flood)");
         Console.WriteLine("series per family at the end of the flood: " + string.Join(", ", series.Select(s => $"{s.Family}={s.Count:N0}")));
         Console.WriteLine($"scrape at the cap: median {scrapes[scrapes.Count / 2]:F1} ms, slowest {scrapes[^1]:F1} ms, {text.Length / 1024.0 / 1024:F1} MiB of text");
         Console.WriteLine($"node RSS peak {node.PeakRssMiB:F0} MiB; over time: {memory}");
         Console.WriteLine($"two TTLs later: junk lines left {junkLeft}, real name under its own name: {realSeen}");
-        var ok = failed == messages && overCap.Count == 0 && realSeen && junkLeft == 0;
-        Console.WriteLine(ok ? "RESULT: bounded, nothing lost, the flood passed" : "RESULT: FAILED" +
+        var ok = handled == messages && overCap.Count == 0 && realSeen && junkLeft == 0;
+        Console.WriteLine(ok ? "RESULT: bounded, every message handled, the flood passed" : "RESULT: FAILED" +
             (overCap.Count > 0 ? $" (over the cap: {string.Join(", ", overCap.Select(s => s.Family))})" : ""));
         return ok ? 0 : 1;
     }
