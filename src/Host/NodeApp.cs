@@ -44,6 +44,7 @@ public static class NodeApp
         {
             MaxPending = options.Allocator.MaxPending,
             MaxQueues = options.Allocator.MaxQueues,
+            MaxBufferedBytes = options.Redis.MaxBufferedBytes,
         };
         builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
@@ -73,7 +74,7 @@ public static class NodeApp
             }, TimeSpan.FromSeconds(options.Metrics.LabelTtl))
             .AddMessageOwnership()
             .AddRedisSubscription(new SubscriptionSettings(
-                new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes))
+                new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes, options.Redis.MaxBufferedBytes))
             .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))
             // The allocator's journal and snapshots live in the node's Redis, on the node's connection.
             .WithRedisPersistence(redis)
@@ -101,7 +102,7 @@ public static class NodeApp
             TimeSpan.FromSeconds(celery.WorkerTimeout), TimeSpan.FromSeconds(celery.OfflineSeriesTtl),
             TimeSpan.FromSeconds(options.Metrics.RefreshInterval), TimeSpan.FromSeconds(celery.InspectInterval),
             TimeSpan.FromSeconds(celery.InspectTimeout), celery.TaskMemorySize, TimeSpan.FromSeconds(celery.TaskMemoryAge),
-            options.Redis.MaxPayloadBytes);
+            options.Redis.MaxPayloadBytes) { MaxBufferedBytes = options.Redis.MaxBufferedBytes };
     }
 
     private static string FormatHost(string host) =>

@@ -54,6 +54,10 @@ public sealed record AllocatorSettings(
     /// <see cref="MaxQueues"/>) stays without messages before it passivates.</summary>
     public TimeSpan IdleUnregistered { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Bytes of messages heard and not handled yet the allocator's subscriber holds (<c>MAX_BUFFERED_BYTES</c>);
+    /// past them messages are dropped and counted.</summary>
+    public long MaxBufferedBytes { get; init; } = PubSubBudget.DefaultBytes;
+
     /// <summary>Most events in one journal entry of a queue (its group commit).</summary>
     public int MaxBatchEvents { get; init; } = 10_000;
 

@@ -32,6 +32,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     private readonly LogThrottle _rejectionLog = new();
     private readonly List<PubSubFeed> _feeds = [];
     private readonly RecentCopies _recent;
+    private readonly PubSubBudget _budget;
     private int _established;
 
     /// <summary>Creates the actor.</summary>
@@ -48,6 +49,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         _node = node;
         _ownership = ownership;
         _recent = new RecentCopies(settings.ReplayCapacity, settings.ReplayBudgetBytes, settings.ReplayWindow);
+        _budget = new PubSubBudget(PubSubMessagesDropped.Allocator, settings.MaxBufferedBytes);
         _redis = redis;
         _settings = settings;
         _metrics = metrics;
@@ -76,9 +78,9 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self));
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self));
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self));
+        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self, _budget));
+        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self, _budget));
+        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self, _budget));
         Cluster.Get(Context.System).Subscribe(Self,
             ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.MemberRemoved));
@@ -140,6 +142,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
 
     private void Handle(PubSubFeed.Message message)
     {
+        _budget.Handled(message, _metrics, _log);
         if (_settings.Channels.Classify(message.Channel) is not { } kind || kind == ChannelKind.Metrics) return;
         if (message.Payload.Length > _settings.MaxPayloadBytes)
         {

@@ -36,6 +36,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     // What remote control said each worker consumes; kept apart from _workers, as it may come before any event.
     private readonly Dictionary<string, IReadOnlyList<string>> _inspectedQueues = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly PubSubBudget _budget;
     private PubSubFeed? _feed;
 
     /// <summary>Creates the actor.</summary>
@@ -53,6 +54,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         _metrics = metrics;
         _queueWatcher = queueWatcher;
         _tasks = new TaskMemory(settings.TaskMemorySize, settings.TaskMemoryAge);
+        _budget = new PubSubBudget(PubSubMessagesDropped.Celery, settings.MaxBufferedBytes);
         Subscribing();
     }
 
@@ -67,7 +69,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        _feed = PubSubFeed.Start(_broker, RedisChannel.Pattern(_settings.EventsPattern), Self);
+        _feed = PubSubFeed.Start(_broker, RedisChannel.Pattern(_settings.EventsPattern), Self, _budget);
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, TimeSpan.FromSeconds(1));
     }
 
@@ -135,6 +137,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
 
     private void Handle(PubSubFeed.Message message)
     {
+        _budget.Handled(message, _recorder, _log);
         var routingKey = RoutingKey(message.Channel);
         if (message.Payload.Length > _settings.MaxPayloadBytes)
         {

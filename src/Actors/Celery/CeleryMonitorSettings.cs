@@ -30,6 +30,10 @@ public sealed record CeleryMonitorSettings(
     TimeSpan TaskMemoryAge,
     int MaxPayloadBytes)
 {
+    /// <summary>Bytes of events heard and not handled yet the monitor holds (<c>MAX_BUFFERED_BYTES</c>); past them
+    /// event messages are dropped and counted, and the workers' heartbeats show the gap as lost events.</summary>
+    public long MaxBufferedBytes { get; init; } = Subscription.PubSubBudget.DefaultBytes;
+
     /// <summary>kombu's default separator of binding members and priority sub-lists.</summary>
     public const string DefaultSeparator = "\x06\x16";
 

@@ -5,10 +5,11 @@ namespace CeleryActors.Actors.Metrics;
 
 /// <summary>
 /// A metric family with a cap on its series. A cap per label is not enough: three labels of 2,000 values each
-/// make 8·10⁹ possible series. Past the cap a new label set is recorded in the one series whose every label is
-/// <see cref="LabelLimiter.OverflowValue"/>, and counted. Series already there stay; a removed series frees its
-/// place. Thread-safe. The children are cached here, so a known series costs one lookup, as it did in
-/// prometheus-net alone.
+/// make 8·10⁹ possible series. Series are counted as Prometheus counts them: a histogram's label set is one
+/// series per bucket plus <c>_sum</c> and <c>_count</c>. Past the cap a new label set is recorded in the one
+/// whose every label is <see cref="LabelLimiter.OverflowValue"/>, and counted. Label sets already there stay; a
+/// removed one frees its place. Thread-safe. The children are cached here, so a known label set costs one
+/// lookup, as it did in prometheus-net alone.
 /// </summary>
 /// <typeparam name="TChild">The family's child type (<see cref="Counter.Child"/>, ...).</typeparam>
 public sealed class BoundedFamily<TChild> : IBoundedFamily where TChild : ChildBase
@@ -18,17 +19,21 @@ public sealed class BoundedFamily<TChild> : IBoundedFamily where TChild : ChildB
     private readonly int _capacity;
     private readonly Action<string> _onOverflow;
     private readonly string[] _overflow;
+    private readonly int _seriesPerChild;
     private int _count;
 
     /// <summary>Wraps <paramref name="family"/>.</summary>
     /// <param name="family">The prometheus-net family; only this wrapper may create or remove its series.</param>
     /// <param name="capacity">Series kept before new label sets go to the overflow series; at least 1.</param>
     /// <param name="onOverflow">Called with the family's name each time a label set goes to the overflow series.</param>
-    public BoundedFamily(Collector<TChild> family, int capacity, Action<string> onOverflow)
+    /// <param name="seriesPerChild">Series one label set exports: 1, or a histogram's buckets (with +Inf) plus 2.</param>
+    public BoundedFamily(Collector<TChild> family, int capacity, Action<string> onOverflow, int seriesPerChild = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(seriesPerChild, 1);
         _family = family;
-        _capacity = capacity;
+        _seriesPerChild = seriesPerChild;
+        _capacity = Math.Max(1, capacity / seriesPerChild);
         _onOverflow = onOverflow;
         _overflow = Enumerable.Repeat(LabelLimiter.OverflowValue, family.LabelNames.Length).ToArray();
     }
@@ -40,7 +45,7 @@ public sealed class BoundedFamily<TChild> : IBoundedFamily where TChild : ChildB
     public string[] LabelNames => _family.LabelNames;
 
     /// <inheritdoc />
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _count) * _seriesPerChild;
 
     /// <summary>The series of <paramref name="labels"/>, or the overflow series when the family is full.</summary>
     public TChild WithLabels(params string[] labels)
@@ -116,7 +121,7 @@ public interface IBoundedFamily
     /// <summary>The family's name.</summary>
     string Name { get; }
 
-    /// <summary>How many series the family has now (the overflow series included, once it exists).</summary>
+    /// <summary>How many series the family exports now (the overflow's included, once it exists).</summary>
     int Count { get; }
 
     /// <summary>Removes every series whose label <paramref name="label"/> holds one of <paramref name="values"/>;

@@ -60,7 +60,7 @@ public sealed class CeleryMetrics
         TaskFailed = BoundedCounter("celery_task_failed_total", "Tasks failed, by exception type.",
             Labels("task_name", "queue", "exception"));
         TaskDuration = Bounded(factory.CreateHistogram("celery_task_duration_seconds", "Task execution time in seconds.",
-            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }));
+            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }), DurationBuckets.Length + 3);
 
         WorkerActiveTasks = BoundedGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
             GaugeLabels("worker"));
@@ -79,13 +79,13 @@ public sealed class CeleryMetrics
             Labels("channel", "message_type"));
         PubSubLatency = Bounded(factory.CreateHistogram("celery_redis_pubsub_latency_seconds",
             "Publish-to-handled latency of a pub/sub message in seconds.",
-            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets }));
+            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
 
         TaskAllocations = BoundedCounter("celery_task_allocation_total", "Tasks allocated to workers.",
             Labels("queue", "worker"));
         TaskAllocationDuration = Bounded(factory.CreateHistogram("celery_task_allocation_duration_seconds",
             "Time from a task's arrival to its allocation in seconds.",
-            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets }));
+            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
 
         MessagesRejected = factory.CreateCounter("celery_messages_rejected_total",
             "Inbound messages rejected, by kind of channel and reason.", Labels("channel_kind", "reason"));
@@ -93,6 +93,9 @@ public sealed class CeleryMetrics
             "1 while the node's last probe of Redis succeeded, 0 otherwise.");
         RedisResubscriptions = factory.CreateCounter("celery_redis_resubscriptions_total",
             "Times the node's pub/sub subscription was re-established after a lost connection.");
+        PubSubDropped = factory.CreateCounter("celery_redis_pubsub_dropped_total",
+            "Pub/sub messages dropped unread because the subscriber's buffer of messages not handled yet was full " +
+            "(MAX_BUFFERED_BYTES), by subscriber.", Labels("subscription"));
         ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
             "Histogram observations dropped because the observation pipeline's buffer was full.");
 
@@ -182,6 +185,10 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_redis_resubscriptions_total</c>.</summary>
     public Counter RedisResubscriptions { get; }
+
+    /// <summary><c>celery_redis_pubsub_dropped_total{subscription}</c>: the subscribers are the constants of
+    /// <see cref="PubSubMessagesDropped"/>, a fixed set.</summary>
+    public Counter PubSubDropped { get; }
 
     /// <summary><c>celery_observations_dropped_total</c>.</summary>
     public Counter ObservationsDropped { get; }
@@ -378,9 +385,10 @@ public sealed class CeleryMetrics
     private BoundedFamily<Gauge.Child> BoundedGauge(string name, string help, GaugeConfiguration labels) =>
         Bounded(_factory.CreateGauge(name, help, labels));
 
-    private BoundedFamily<TChild> Bounded<TChild>(Collector<TChild> family) where TChild : ChildBase
+    // A histogram's label set exports its buckets, +Inf, _sum and _count: seriesPerChild = buckets + 3.
+    private BoundedFamily<TChild> Bounded<TChild>(Collector<TChild> family, int seriesPerChild = 1) where TChild : ChildBase
     {
-        var bounded = new BoundedFamily<TChild>(family, _maxSeries, f => SeriesOverflows.WithLabels(f).Inc());
+        var bounded = new BoundedFamily<TChild>(family, _maxSeries, f => SeriesOverflows.WithLabels(f).Inc(), seriesPerChild);
         _bounded.Add(bounded);
         return bounded;
     }

@@ -41,6 +41,7 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
         Receive<PubSubMessageHandled>(Handle);
         Receive<MessageRejected>(m => _metrics.CountRejection(m.Kind, m.Reason));
         Receive<ChannelsResubscribed>(_ => _metrics.RedisResubscriptions.Inc());
+        Receive<PubSubMessagesDropped>(m => _metrics.PubSubDropped.WithLabels(m.Subscription).Inc(m.Count));
         // Allocator observations: histogram values through the same pipeline.
         Receive<ObserveAllocation>(m => _pipeline.Offer(_metrics.AllocationDurationSeries(m.Queue), m.Seconds));
         Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue), m.Seconds));

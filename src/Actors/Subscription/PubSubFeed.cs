@@ -37,9 +37,10 @@ public sealed class PubSubFeed : IDisposable
 
     /// <summary>
     /// Subscribes to <paramref name="channel"/> (a literal channel or a pattern) and reports to
-    /// <paramref name="owner"/>: <see cref="Established"/> or <see cref="Failed"/>, then messages.
+    /// <paramref name="owner"/>: <see cref="Established"/> or <see cref="Failed"/>, then messages, as long as
+    /// <paramref name="budget"/> has room for them (the owner gives it back as it handles each).
     /// </summary>
-    public static PubSubFeed Start(IConnectionMultiplexer redis, RedisChannel channel, IActorRef owner)
+    public static PubSubFeed Start(IConnectionMultiplexer redis, RedisChannel channel, IActorRef owner, PubSubBudget budget)
     {
         var feed = new PubSubFeed(redis, owner);
         redis.GetSubscriber().SubscribeAsync(channel).ContinueWith(t =>
@@ -56,7 +57,11 @@ public sealed class PubSubFeed : IDisposable
                 // Told before the first message, so the owner is in its listening state when messages come.
                 owner.Tell(new Established(channel.ToString()));
                 // Sequential delivery in Redis's order; the owner's mailbox takes it from here.
-                t.Result.OnMessage(m => owner.Tell(new Message(m.Channel.ToString(), (ReadOnlyMemory<byte>)m.Message)));
+                t.Result.OnMessage(m =>
+                {
+                    var payload = (ReadOnlyMemory<byte>)m.Message;
+                    if (budget.TryHold(payload.Length)) owner.Tell(new Message(m.Channel.ToString(), payload));
+                });
             }
             else
             {

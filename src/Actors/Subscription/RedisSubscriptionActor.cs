@@ -9,7 +9,10 @@ namespace CeleryActors.Actors.Subscription;
 /// <summary>Settings of the node's pub/sub subscription.</summary>
 /// <param name="Channels">The node's channel names.</param>
 /// <param name="MaxPayloadBytes">Payloads larger than this are rejected unread (SPEC §4.1, default 1 MiB).</param>
-public sealed record SubscriptionSettings(ChannelNames Channels, int MaxPayloadBytes);
+/// <param name="MaxBufferedBytes">Bytes of messages heard and not handled yet the subscriber holds; past them
+/// messages are dropped and counted (<see cref="PubSubBudget"/>).</param>
+public sealed record SubscriptionSettings(ChannelNames Channels, int MaxPayloadBytes,
+    long MaxBufferedBytes = PubSubBudget.DefaultBytes);
 
 /// <summary>
 /// Subscribes to the node's Redis channels and turns every message into a typed message for the actor that owns
@@ -27,6 +30,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
     private readonly MessageOwnership _ownership;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
+    private readonly PubSubBudget _budget;
     private PubSubFeed? _feed;
 
     /// <summary>Creates the actor.</summary>
@@ -42,6 +46,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
         _settings = settings;
         _metrics = metrics;
         _ownership = ownership ?? new MessageOwnership();
+        _budget = new PubSubBudget(PubSubMessagesDropped.Metrics, settings.MaxBufferedBytes);
         Subscribing();
     }
 
@@ -52,7 +57,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
 
     /// <inheritdoc />
     protected override void PreStart() =>
-        _feed = PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.Metrics), Self);
+        _feed = PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.Metrics), Self, _budget);
 
     /// <inheritdoc />
     protected override void PostStop() => _feed?.Dispose();
@@ -98,6 +103,7 @@ public sealed class RedisSubscriptionActor : ReceiveActor
 
     private void Handle(PubSubFeed.Message message)
     {
+        _budget.Handled(message, _metrics, _log);
         var kind = _settings.Channels.Classify(message.Channel);
         if (kind != ChannelKind.Metrics) return; // only the metrics channel is subscribed
         // Every node hears every message; one of them counts it (and logs it, if it is bad).

@@ -79,6 +79,11 @@ public sealed class RedisOptions
 
     /// <summary>Largest pub/sub payload read, in bytes (<c>MAX_PAYLOAD_BYTES</c>); default 1 MiB.</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes of pub/sub messages heard and not handled yet each subscriber of the node holds
+    /// (<c>MAX_BUFFERED_BYTES</c>); default 64 MiB. Past them messages are dropped and counted
+    /// (<c>celery_redis_pubsub_dropped_total</c>).</summary>
+    public long MaxBufferedBytes { get; set; } = 64L * 1024 * 1024;
 }
 
 /// <summary>Settings of Celery monitoring.</summary>

@@ -31,6 +31,8 @@ public static class NodeOptionsValidator
         Check(IsPositive(o.Redis.ProbeInterval), "Redis:ProbeInterval",
             $"{o.Redis.ProbeInterval} is not a positive number of seconds");
         Check(o.Redis.MaxPayloadBytes >= 1024, "Redis:MaxPayloadBytes", $"{o.Redis.MaxPayloadBytes} is not at least 1024");
+        Check(o.Redis.MaxBufferedBytes >= o.Redis.MaxPayloadBytes, "Redis:MaxBufferedBytes",
+            $"{o.Redis.MaxBufferedBytes} is less than MAX_PAYLOAD_BYTES ({o.Redis.MaxPayloadBytes})");
 
         if (o.Celery.BrokerUrl is { Length: > 0 } broker && !RedisUrl.TryParse(broker, out _, out var brokerError))
             errors.Add(new SettingError("CeleryActors:Celery:BrokerUrl", brokerError!));

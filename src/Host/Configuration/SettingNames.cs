@@ -22,6 +22,7 @@ public static class SettingNames
         ["CELERYACTORS_STATE_DIR"] = "CeleryActors:Redis:StateDirectory",
         ["REDIS_PROBE_INTERVAL"] = "CeleryActors:Redis:ProbeInterval",
         ["MAX_PAYLOAD_BYTES"] = "CeleryActors:Redis:MaxPayloadBytes",
+        ["MAX_BUFFERED_BYTES"] = "CeleryActors:Redis:MaxBufferedBytes",
         ["CELERY_BROKER_URL"] = "CeleryActors:Celery:BrokerUrl",
         ["CELERY_KEY_PREFIX"] = "CeleryActors:Celery:KeyPrefix",
         ["CELERY_BROKER_SEPARATOR"] = "CeleryActors:Celery:Separator",

@@ -75,3 +75,20 @@ public sealed record RedisConnectionChanged(bool Connected, string Detail);
 /// <summary>The subscription to the node's channels was (re)established after a loss of connection.</summary>
 /// <param name="Channels">The channels or patterns subscribed.</param>
 public sealed record ChannelsResubscribed(IReadOnlyList<string> Channels);
+
+/// <summary>Pub/sub messages a subscriber dropped unread because the messages it had not handled yet filled its
+/// buffer (<c>MAX_BUFFERED_BYTES</c>).</summary>
+/// <param name="Subscription">Which subscriber: <see cref="Metrics"/>, <see cref="Allocator"/> or
+/// <see cref="Celery"/>.</param>
+/// <param name="Count">How many since it last told.</param>
+public sealed record PubSubMessagesDropped(string Subscription, long Count)
+{
+    /// <summary>The metrics channel's subscriber.</summary>
+    public const string Metrics = "metrics";
+
+    /// <summary>The allocator's subscriber (tasks, worker control, task status).</summary>
+    public const string Allocator = "allocator";
+
+    /// <summary>The Celery monitor's subscriber of the broker's events.</summary>
+    public const string Celery = "celery_events";
+}

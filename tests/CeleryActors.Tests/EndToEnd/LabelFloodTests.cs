@@ -42,8 +42,11 @@ public class LabelFloodTests
         {
             var m = await node.ScrapeAsync();
             Assert.Equal(flood, m.Sum("celery_task_failed_total")); // nothing counted is lost
-            foreach (var family in new[] { "celery_task_started_total", "celery_task_failed_total", "celery_task_duration_seconds" })
+            foreach (var family in new[] { "celery_task_started_total", "celery_task_failed_total" })
                 Assert.InRange(m.Value("celery_metric_series", ("metric", family)), MaxSeries, MaxSeries + 1);
+            // A histogram's label set is 21 series (18 buckets, +Inf, _sum, _count): 14 fit, and the overflow's.
+            Assert.Equal(15 * 21, m.Value("celery_metric_series", ("metric", "celery_task_duration_seconds")));
+            Assert.Equal(15 * 18, m.Samples("celery_task_duration_seconds_bucket").Count(s => s.Labels["le"] != "+Inf"));
             Assert.True(m.Value("celery_metric_series_overflowed_total", ("metric", "celery_task_failed_total")) > 0);
         }, TimeSpan.FromSeconds(30));
         var exposition = await node.Http.GetStringAsync("/metrics");
