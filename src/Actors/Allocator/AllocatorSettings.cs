@@ -58,6 +58,19 @@ public sealed record AllocatorSettings(
     /// past them messages are dropped and counted.</summary>
     public long MaxBufferedBytes { get; init; } = PubSubBudget.DefaultBytes;
 
+    /// <summary>The consumer group every node reads the task streams with (the durable intake).</summary>
+    public const string StreamGroup = "celery-actors";
+
+    /// <summary>How long a stream entry may stay unacknowledged (its node died, its queue was full or restarting)
+    /// before a node claims it and submits it again; half of it is the interval of the claims.</summary>
+    public TimeSpan StreamClaimIdle { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the intake waits before reading the streams again after a read that brought nothing.</summary>
+    public TimeSpan StreamPollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How often the intake looks for task streams it does not read yet.</summary>
+    public TimeSpan StreamDiscoverInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Most events in one journal entry of a queue (its group commit).</summary>
     public int MaxBatchEvents { get; init; } = 10_000;
 

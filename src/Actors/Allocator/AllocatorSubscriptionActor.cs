@@ -155,7 +155,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         {
             case ChannelKind.Tasks:
             {
-                var queue = message.Channel[(_settings.Channels.Prefix.Length + "tasks:".Length)..];
+                var queue = _settings.Channels.QueueOf(message.Channel);
                 var r = TaskMessageParser.Parse(message.Channel, queue, payload, AllocatorSettings.Now());
                 if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
                 else Forward(_queues, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) },

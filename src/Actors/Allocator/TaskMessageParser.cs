@@ -24,7 +24,9 @@ public static class TaskMessageParser
     /// <param name="queue">The queue, from the channel name.</param>
     /// <param name="payload">The bytes.</param>
     /// <param name="arrivedAt">The node's receive time (Unix seconds).</param>
-    public static ParseResult<SubmitTask> Parse(string channel, string queue, ReadOnlySpan<byte> payload, double arrivedAt)
+    /// <param name="idIfNone">The id of a task that names none; null: one derived from the payload bytes.</param>
+    public static ParseResult<SubmitTask> Parse(string channel, string queue, ReadOnlySpan<byte> payload, double arrivedAt,
+        string? idIfNone = null)
     {
         if (queue.Length == 0 || queue.Length > WireFields.MaxNameLength)
             return Reject(new WireError(RejectionReason.OutOfRange, "the queue name in the channel is empty or too long"));
@@ -39,7 +41,7 @@ public static class TaskMessageParser
         // bytes with U+FFFD and hand the worker other data than was sent.
         if (!Utf8.IsValid(raw)) return Reject(new WireError(RejectionReason.InvalidJson, "task_data is not valid UTF-8"));
         var data = Encoding.UTF8.GetString(raw);
-        var taskId = fields.TaskId ?? DerivedId(channel, payload);
+        var taskId = fields.TaskId ?? idIfNone ?? DerivedId(channel, payload);
         var task = new SubmitTask(queue, taskId, fields.TaskName!, data, priority,
             fields.Requires is { Count: > 0 } r ? r : null, fields.PublishedAt, arrivedAt);
         return ParseResult<SubmitTask>.Accepted(task, "task", fields.PublishedAt);

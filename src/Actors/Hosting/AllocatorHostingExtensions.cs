@@ -24,7 +24,8 @@ public static class AllocatorHostingExtensions
     /// <summary>
     /// Adds the allocator: the serializer of its protocol, the queue and worker shard regions (registered under
     /// <see cref="QueueRegion"/> and <see cref="WorkerRegion"/>), its Redis subscription (supervised with
-    /// back-off), and a wake-up at start of every queue and worker the allocator has seen, so in-flight
+    /// back-off), the durable intake reading the task streams (<see cref="StreamIntakeActor"/>, supervised alike),
+    /// and a wake-up at start of every queue and worker the allocator has seen, so in-flight
     /// assignments and worker liveness are watched again after a restart. Needs a journal and snapshot store
     /// (e.g. <c>WithRedisPersistence</c>), the <see cref="CeleryMetrics"/> and <see cref="IConnectionMultiplexer"/>
     /// services, <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
@@ -58,6 +59,10 @@ public static class AllocatorHostingExtensions
                         queues, workers, node, resolver.GetService<MessageOwnership>()),
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
+                var intake = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
+                    StreamIntakeActor.Props(redis, settings, queues, registry.Get<MetricsRecorderActor>()),
+                    "stream-intake"), "stream-intake");
+                registry.Register<StreamIntakeActor>(intake);
                 WakeKnownEntities(redis, settings, queues, workers);
             });
     }

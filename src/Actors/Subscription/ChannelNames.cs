@@ -12,8 +12,18 @@ public sealed record ChannelNames(string Prefix)
     /// <summary>The <c>metrics</c> channel.</summary>
     public string Metrics => Prefix + "metrics";
 
-    /// <summary>The pattern of the producers' task channels, <c>tasks:*</c>.</summary>
+    /// <summary>The pattern of the producers' task channels, <c>tasks:*</c>, which also matches the task
+    /// streams of the durable intake (a stream has the name of its queue's channel).</summary>
     public string TasksPattern => Prefix + "tasks:*";
+
+    /// <summary>The task channel, and task stream, of <paramref name="queue"/>.</summary>
+    public string Tasks(string queue) => Prefix + TasksInfix + queue;
+
+    /// <summary>The queue a task channel or stream is for (the caller checked it is one: <see cref="Classify"/>
+    /// says <see cref="ChannelKind.Tasks"/>).</summary>
+    public string QueueOf(string tasksChannel) => tasksChannel[(Prefix.Length + TasksInfix.Length)..];
+
+    private const string TasksInfix = "tasks:";
 
     /// <summary>The <c>workers:control</c> channel.</summary>
     public string WorkersControl => Prefix + "workers:control";

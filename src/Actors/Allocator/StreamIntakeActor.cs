@@ -1,0 +1,306 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using CeleryActors.Actors.Subscription;
+using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Subscription;
+using StackExchange.Redis;
+
+namespace CeleryActors.Actors.Allocator;
+
+/// <summary>
+/// The durable intake: a producer XADDs a task to the stream <c>P + tasks:{queue}</c> (field <c>payload</c>, the
+/// JSON of the pub/sub message) and the task is in Redis the moment XADD returns. Every node reads every task
+/// stream through one consumer group, so each entry goes to one node, which submits it to its queue entity as
+/// a client would and acknowledges it (XACK, then XDEL, so the stream does not grow) only once the entity
+/// answers that the task is in the journal, accepted or a duplicate. An entry not acknowledged (its node died,
+/// the entity was restarting, the queue was full) stays pending in Redis and is claimed by a node after
+/// <see cref="AllocatorSettings.StreamClaimIdle"/> (XAUTOCLAIM) and submitted again: the entity knows it by its
+/// task id. States: <c>Waiting</c> between reads and <c>Reading</c> while a read is out; new streams are looked
+/// for every <see cref="AllocatorSettings.StreamDiscoverInterval"/>.
+/// </summary>
+public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
+{
+    private const string DiscoverTimer = "discover", ClaimTimer = "claim", PollTimer = "poll", AckTimer = "ack";
+    private const int ReadCount = 500, MaxInFlight = 10_000, AckBatch = 500;
+    private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly IDatabase _database;
+    private readonly AllocatorSettings _settings;
+    private readonly IActorRef _queues;
+    private readonly IActorRef _metrics;
+    private readonly string _consumer;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LogThrottle _rejectionLog = new();
+    private readonly LogThrottle _failureLog = new(perSecond: 1);
+    private readonly HashSet<string> _streams = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Stream, string Id)> _inFlight = [];
+    private readonly Dictionary<string, List<RedisValue>> _acks = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the actor.</summary>
+    /// <param name="redis">The node's shared connection.</param>
+    /// <param name="settings">Channels, limits and the stream timings.</param>
+    /// <param name="queues">The queue region.</param>
+    /// <param name="metrics">The metrics recorder, which counts rejected entries.</param>
+    public StreamIntakeActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef metrics)
+    {
+        _database = redis.GetDatabase();
+        _settings = settings;
+        _queues = queues;
+        _metrics = metrics;
+        // One consumer per node incarnation: a restarted node does not inherit a dead one's pending entries by
+        // name; they are claimed like any other node's.
+        _consumer = Cluster.Get(Context.System).SelfUniqueAddress.ToString();
+        Waiting();
+    }
+
+    /// <summary>Props for the actor.</summary>
+    public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef metrics) =>
+        Akka.Actor.Props.Create(() => new StreamIntakeActor(redis, settings, queues, metrics));
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        Self.Tell(Discover.Instance);
+        Timers.StartPeriodicTimer(DiscoverTimer, Discover.Instance, _settings.StreamDiscoverInterval);
+        Timers.StartPeriodicTimer(ClaimTimer, Claim.Instance, _settings.StreamClaimIdle / 2);
+    }
+
+    /// <inheritdoc />
+    protected override void PostStop() => FlushAcks();
+
+    private void Waiting()
+    {
+        Common();
+        Receive<Poll>(_ => StartRead());
+    }
+
+    private void Reading()
+    {
+        Common();
+        Receive<Poll>(_ => { }); // the read out will do
+        Receive<Read>(read =>
+        {
+            var entries = 0;
+            foreach (var stream in read.Streams)
+            foreach (var entry in stream.Entries)
+            {
+                Submit(stream.Key!, entry);
+                entries++;
+            }
+            Become(Waiting);
+            if (entries > 0) Self.Tell(Poll.Instance);
+            else Timers.StartSingleTimer(PollTimer, Poll.Instance, _settings.StreamPollInterval);
+        });
+        Receive<ReadFailed>(failed =>
+        {
+            Failed("reading the task streams", failed.Cause);
+            // A stream deleted, or a Redis that lost its data, has no group any more: find the streams again.
+            if (failed.Cause.Message.Contains("NOGROUP", StringComparison.Ordinal)) _streams.Clear();
+            Become(Waiting);
+            Timers.StartSingleTimer(PollTimer, Poll.Instance, TimeSpan.FromSeconds(1));
+        });
+    }
+
+    private void Common()
+    {
+        Receive<Discover>(_ => FindStreams().PipeTo(Self, success: s => new Discovered(s),
+            failure: e => new RedisFailed("looking for task streams", e)));
+        Receive<Discovered>(found =>
+        {
+            foreach (var stream in found.Streams.Where(s => !_streams.Contains(s)))
+                _database.StreamCreateConsumerGroupAsync(stream, AllocatorSettings.StreamGroup, "0-0", createStream: false)
+                    .PipeTo(Self, success: _ => new GroupReady(stream), failure: e => e.Message.Contains("BUSYGROUP", StringComparison.Ordinal)
+                        ? new GroupReady(stream) : new RedisFailed("creating the consumer group of " + stream, e));
+        });
+        Receive<GroupReady>(ready =>
+        {
+            if (_streams.Add(ready.Stream)) _log.Info("Reading the task stream {0}", ready.Stream);
+            Self.Tell(Poll.Instance);
+        });
+        Receive<RedisFailed>(failed => Failed(failed.What, failed.Cause));
+        Receive<Claim>(_ =>
+        {
+            foreach (var stream in _streams) ClaimIdle(stream).PipeTo(Self, success: e => new Claimed(stream, e),
+                failure: e => new RedisFailed("claiming the idle entries of " + stream, e));
+        });
+        Receive<Claimed>(claimed =>
+        {
+            if (claimed.Entries.Length > 0)
+                _log.Info("Claimed {0} entries of {1} left unacknowledged for {2}", claimed.Entries.Length, claimed.Stream,
+                    _settings.StreamClaimIdle);
+            foreach (var entry in claimed.Entries) Submit(claimed.Stream, entry);
+        });
+        Receive<Settled>(Handle);
+        Receive<FlushAcksNow>(_ => FlushAcks());
+    }
+
+    private void StartRead()
+    {
+        if (_streams.Count == 0 || _inFlight.Count >= MaxInFlight)
+        {
+            Timers.StartSingleTimer(PollTimer, Poll.Instance, _settings.StreamPollInterval);
+            return;
+        }
+        var positions = _streams.Select(s => new StreamPosition(s, StreamPosition.NewMessages)).ToArray();
+        _database.StreamReadGroupAsync(positions, AllocatorSettings.StreamGroup, _consumer, ReadCount)
+            .PipeTo(Self, success: r => new Read(r), failure: e => new ReadFailed(e));
+        Become(Reading);
+    }
+
+    private void Submit(string stream, StreamEntry entry)
+    {
+        var id = entry.Id.ToString();
+        if (!_inFlight.Add((stream, id))) return; // submitted already, the answer is on its way
+        var payload = entry["payload"];
+        if (payload.IsNull)
+        {
+            Reject(stream, id, RejectionReason.MissingField, "the entry has no field payload");
+            return;
+        }
+        var bytes = (byte[])payload!;
+        if (bytes.Length > _settings.MaxPayloadBytes)
+        {
+            Reject(stream, id, RejectionReason.TooLarge, $"payload of {bytes.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
+            return;
+        }
+        // The entry id names a task that has none: two identical payloads are two tasks.
+        var parsed = TaskMessageParser.Parse(stream, _settings.Channels.QueueOf(stream), bytes, AllocatorSettings.Now(), "s-" + id);
+        if (parsed.IsRejected)
+        {
+            Reject(stream, id, parsed.Reason, parsed.Detail!);
+            return;
+        }
+        _queues.Ask<object>(parsed.Message!, SubmitTimeout)
+            .PipeTo(Self, success: reply => new Settled(stream, id, reply), failure: e => new Settled(stream, id, e));
+    }
+
+    private void Handle(Settled settled)
+    {
+        _inFlight.Remove((settled.Stream, settled.Id));
+        switch (settled.Reply)
+        {
+            case TaskSubmitted:
+                Acknowledge(settled.Stream, settled.Id);
+                break;
+            case TaskRefused refused:
+                // Left pending: Redis holds it until the queue has room, and a claim submits it again.
+                if (_failureLog.TryAcquire(out _))
+                    _log.Warning("Task stream {0}: entry {1} refused ({2}); it stays in the stream", settled.Stream, settled.Id, refused.Reason);
+                break;
+            default:
+                if (_failureLog.TryAcquire(out _))
+                    _log.Warning("Task stream {0}: entry {1} not stored yet ({2}); it stays in the stream and is submitted again",
+                        settled.Stream, settled.Id, settled.Reply is Exception e ? e.GetBaseException().Message : settled.Reply);
+                break;
+        }
+    }
+
+    // A bad entry is counted and logged like a bad publication, then acknowledged: it would never get better.
+    private void Reject(string stream, string id, RejectionReason reason, string detail)
+    {
+        _inFlight.Remove((stream, id));
+        _metrics.Tell(new MessageRejected(ChannelKind.Tasks, stream, reason, detail));
+        if (_rejectionLog.TryAcquire(out var suppressed))
+            _log.Warning("Rejected entry {0} of the task stream {1}: {2} ({3}){4}", id, stream, reason, detail,
+                suppressed > 0 ? $"; {suppressed} more rejections not logged" : "");
+        Acknowledge(stream, id);
+    }
+
+    private void Acknowledge(string stream, string id)
+    {
+        if (!_acks.TryGetValue(stream, out var ids)) _acks[stream] = ids = [];
+        ids.Add(id);
+        if (ids.Count >= AckBatch) FlushAcks();
+        else if (!Timers.IsTimerActive(AckTimer)) Timers.StartSingleTimer(AckTimer, FlushAcksNow.Instance, TimeSpan.FromMilliseconds(5));
+    }
+
+    // Acknowledged, then deleted: nothing else needs the entry, and the stream stays small. A lost XACK leaves the
+    // entry pending; it is claimed and submitted again, and the entity answers duplicate.
+    private void FlushAcks()
+    {
+        foreach (var (stream, ids) in _acks)
+        {
+            if (ids.Count == 0) continue;
+            var batch = ids.ToArray();
+            ids.Clear();
+            _database.StreamAcknowledgeAsync(stream, AllocatorSettings.StreamGroup, batch, CommandFlags.FireAndForget);
+            _database.StreamDeleteAsync(stream, batch, CommandFlags.FireAndForget);
+        }
+    }
+
+    private void Failed(string what, Exception cause)
+    {
+        if (_failureLog.TryAcquire(out var suppressed))
+            _log.Warning("Durable intake: {0} failed: {1}{2}", what, cause.GetBaseException().Message,
+                suppressed > 0 ? $" ({suppressed} more failures not logged)" : "");
+    }
+
+    private async Task<string[]> FindStreams()
+    {
+        var found = new List<string>();
+        long cursor = 0;
+        do
+        {
+            // SCAN with TYPE (Redis 6): only streams; the pub/sub channels of the same name are not keys.
+            var reply = (RedisResult[])(await _database.ExecuteAsync("SCAN", cursor, "MATCH", _settings.Channels.TasksPattern,
+                "COUNT", 1_000, "TYPE", "stream"))!;
+            cursor = (long)reply[0];
+            found.AddRange(((RedisResult[])reply[1]!).Select(k => (string)k!));
+        } while (cursor != 0);
+        return found.ToArray();
+    }
+
+    private async Task<StreamEntry[]> ClaimIdle(string stream)
+    {
+        var claimed = new List<StreamEntry>();
+        RedisValue start = "0-0";
+        // A page at a time, until the pending list is walked or enough is taken for this round.
+        for (var page = 0; page < 20; page++)
+        {
+            var result = await _database.StreamAutoClaimAsync(stream, AllocatorSettings.StreamGroup, _consumer,
+                (long)_settings.StreamClaimIdle.TotalMilliseconds, start, ReadCount);
+            claimed.AddRange(result.ClaimedEntries.Where(e => !e.IsNull));
+            start = result.NextStartId;
+            if (start == "0-0") break;
+        }
+        return claimed.ToArray();
+    }
+
+    private sealed class Discover : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Discover Instance = new();
+    }
+
+    private sealed record Discovered(string[] Streams) : INoSerializationVerificationNeeded;
+
+    private sealed record RedisFailed(string What, Exception Cause) : INoSerializationVerificationNeeded;
+
+    private sealed record GroupReady(string Stream) : INoSerializationVerificationNeeded;
+
+    private sealed class Poll : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Poll Instance = new();
+    }
+
+    private sealed record Read(RedisStream[] Streams) : INoSerializationVerificationNeeded;
+
+    private sealed record ReadFailed(Exception Cause) : INoSerializationVerificationNeeded;
+
+    private sealed class Claim : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly Claim Instance = new();
+    }
+
+    private sealed record Claimed(string Stream, StreamEntry[] Entries) : INoSerializationVerificationNeeded;
+
+    private sealed record Settled(string Stream, string Id, object Reply) : INoSerializationVerificationNeeded;
+
+    private sealed class FlushAcksNow : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly FlushAcksNow Instance = new();
+    }
+}
