@@ -152,15 +152,17 @@ def test_invalid_arguments_send_nothing(node: HostNode, allocator: Allocator, re
     assert node.queue(queue) is None
 
 
-def test_durable_publish_appends_the_task_to_the_stream(node: HostNode, allocator: Allocator,
+def test_durable_publish_appends_the_task_to_the_stream(node: HostNode, redis_server: RedisServer,
                                                         redis_client: "redis.Redis") -> None:
-    queue = unique("durable")
-    first = allocator.publish_task("ledger.post", queue, task_data={"amount": 12.5, "tags": ["a"]}, priority=7,
-                                   requires={"region": "eu"}, durable=True)
-    batch = allocator.publish_tasks([{"task_name": "ledger.post", "queue": queue, "task_data": i, "task_id": f"b{i}"}
-                                     for i in range(3)], durable=True)
-    assert batch == ["b0", "b1", "b2"]
-    entries = redis_client.xrange(f"tasks:{queue}")
+    # Behind a prefix no node reads, the entries stay where they were put, to be looked at.
+    with Allocator(redis_server.url, unique("unread") + ".") as unread:
+        queue = unique("durable")
+        first = unread.publish_task("ledger.post", queue, task_data={"amount": 12.5, "tags": ["a"]}, priority=7,
+                                    requires={"region": "eu"}, durable=True)
+        batch = unread.publish_tasks([{"task_name": "ledger.post", "queue": queue, "task_data": i, "task_id": f"b{i}"}
+                                      for i in range(3)], durable=True)
+        assert batch == ["b0", "b1", "b2"]
+        entries = redis_client.xrange(unread.channels.tasks(queue))
     assert len(entries) == 4
     payloads = []
     for _, fields in entries:
@@ -171,6 +173,18 @@ def test_durable_publish_appends_the_task_to_the_stream(node: HostNode, allocato
         "requires": {"region": "eu"}}
     assert [p["task_id"] for p in payloads[1:]] == batch and [p["task_data"] for p in payloads[1:]] == [0, 1, 2]
     assert all(isinstance(p["published_at"], float) for p in payloads)
+
+
+def test_durable_tasks_are_taken_by_the_node_and_leave_the_stream(node: HostNode, allocator: Allocator,
+                                                                  redis_client: "redis.Redis") -> None:
+    queue = unique("durable")
+    ids = allocator.publish_tasks([{"task_name": "ledger.post", "queue": queue, "task_id": f"d{i}"} for i in range(20)],
+                                  durable=True)
+    assert allocator.publish_task("ledger.post", queue, task_id="d0", durable=True) == "d0"  # a duplicate
+    stats = wait_until(lambda: (node.queue(queue) or {}).get("duplicates") == 1 and node.queue(queue),
+                       what="20 accepted and one duplicate")
+    assert (stats["accepted"], stats["pending"]) == (len(ids), 20)
+    wait_until(lambda: redis_client.xlen(allocator.channels.tasks(queue)) == 0, what="the stream emptied")
 
 
 def test_a_publish_nobody_hears_raises(node: HostNode, redis_server: RedisServer) -> None:
