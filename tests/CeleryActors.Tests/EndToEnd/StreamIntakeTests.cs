@@ -154,4 +154,55 @@ public class StreamIntakeTests(ITestOutputHelper output)
         Assert.Contains("Claimed 300 entries of tasks:k0", second.Output); // the ghost's, once idle
         Assert.Equal(total, assignments.Select(a => a.TaskId).Distinct().Count());
     }
+
+    [Fact]
+    public async Task Redis_shut_down_and_started_again_mid_stream_loses_no_task_whose_xadd_returned()
+    {
+        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
+        await using var node = await HostNodeProcess.StartAsync(Settings(redis));
+        using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",connectRetry=20");
+        var db = client.GetDatabase();
+        string[] queues = ["r0", "r1"];
+        var assignments = await StartWorker(client.GetSubscriber(), queues);
+        await Register(client.GetSubscriber(), node, queues);
+
+        // About 2,000 tasks/s; only those whose XADD returned an id count as published.
+        var stored = new ConcurrentDictionary<string, byte>();
+        var next = 0;
+        async Task Produce(TimeSpan during)
+        {
+            var until = DateTime.UtcNow + during;
+            while (DateTime.UtcNow < until)
+            {
+                var ids = Enumerable.Range(0, 100).Select(_ => $"r-{Interlocked.Increment(ref next)}").ToList();
+                var adds = ids.Select(id => (id, db.StreamAddAsync("tasks:" + queues[id.GetHashCode() & 1], "payload",
+                    $$"""{"task_name":"restarted","task_id":"{{id}}"}"""))).ToList();
+                foreach (var (id, add) in adds)
+                {
+                    try
+                    {
+                        await add;
+                        stored[id] = 0;
+                    }
+                    catch (RedisException) { } // not stored: the producer knows, and would retry
+                }
+                await Task.Delay(50);
+            }
+        }
+
+        await Produce(TimeSpan.FromSeconds(2));
+        await redis.StopAsync(); // SHUTDOWN: the append-only file is flushed
+        await redis.StartAsync();
+        await Produce(TimeSpan.FromSeconds(2));
+
+        await Eventually.Holds(async () =>
+        {
+            await client.GetSubscriber().PublishAsync(RedisChannel.Literal("workers:control"), $$"""{"type":"heartbeat","worker":"{{Worker}}"}""");
+            var (accepted, succeeded, _) = await Totals(node, queues);
+            Assert.Equal(((long)stored.Count, (long)stored.Count), (accepted, succeeded));
+        }, TimeSpan.FromSeconds(90));
+        output.WriteLine($"{stored.Count} tasks stored by XADD, {assignments.Count} assignments");
+        Assert.Subset(assignments.Select(a => a.TaskId).ToHashSet(), stored.Keys.ToHashSet());
+        Assert.Equal(0, assignments.Where(a => a.Attempt == 1).GroupBy(a => a.TaskId).Count(g => g.Count() > 1));
+    }
 }
