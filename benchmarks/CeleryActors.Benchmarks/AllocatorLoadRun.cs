@@ -20,7 +20,8 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--host-dll PATH]</c>.
+/// [--queues-per-worker K] [--intake pubsub|stream] [--host-dll PATH]</c>. With <c>--intake stream</c> the tasks are
+/// XADDed to the queues' streams (the durable intake) instead of published.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -33,8 +34,14 @@ public static class AllocatorLoadRun
         var pool = LoadRunNode.IntArg(args, "--pool", 10_000);
         var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
         var perWorker = Math.Min(queues, LoadRunNode.IntArg(args, "--queues-per-worker", queues));
+        var streamed = LoadRunNode.Arg(args, "--intake") switch
+        {
+            null or "pubsub" => false,
+            "stream" => true,
+            var other => throw new ArgumentException($"--intake {other}: pubsub or stream"),
+        };
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
-        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
         using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
@@ -81,10 +88,11 @@ public static class AllocatorLoadRun
         }
         await WaitForWorkersAsync(http, workers);
         var subscriber = producer.GetSubscriber();
+        var streams = streamed ? producer.GetDatabase() : null;
         var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
         if (warmup > 0)
         {
-            await PublishAsync(subscriber, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+            await PublishAsync(subscriber, streams, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
             var warmDeadline = DateTime.UtcNow.AddSeconds(120);
             while (DateTime.UtcNow < warmDeadline &&
                    (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
@@ -97,7 +105,7 @@ public static class AllocatorLoadRun
         using var sampling = new CancellationTokenSource();
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
-        await PublishAsync(subscriber, channels, count, rate,
+        await PublishAsync(subscriber, streams, channels, count, rate,
             i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
         var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
@@ -171,8 +179,9 @@ public static class AllocatorLoadRun
 
     /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
     /// per second (0: as fast as Redis takes them), recording each send time when asked.</summary>
-    private static async Task PublishAsync(ISubscriber subscriber, RedisChannel[] channels, int count, int rate,
-        Func<int, string> payload, long[]? sentAt)
+    // With streams, XADD to the key of the channel's name; else PUBLISH.
+    private static async Task PublishAsync(ISubscriber subscriber, IDatabase? streams, RedisChannel[] channels, int count,
+        int rate, Func<int, string> payload, long[]? sentAt)
     {
         const int batch = 200;
         var start = Stopwatch.GetTimestamp();
@@ -182,8 +191,15 @@ public static class AllocatorLoadRun
             for (var i = published; i < published + n; i++)
             {
                 if (sentAt is not null) sentAt[i] = Stopwatch.GetTimestamp();
-                if (i == published + n - 1) await subscriber.PublishAsync(channels[i % channels.Length], payload(i));
-                else subscriber.Publish(channels[i % channels.Length], payload(i), CommandFlags.FireAndForget);
+                var (channel, last) = (channels[i % channels.Length], i == published + n - 1);
+                if (streams is not null)
+                {
+                    var key = (RedisKey)channel.ToString();
+                    if (last) await streams.StreamAddAsync(key, "payload", payload(i));
+                    else streams.StreamAdd(key, "payload", payload(i), flags: CommandFlags.FireAndForget);
+                }
+                else if (last) await subscriber.PublishAsync(channel, payload(i));
+                else subscriber.Publish(channel, payload(i), CommandFlags.FireAndForget);
             }
             published += n;
             if (rate > 0)
