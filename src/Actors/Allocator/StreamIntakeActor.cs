@@ -21,7 +21,8 @@ namespace CeleryActors.Actors.Allocator;
 /// </summary>
 public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 {
-    private const string DiscoverTimer = "discover", ClaimTimer = "claim", PollTimer = "poll", AckTimer = "ack";
+    private const string DiscoverTimer = "discover", ClaimTimer = "claim", PollTimer = "poll", AckTimer = "ack",
+        GiveUpTimer = "give-up";
     private const int ReadCount = 500, MaxInFlight = 10_000, AckBatch = 500;
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
 
@@ -34,7 +35,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private readonly LogThrottle _rejectionLog = new();
     private readonly LogThrottle _failureLog = new(perSecond: 1);
     private readonly HashSet<string> _streams = new(StringComparer.Ordinal);
-    private readonly HashSet<(string Stream, string Id)> _inFlight = [];
+    private readonly StreamSubmissions _inFlight = new();
     private readonly Dictionary<string, List<RedisValue>> _acks = new(StringComparer.Ordinal);
 
     /// <summary>Creates the actor.</summary>
@@ -67,6 +68,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         Self.Tell(Discover.Instance);
         Timers.StartPeriodicTimer(DiscoverTimer, Discover.Instance, _settings.StreamDiscoverInterval);
         Timers.StartPeriodicTimer(ClaimTimer, Claim.Instance, _settings.StreamClaimIdle / 2);
+        Timers.StartPeriodicTimer(GiveUpTimer, GiveUp.Instance, TimeSpan.FromSeconds(1));
     }
 
     /// <inheritdoc />
@@ -134,7 +136,24 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
                     _settings.StreamClaimIdle);
             foreach (var entry in claimed.Entries) Submit(claimed.Stream, entry);
         });
-        Receive<Settled>(Handle);
+        // The entity answers the intake itself (it was the sender): no Ask, no temporary actor per task.
+        Receive<TaskSubmitted>(submitted =>
+        {
+            if (_inFlight.Settle(submitted.Queue, submitted.TaskId) is { } entry) Acknowledge(entry.Stream, entry.EntryId);
+        });
+        Receive<TaskRefused>(refused =>
+        {
+            // Left pending: Redis holds it until the queue has room, and a claim submits it again.
+            if (_inFlight.Settle(refused.Queue, refused.TaskId) is { } entry && _failureLog.TryAcquire(out _))
+                _log.Warning("Task stream {0}: entry {1} refused ({2}); it stays in the stream", entry.Stream, entry.EntryId, refused.Reason);
+        });
+        Receive<GiveUp>(tick =>
+        {
+            var given = _inFlight.GiveUp(Environment.TickCount64 - (long)SubmitTimeout.TotalMilliseconds);
+            if (given > 0 && _failureLog.TryAcquire(out _))
+                _log.Warning("Durable intake: {0} entries not stored within {1}; they stay in their streams and are submitted again",
+                    given, SubmitTimeout);
+        });
         Receive<FlushAcksNow>(_ => FlushAcks());
     }
 
@@ -154,7 +173,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private void Submit(string stream, StreamEntry entry)
     {
         var id = entry.Id.ToString();
-        if (!_inFlight.Add((stream, id))) return; // submitted already, the answer is on its way
+        if (_inFlight.Contains(stream, id)) return; // submitted already, the answer is on its way
         var payload = entry["payload"];
         if (payload.IsNull)
         {
@@ -174,35 +193,14 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
             Reject(stream, id, parsed.Reason, parsed.Detail!);
             return;
         }
-        _queues.Ask<object>(parsed.Message!, SubmitTimeout)
-            .PipeTo(Self, success: reply => new Settled(stream, id, reply), failure: e => new Settled(stream, id, e));
-    }
-
-    private void Handle(Settled settled)
-    {
-        _inFlight.Remove((settled.Stream, settled.Id));
-        switch (settled.Reply)
-        {
-            case TaskSubmitted:
-                Acknowledge(settled.Stream, settled.Id);
-                break;
-            case TaskRefused refused:
-                // Left pending: Redis holds it until the queue has room, and a claim submits it again.
-                if (_failureLog.TryAcquire(out _))
-                    _log.Warning("Task stream {0}: entry {1} refused ({2}); it stays in the stream", settled.Stream, settled.Id, refused.Reason);
-                break;
-            default:
-                if (_failureLog.TryAcquire(out _))
-                    _log.Warning("Task stream {0}: entry {1} not stored yet ({2}); it stays in the stream and is submitted again",
-                        settled.Stream, settled.Id, settled.Reply is Exception e ? e.GetBaseException().Message : settled.Reply);
-                break;
-        }
+        var task = parsed.Message!;
+        _inFlight.Add(stream, id, task.Queue, task.TaskId, Environment.TickCount64);
+        _queues.Tell(task, Self);
     }
 
     // A bad entry is counted and logged like a bad publication, then acknowledged: it would never get better.
     private void Reject(string stream, string id, RejectionReason reason, string detail)
     {
-        _inFlight.Remove((stream, id));
         _metrics.Tell(new MessageRejected(ChannelKind.Tasks, stream, reason, detail));
         if (_rejectionLog.TryAcquire(out var suppressed))
             _log.Warning("Rejected entry {0} of the task stream {1}: {2} ({3}){4}", id, stream, reason, detail,
@@ -297,7 +295,10 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 
     private sealed record Claimed(string Stream, StreamEntry[] Entries) : INoSerializationVerificationNeeded;
 
-    private sealed record Settled(string Stream, string Id, object Reply) : INoSerializationVerificationNeeded;
+    private sealed class GiveUp : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly GiveUp Instance = new();
+    }
 
     private sealed class FlushAcksNow : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {

@@ -15,6 +15,9 @@ public sealed class PubSubFeed : IDisposable
     private readonly IActorRef _owner;
     private readonly EventHandler<ConnectionFailedEventArgs> _onFailed;
     private readonly EventHandler<ConnectionFailedEventArgs> _onRestored;
+    private readonly object _events = new();
+    private bool _down;
+    private int _lateFailures;
     private ChannelMessageQueue? _queue;
     private int _disposed;
 
@@ -24,12 +27,11 @@ public sealed class PubSubFeed : IDisposable
         _owner = owner;
         _onFailed = (_, e) =>
         {
-            if (e.ConnectionType == ConnectionType.Subscription)
-                owner.Tell(new Interrupted(e.FailureType + ": " + e.Exception?.Message));
+            if (e.ConnectionType == ConnectionType.Subscription) ConnectionFailed(e.FailureType + ": " + e.Exception?.Message);
         };
         _onRestored = (_, e) =>
         {
-            if (e.ConnectionType == ConnectionType.Subscription) owner.Tell(Restored.Instance);
+            if (e.ConnectionType == ConnectionType.Subscription) ConnectionRestored();
         };
         redis.ConnectionFailed += _onFailed;
         redis.ConnectionRestored += _onRestored;
@@ -69,6 +71,36 @@ public sealed class PubSubFeed : IDisposable
             }
         }, TaskScheduler.Default);
         return feed;
+    }
+
+    // StackExchange.Redis raises its connection events on the thread pool, so a restore can be seen before the
+    // failure it ends: the owner would then wait for ever in its interrupted state. The feed puts them in order.
+    private void ConnectionFailed(string detail)
+    {
+        lock (_events)
+        {
+            if (_lateFailures > 0)
+            {
+                _lateFailures--; // its restore came first, and the owner was told both
+                return;
+            }
+            _down = true;
+            _owner.Tell(new Interrupted(detail));
+        }
+    }
+
+    private void ConnectionRestored()
+    {
+        lock (_events)
+        {
+            if (!_down)
+            {
+                _lateFailures++;
+                _owner.Tell(new Interrupted("connection lost (reported after it was restored)"));
+            }
+            _down = false;
+            _owner.Tell(Restored.Instance);
+        }
     }
 
     /// <inheritdoc />
