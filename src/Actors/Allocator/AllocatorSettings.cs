@@ -65,8 +65,9 @@ public sealed record AllocatorSettings(
     /// before a node claims it and submits it again; half of it is the interval of the claims.</summary>
     public TimeSpan StreamClaimIdle { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long the intake waits before reading the streams again after a read that brought nothing.</summary>
-    public TimeSpan StreamPollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+    /// <summary>The longest the intake waits before reading the streams again while they stay empty (it starts at
+    /// 1 ms after a read that brought entries and doubles).</summary>
+    public TimeSpan StreamPollInterval { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>How often the intake looks for task streams it does not read yet.</summary>
     public TimeSpan StreamDiscoverInterval { get; init; } = TimeSpan.FromSeconds(1);

@@ -36,6 +36,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private readonly LogThrottle _failureLog = new(perSecond: 1);
     private readonly HashSet<string> _streams = new(StringComparer.Ordinal);
     private readonly StreamSubmissions _inFlight = new();
+    private int _emptyReads;
     private readonly Dictionary<string, List<RedisValue>> _acks = new(StringComparer.Ordinal);
 
     /// <summary>Creates the actor.</summary>
@@ -94,8 +95,12 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
                 entries++;
             }
             Become(Waiting);
-            if (entries > 0) Self.Tell(Poll.Instance);
-            else Timers.StartSingleTimer(PollTimer, Poll.Instance, _settings.StreamPollInterval);
+            if (entries > 0)
+            {
+                _emptyReads = 0;
+                Self.Tell(Poll.Instance);
+            }
+            else PollLater();
         });
         Receive<ReadFailed>(failed =>
         {
@@ -157,6 +162,15 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         Receive<FlushAcksNow>(_ => FlushAcks());
     }
 
+    // After an empty read the next waits 1 ms, doubling up to StreamPollInterval while the streams stay empty: a
+    // streamed task waits about a millisecond under load, and an idle node reads a few dozen times a second.
+    // Task.Delay, not a timer: the scheduler's 10 ms tick would be most of a task's wait.
+    private void PollLater()
+    {
+        var wait = Math.Min(_settings.StreamPollInterval.TotalMilliseconds, 1 << Math.Min(_emptyReads++, 16));
+        Task.Delay(TimeSpan.FromMilliseconds(wait)).PipeTo(Self, success: () => Poll.Instance);
+    }
+
     private void StartRead()
     {
         if (_streams.Count == 0 || _inFlight.Count >= MaxInFlight)
@@ -164,6 +178,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(PollTimer, Poll.Instance, _settings.StreamPollInterval);
             return;
         }
+        Timers.Cancel(PollTimer);
         var positions = _streams.Select(s => new StreamPosition(s, StreamPosition.NewMessages)).ToArray();
         _database.StreamReadGroupAsync(positions, AllocatorSettings.StreamGroup, _consumer, ReadCount)
             .PipeTo(Self, success: r => new Read(r), failure: e => new ReadFailed(e));
