@@ -161,7 +161,7 @@ public static class CeleryEventParser
     private static void ReadEvent(ref Utf8JsonReader reader, List<ICeleryEvent> events, List<(RejectionReason, string)> rejections)
     {
         string? type = null, uuid = null, hostname = null, name = null, queue = null, exception = null;
-        double? timestamp = null, runtime = null, activeNumber = null, processedNumber = null;
+        double? timestamp = null, runtime = null, activeNumber = null, processedNumber = null, eta = null;
         string? wrong = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -175,6 +175,7 @@ public static class CeleryEventParser
             else if (reader.ValueTextEquals("runtime"u8)) runtime = ReadNumber(ref reader, "runtime", ref wrong);
             else if (reader.ValueTextEquals("active"u8)) activeNumber = ReadNumber(ref reader, "active", ref wrong);
             else if (reader.ValueTextEquals("processed"u8)) processedNumber = ReadNumber(ref reader, "processed", ref wrong);
+            else if (reader.ValueTextEquals("eta"u8)) eta = ReadTime(ref reader);
             else
             {
                 reader.Read();
@@ -247,13 +248,28 @@ public static class CeleryEventParser
             return;
         }
         events.Add(new CeleryTaskEvent(tt, uuid, hostname, time, name, queue, runtime,
-            tt is CeleryTaskEventType.Failed or CeleryTaskEventType.Retried ? ExceptionType(exception) : null));
+            tt is CeleryTaskEventType.Failed or CeleryTaskEventType.Retried ? ExceptionType(exception) : null, eta));
     }
 
     private static string? TooLong(params (string Field, string? Value)[] names) =>
         names.FirstOrDefault(n => n.Value is { Length: > MetricsNameLimit }).Field;
 
     private static string? Bad(double? count, string field) => count is { } n ? WireLimits.Count(field, n) : null;
+
+    // Celery writes an ETA as ISO 8601 text, or null. Anything else only loses the ETA: the event itself is fine.
+    private static double? ReadTime(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            reader.Skip();
+            return null;
+        }
+        return DateTimeOffset.TryParse(reader.GetString(), System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? at.ToUnixTimeMilliseconds() / 1000.0
+            : null;
+    }
 
     private static string? ReadString(ref Utf8JsonReader reader, string field, ref string? wrong)
     {

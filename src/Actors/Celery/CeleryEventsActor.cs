@@ -168,17 +168,29 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         switch (e.Type)
         {
             case CeleryTaskEventType.Sent:
-                _tasks.Remember(e.TaskId, e.Name, e.Queue, now);
+            {
+                _tasks.Remember(e.TaskId, e.Name, e.Queue, now, e.Timestamp, e.Eta);
                 if (e.Queue is not null) Discovered(e.Queue);
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskSent.WithLabels(name, queue).Inc();
+                _metrics.StartAtZero(name, queue);
                 break;
+            }
             case CeleryTaskEventType.Received:
-                _tasks.Remember(e.TaskId, e.Name, null, now);
+            {
+                _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
+                var (name, queue) = Labels(e, now);
+                _metrics.TaskReceived.WithLabels(name, queue).Inc();
+                _metrics.StartAtZero(name, queue);
                 break;
+            }
             case CeleryTaskEventType.Started:
             {
                 var (name, queue) = Labels(e, now);
                 _metrics.TaskStarted.WithLabels(name, queue).Inc();
                 _workers[e.Hostname].StartedSeen++;
+                if (QueueWait(e, now) is { } wait) _recorder.Tell(new ObserveQueueWait(name, queue, wait));
+                _tasks.Started(e.TaskId);
                 break;
             }
             case CeleryTaskEventType.Succeeded:
@@ -205,9 +217,22 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             }
             case CeleryTaskEventType.Revoked:
             case CeleryTaskEventType.Rejected:
+            {
+                var (name, queue) = Labels(e, now);
+                (e.Type == CeleryTaskEventType.Revoked ? _metrics.TaskRevoked : _metrics.TaskRejected).WithLabels(name, queue).Inc();
                 _tasks.Forget(e.TaskId);
                 break;
+            }
         }
+    }
+
+    // From when the task was queued (sent, else received) to its start, less the time it was not due yet. Sent is the
+    // producer's clock and started the worker's: a negative difference is a clock apart, not a wait.
+    private double? QueueWait(CeleryTaskEvent started, double now)
+    {
+        if (_tasks.Recall(started.TaskId, now) is not { QueuedAt: > 0 and var queuedAt } task || started.Timestamp <= 0) return null;
+        var wait = started.Timestamp - Math.Max(queuedAt, task.Eta ?? 0);
+        return wait >= 0 && WireLimits.Duration("queue wait", wait) is null ? wait : null;
     }
 
     /// <summary>The bounded task_name and queue labels of an event that may not carry them.</summary>

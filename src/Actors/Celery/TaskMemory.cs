@@ -4,7 +4,11 @@ namespace CeleryActors.Actors.Celery;
 /// <param name="Name">The task name, from <c>task-sent</c> or <c>task-received</c>.</param>
 /// <param name="Queue">The queue, from <c>task-sent</c> or remote control.</param>
 /// <param name="RememberedAt">When it was last updated (monotonic seconds).</param>
-public sealed record RememberedTask(string? Name, string? Queue, double RememberedAt);
+/// <param name="QueuedAt">When it went into its queue, by the event's clock: <c>task-sent</c>, else
+/// <c>task-received</c>.</param>
+/// <param name="Eta">When it was due to run, if it had an ETA or countdown.</param>
+public sealed record RememberedTask(string? Name, string? Queue, double RememberedAt, double? QueuedAt = null,
+    double? Eta = null);
 
 /// <summary>
 /// Task id → name and queue, for the events that do not carry them (started, succeeded, failed). Bounded in size
@@ -19,21 +23,30 @@ public sealed class TaskMemory(int capacity, TimeSpan maxAge)
     /// <summary>Entries held now.</summary>
     public int Count => _index.Count;
 
-    /// <summary>Records (or completes) what is known of <paramref name="taskId"/>; later non-null values win.</summary>
-    public void Remember(string taskId, string? name, string? queue, double now)
+    /// <summary>Records (or completes) what is known of <paramref name="taskId"/>: later non-null names and queues
+    /// win; the first time it was queued stays (a task is sent before it is received).</summary>
+    public void Remember(string taskId, string? name, string? queue, double now, double? queuedAt = null, double? eta = null)
     {
         if (_index.TryGetValue(taskId, out var node))
         {
             var old = node.Value.Task;
             _order.Remove(node);
-            node.Value = (taskId, new RememberedTask(name ?? old.Name, queue ?? old.Queue, now));
+            node.Value = (taskId, new RememberedTask(name ?? old.Name, queue ?? old.Queue, now, old.QueuedAt ?? queuedAt,
+                eta ?? old.Eta));
             _order.AddLast(node);
         }
         else
         {
-            _index[taskId] = _order.AddLast((taskId, new RememberedTask(name, queue, now)));
+            _index[taskId] = _order.AddLast((taskId, new RememberedTask(name, queue, now, queuedAt, eta)));
         }
         Trim(now);
+    }
+
+    /// <summary>The task started: a retry is queued anew, and its wait counts from its own <c>task-received</c>.</summary>
+    public void Started(string taskId)
+    {
+        if (_index.TryGetValue(taskId, out var node) && node.Value.Task.QueuedAt is not null)
+            node.Value = (taskId, node.Value.Task with { QueuedAt = null, Eta = null });
     }
 
     /// <summary>What is remembered of <paramref name="taskId"/>, or null (never seen, or evicted).</summary>

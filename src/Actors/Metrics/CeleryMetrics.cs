@@ -109,6 +109,17 @@ public sealed class CeleryMetrics
             GaugeLabels("queue"));
         TaskRetried = BoundedCounter("celery_task_retried_total", "Celery tasks retried.",
             Labels("task_name", "queue"));
+        TaskSent = BoundedCounter("celery_task_sent_total", "Celery tasks sent by producers (task-sent events).",
+            Labels("task_name", "queue"));
+        TaskReceived = BoundedCounter("celery_task_received_total", "Celery tasks received by workers (task-received).",
+            Labels("task_name", "queue"));
+        TaskRevoked = BoundedCounter("celery_task_revoked_total", "Celery tasks revoked (task-revoked).",
+            Labels("task_name", "queue"));
+        TaskRejected = BoundedCounter("celery_task_rejected_total", "Celery task messages a worker rejected (task-rejected).",
+            Labels("task_name", "queue"));
+        TaskQueueWait = Bounded(factory.CreateHistogram("celery_task_queue_wait_seconds",
+            "How long a Celery task waited in its queue: task-sent (else task-received) to task-started, less its ETA delay.",
+            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }), DurationBuckets.Length + 3);
         EventsLost = BoundedCounter("celery_events_lost_total",
             "Task events a worker's heartbeats show were sent but never reached the node (detected gaps).",
             Labels("worker"));
@@ -213,6 +224,30 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_task_retried_total{task_name, queue}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskRetried { get; }
+
+    /// <summary><c>celery_task_sent_total{task_name, queue}</c>.</summary>
+    public BoundedFamily<Counter.Child> TaskSent { get; }
+
+    /// <summary><c>celery_task_received_total{task_name, queue}</c>.</summary>
+    public BoundedFamily<Counter.Child> TaskReceived { get; }
+
+    /// <summary><c>celery_task_revoked_total{task_name, queue}</c>.</summary>
+    public BoundedFamily<Counter.Child> TaskRevoked { get; }
+
+    /// <summary><c>celery_task_rejected_total{task_name, queue}</c>.</summary>
+    public BoundedFamily<Counter.Child> TaskRejected { get; }
+
+    /// <summary><c>celery_task_queue_wait_seconds{task_name, queue}</c>.</summary>
+    public BoundedFamily<Histogram.Child> TaskQueueWait { get; }
+
+    /// <summary>Creates the started and succeeded series of a task name on a queue, at 0, if they do not exist:
+    /// <c>increase()</c> and <c>rate()</c> then see its first completion (a series born at 1 shows no increase).
+    /// The failed series waits for its exception type, its third label.</summary>
+    public void StartAtZero(string taskName, string queue)
+    {
+        TaskStarted.WithLabels(taskName, queue);
+        TaskSucceeded.WithLabels(taskName, queue);
+    }
 
     /// <summary><c>celery_events_lost_total{worker}</c>.</summary>
     public BoundedFamily<Counter.Child> EventsLost { get; }

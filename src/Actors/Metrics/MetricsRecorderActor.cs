@@ -46,6 +46,7 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
         Receive<ObserveAllocation>(m => _pipeline.Offer(_metrics.AllocationDurationSeries(m.Queue), m.Seconds));
         Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue), m.Seconds));
         Receive<ObservePubSubLatency>(m => _pipeline.Offer(_metrics.PubSubLatencySeries(m.Channel), m.Seconds));
+        Receive<ObserveQueueWait>(m => _pipeline.Offer(_metrics.TaskQueueWait.WithLabels(m.TaskName, m.Queue), m.Seconds));
         Receive<ExpireIdleLabels>(_ => Expire());
     }
 

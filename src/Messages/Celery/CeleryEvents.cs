@@ -57,6 +57,8 @@ public interface ICeleryEvent
 /// <param name="Queue">The queue, on <c>task-sent</c> only.</param>
 /// <param name="Runtime">Execution time in seconds, on <c>task-succeeded</c>.</param>
 /// <param name="Exception">The exception type (parsed out of the repr), on <c>task-failed</c> and <c>task-retried</c>.</param>
+/// <param name="Eta">When the task was due to run (its ETA or countdown), Unix seconds, when sent or received
+/// with one.</param>
 public sealed record CeleryTaskEvent(
     CeleryTaskEventType Type,
     string TaskId,
@@ -65,7 +67,8 @@ public sealed record CeleryTaskEvent(
     string? Name = null,
     string? Queue = null,
     double? Runtime = null,
-    string? Exception = null) : ICeleryEvent;
+    string? Exception = null,
+    double? Eta = null) : ICeleryEvent;
 
 /// <summary>One worker event, decoded from the broker.</summary>
 /// <param name="Type">The event type.</param>

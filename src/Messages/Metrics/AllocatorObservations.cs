@@ -20,3 +20,11 @@ public sealed record ObserveTaskDuration(string TaskName, string Queue, double S
 /// <param name="Channel">The channel.</param>
 /// <param name="Seconds">The latency, never negative.</param>
 public sealed record ObservePubSubLatency(string Channel, double Seconds);
+
+/// <summary>Observe how long a Celery task waited in its queue, from <c>task-sent</c> (else <c>task-received</c>)
+/// to <c>task-started</c>, less any ETA or countdown delay, into <c>celery_task_queue_wait_seconds{task_name,
+/// queue}</c> through the observation pipeline.</summary>
+/// <param name="TaskName">The task's name (its bounded label value).</param>
+/// <param name="Queue">The queue (its bounded label value).</param>
+/// <param name="Seconds">The wait, never negative.</param>
+public sealed record ObserveQueueWait(string TaskName, string Queue, double Seconds);

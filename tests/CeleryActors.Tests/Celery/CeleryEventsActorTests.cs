@@ -85,6 +85,58 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     }
 
     [Fact]
+    public void Sent_received_revoked_and_rejected_are_counted_new_label_sets_start_at_zero_and_queue_wait_leaves_out_the_eta()
+    {
+        var (_, queues) = Start();
+        Dictionary<string, object?> At(Dictionary<string, object?> e, double timestamp, string? eta = null)
+        {
+            e["timestamp"] = timestamp;
+            e["eta"] = eta;
+            return e;
+        }
+        var t0 = 1_800_000_000.0;
+        var etaAt = DateTimeOffset.FromUnixTimeMilliseconds((long)((t0 + 60) * 1000)).ToString("O");
+        Publish("task.multi", new[]
+        {
+            At(Task("task-sent", "plain", "producer@h", name: "shop.ok", queue: "payments"), t0),
+            At(Task("task-sent", "later", "producer@h", name: "shop.ok", queue: "payments"), t0, etaAt), // due a minute on
+            At(Task("task-received", "plain", "w@h", name: "shop.ok"), t0 + 1),
+            At(Task("task-received", "later", "w@h", name: "shop.ok"), t0 + 1, etaAt),
+            At(Task("task-received", "fresh", "w@h", name: "shop.new"), t0 + 2), // never sent: waits from received
+        });
+        queues.ExpectMsg<CeleryQueuesDiscovered>();
+
+        // Seen, not finished: the new label sets are there at zero, for increase() to see their first completion.
+        AwaitAssert(() =>
+        {
+            var m = Scrape();
+            Assert.Equal(2, m.Value("celery_task_sent_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(2, m.Value("celery_task_received_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(1, m.Value("celery_task_received_total", ("task_name", "shop.new"), ("queue", "unknown")));
+            Assert.Contains(m.Samples("celery_task_started_total"), x => x.Has(("task_name", "shop.new")) && x.Value == 0);
+            Assert.Contains(m.Samples("celery_task_succeeded_total"), x => x.Has(("task_name", "shop.ok")) && x.Value == 0);
+        }, TimeSpan.FromSeconds(10));
+
+        Publish("task.multi", new[]
+        {
+            At(Task("task-started", "plain", "w@h"), t0 + 2.5), // waited 2.5 s
+            At(Task("task-started", "later", "w@h"), t0 + 61), // due at t0 + 60: waited 1 s, not 61
+            At(Task("task-started", "fresh", "w@h"), t0 + 6), // 4 s from received
+            At(Task("task-revoked", "gone", "w@h"), t0 + 7),
+            At(Task("task-rejected", "bad", "w@h"), t0 + 7),
+        });
+        AwaitAssert(() =>
+        {
+            var m = Scrape();
+            Assert.Equal(2, m.Value("celery_task_queue_wait_seconds_count", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(3.5, m.Value("celery_task_queue_wait_seconds_sum", ("task_name", "shop.ok"), ("queue", "payments")), 3);
+            Assert.Equal(4, m.Value("celery_task_queue_wait_seconds_sum", ("task_name", "shop.new"), ("queue", "unknown")), 3);
+            Assert.Equal(1, m.Value("celery_task_revoked_total", ("task_name", "unknown"), ("queue", "unknown")));
+            Assert.Equal(1, m.Value("celery_task_rejected_total", ("task_name", "unknown"), ("queue", "unknown")));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void Remote_control_fills_in_the_queue_of_a_task_and_of_a_single_queue_worker()
     {
         var (events, _) = Start();

@@ -89,6 +89,9 @@ public class CeleryMonitoringTests
             Assert.Equal(5, m.Sum("celery_task_failed_total"));
             Assert.Equal(0, m.Sum("celery_events_lost_total"));
             Assert.Equal(0, m.Sum("celery_messages_rejected_total"));
+            // Each run was received once (a retry is received again) and its wait in the queue observed once.
+            Assert.Equal(14, m.Sum("celery_task_received_total"));
+            Assert.Equal(14, m.Sum("celery_task_queue_wait_seconds_count"));
             Assert.Equal(1, m.Value("celery_worker_up", ("worker", worker.Name)));
             Assert.True(m.Sum("celery_redis_pubsub_messages_total", ("message_type", "task.multi")) > 0);
         }, Deadline);
