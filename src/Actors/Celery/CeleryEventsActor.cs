@@ -227,12 +227,13 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     }
 
     // From when the task was queued (sent, else received) to its start, less the time it was not due yet. Sent is the
-    // producer's clock and started the worker's: a negative difference is a clock apart, not a wait.
+    // producer's clock and started the worker's: a start before the queueing is a clock apart, not a wait. A start a
+    // moment before its ETA is the worker's timer firing early: no wait.
     private double? QueueWait(CeleryTaskEvent started, double now)
     {
-        if (_tasks.Recall(started.TaskId, now) is not { QueuedAt: > 0 and var queuedAt } task || started.Timestamp <= 0) return null;
-        var wait = started.Timestamp - Math.Max(queuedAt, task.Eta ?? 0);
-        return wait >= 0 && WireLimits.Duration("queue wait", wait) is null ? wait : null;
+        if (_tasks.Recall(started.TaskId, now) is not { QueuedAt: > 0 and var queuedAt } task || started.Timestamp < queuedAt) return null;
+        var wait = Math.Max(0, started.Timestamp - Math.Max(queuedAt, task.Eta ?? 0));
+        return WireLimits.Duration("queue wait", wait) is null ? wait : null;
     }
 
     /// <summary>The bounded task_name and queue labels of an event that may not carry them.</summary>

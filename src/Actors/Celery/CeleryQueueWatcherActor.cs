@@ -65,6 +65,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
                 gauge.RemoveLabelled(label);
         foreach (var (label, priority) in _prioritySeries)
             _metrics.QueueLengthByPriority.RemoveLabelled(label, PriorityLabels[priority]);
+        _metrics.BrokerUp.Unpublish();
     }
 
     private void Idle()
@@ -88,6 +89,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         {
             if (_failing) _log.Info("Celery broker queues readable again");
             _failing = false;
+            _metrics.BrokerUp.Set(1);
             Publish(m.Snapshot);
             Become(Idle);
         });
@@ -95,6 +97,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         {
             if (!_failing) _log.Warning("Could not read the Celery broker's queues: {0}", m.Cause.GetBaseException().Message);
             _failing = true;
+            _metrics.BrokerUp.Set(0);
             Become(Idle);
         });
     }

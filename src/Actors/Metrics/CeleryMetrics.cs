@@ -127,6 +127,10 @@ public sealed class CeleryMetrics
             "Task events whose task name or queue the node did not remember.");
         BrokerResubscriptions = factory.CreateCounter("celery_broker_resubscriptions_total",
             "Times the subscription to Celery's event channels was re-established after a lost connection.");
+        // No value until the watcher has read once: a node that watches no broker exports no 0 to alert on.
+        BrokerUp = factory.CreateGauge("celery_broker_up",
+            "1 while the node that watches the Celery broker's queues last read them, 0 once a read failed.",
+            new GaugeConfiguration { SuppressInitialValue = true });
         RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
             "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
 
@@ -254,6 +258,9 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_task_memory_misses_total</c>.</summary>
     public Counter TaskMemoryMisses { get; }
+
+    /// <summary><c>celery_broker_up</c>, exported by the node that runs the queue watcher.</summary>
+    public Gauge BrokerUp { get; }
 
     /// <summary><c>celery_broker_resubscriptions_total</c>.</summary>
     public Counter BrokerResubscriptions { get; }

@@ -53,6 +53,18 @@ public static partial class MonitoringAssets
         new("celery_task_memory_misses_total", "counter"),
         new("celery_broker_resubscriptions_total", "counter"),
         new("celery_remote_control_missing_replies_total", "counter", "method"),
+        new("celery_task_sent_total", "counter", "task_name", "queue"),
+        new("celery_task_received_total", "counter", "task_name", "queue"),
+        new("celery_task_revoked_total", "counter", "task_name", "queue"),
+        new("celery_task_rejected_total", "counter", "task_name", "queue"),
+        new("celery_task_queue_wait_seconds", "histogram", "task_name", "queue"),
+        new("celery_broker_up", "gauge"),
+        new("celery_metric_series_overflowed_total", "counter", "metric"),
+        new("celery_metric_series", "gauge", "metric"),
+        new("celery_redis_pubsub_dropped_total", "counter", "subscription"),
+        new("celery_task_requeued_total", "counter", "queue"),
+        new("celery_task_duplicates_total", "counter", "queue"),
+        new("celery_task_reports_ignored_total", "counter", "reason"),
     ];
 
     /// <summary>Series name → family, for every name PromQL may select.</summary>
