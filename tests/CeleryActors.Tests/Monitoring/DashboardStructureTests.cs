@@ -39,9 +39,28 @@ public class DashboardStructureTests
         "Allocation p99",
     ];
 
+    /// <summary>The panels of the second dashboard, "Celery Tasks by Name".</summary>
+    public static readonly string[] TaskPanels =
+    [
+        "Task rate by outcome",
+        "Task duration quantiles",
+        "Queue wait quantiles",
+        "Failures by exception",
+        "Retries",
+    ];
+
+    /// <summary>Each dashboard file with its filter variables: what every check of a dashboard's shape runs on.</summary>
+    public static TheoryData<string, string[]> Dashboards => new()
+    {
+        { DashboardPath, ["queue", "worker"] },
+        { TasksDashboardPath, ["task_name", "queue"] },
+    };
+
     private static readonly JsonDocument Dashboard = LoadDashboard();
     private static JsonElement Root => Dashboard.RootElement;
     private static IEnumerable<JsonElement> Panels => Root.GetProperty("panels").EnumerateArray();
+
+    private static IEnumerable<JsonElement> PanelsOf(JsonDocument dashboard) => dashboard.RootElement.GetProperty("panels").EnumerateArray();
 
     [Fact]
     public void Dashboard_has_its_title_uid_schema_time_range_and_refresh()
@@ -68,10 +87,27 @@ public class DashboardStructureTests
     }
 
     [Fact]
-    public void Panels_do_not_overlap_on_the_grid()
+    public void The_tasks_dashboard_has_its_title_and_panels()
     {
+        using var dashboard = LoadDashboard(TasksDashboardPath);
+        Assert.Equal("Celery Tasks by Name", dashboard.RootElement.GetProperty("title").GetString());
+        Assert.Equal(TaskPanels.Order(), PanelsOf(dashboard).Select(p => p.GetProperty("title").GetString()!).Order());
+        foreach (var panel in PanelsOf(dashboard))
+            Assert.True(panel.GetProperty("targets").GetArrayLength() > 0, $"{panel.GetProperty("title")} has no query");
+    }
+
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Panels_have_unique_ids_and_do_not_overlap_on_the_grid(string path, string[] filters)
+    {
+        _ = filters;
+        using var dashboard = LoadDashboard(path);
+        Assert.True(dashboard.RootElement.GetProperty("schemaVersion").GetInt32() >= 36, "schemaVersion too old for timeseries panels");
+        Assert.False(string.IsNullOrWhiteSpace(dashboard.RootElement.GetProperty("uid").GetString()));
+        var ids = PanelsOf(dashboard).Select(p => p.GetProperty("id").GetInt32()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
         var cells = new HashSet<(int, int)>();
-        foreach (var panel in Panels)
+        foreach (var panel in PanelsOf(dashboard))
         {
             var g = panel.GetProperty("gridPos");
             int x = g.GetProperty("x").GetInt32(), y = g.GetProperty("y").GetInt32(),
@@ -83,10 +119,12 @@ public class DashboardStructureTests
         }
     }
 
-    [Fact]
-    public void Datasource_variable_chooses_among_prometheus_datasources_and_every_panel_and_target_uses_it()
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Datasource_variable_chooses_among_prometheus_datasources_and_every_panel_and_target_uses_it(string path, string[] filters)
     {
-        var ds = Variable(Dashboard, "datasource");
+        using var dashboard = LoadDashboard(path);
+        var ds = Variable(dashboard, "datasource");
         Assert.Equal("datasource", ds.GetProperty("type").GetString());
         Assert.Equal("prometheus", ds.GetProperty("query").GetString());
 
@@ -98,20 +136,23 @@ public class DashboardStructureTests
             Assert.True(uid is "${datasource}" or "$datasource", $"{where} uses datasource {datasource}, not the variable");
         }
 
-        foreach (var panel in Panels)
+        foreach (var panel in PanelsOf(dashboard))
             AssertUsesVariable(panel.GetProperty("datasource"), $"panel {panel.GetProperty("title")}");
-        foreach (var target in Targets(Dashboard))
+        foreach (var target in Targets(dashboard))
             AssertUsesVariable(target.Datasource, $"{target.PanelTitle}/{target.RefId}");
-        foreach (var name in new[] { "queue", "worker" })
-            AssertUsesVariable(Variable(Dashboard, name).GetProperty("datasource"), $"variable {name}");
+        foreach (var name in filters)
+            AssertUsesVariable(Variable(dashboard, name).GetProperty("datasource"), $"variable {name}");
     }
 
     [Theory]
-    [InlineData("queue")]
-    [InlineData("worker")]
-    public void Filter_variable_lists_label_values_is_multi_select_with_all(string name)
+    [InlineData(DashboardPath, "queue")]
+    [InlineData(DashboardPath, "worker")]
+    [InlineData(TasksDashboardPath, "task_name")]
+    [InlineData(TasksDashboardPath, "queue")]
+    public void Filter_variable_lists_label_values_is_multi_select_with_all(string path, string name)
     {
-        var v = Variable(Dashboard, name);
+        using var dashboard = LoadDashboard(path);
+        var v = Variable(dashboard, name);
         Assert.Equal("query", v.GetProperty("type").GetString());
         Assert.True(v.GetProperty("multi").GetBoolean());
         Assert.True(v.GetProperty("includeAll").GetBoolean());
@@ -127,10 +168,13 @@ public class DashboardStructureTests
         }
     }
 
-    [Fact]
-    public void Every_query_uses_only_exported_metric_families()
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Every_query_uses_only_exported_metric_families(string path, string[] filters)
     {
-        foreach (var target in Targets(Dashboard))
+        _ = filters;
+        using var dashboard = LoadDashboard(path);
+        foreach (var target in Targets(dashboard))
         {
             var metrics = MetricNames(target.Expr);
             Assert.True(metrics.Count > 0, $"{target.PanelTitle}/{target.RefId}: no metric in {target.Expr}");
@@ -140,13 +184,15 @@ public class DashboardStructureTests
         }
     }
 
-    [Fact]
-    public void Queries_filter_by_queue_and_worker_wherever_their_metrics_carry_those_labels()
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Queries_filter_by_each_filter_variable_wherever_their_metrics_carry_its_label(string path, string[] filters)
     {
-        foreach (var target in Targets(Dashboard))
+        using var dashboard = LoadDashboard(path);
+        foreach (var target in Targets(dashboard))
         {
             var families = MetricNames(target.Expr).Select(m => BySeriesName[m]).ToList();
-            foreach (var label in new[] { "queue", "worker" })
+            foreach (var label in filters)
             {
                 var filtered = Regex.IsMatch(target.Expr, $"{label}=~\"\\$\\{{?{label}\\}}?\"");
                 var carries = families.Any(f => f.Labels.Contains(label));
@@ -156,10 +202,13 @@ public class DashboardStructureTests
         }
     }
 
-    [Fact]
-    public void Legends_name_only_labels_the_query_keeps()
+    [Theory]
+    [MemberData(nameof(Dashboards))]
+    public void Legends_name_only_labels_the_query_keeps(string path, string[] filters)
     {
-        foreach (var target in Targets(Dashboard))
+        _ = filters;
+        using var dashboard = LoadDashboard(path);
+        foreach (var target in Targets(dashboard))
         {
             var legendLabels = Regex.Matches(target.Legend, @"\{\{\s*(\w+)\s*\}\}").Select(m => m.Groups[1].Value).ToList();
             var grouping = Regex.Matches(target.Expr, @"\bby\s*\(([^)]*)\)").SelectMany(m => m.Groups[1].Value.Split(',').Select(s => s.Trim()));

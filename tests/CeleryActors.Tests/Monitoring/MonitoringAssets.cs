@@ -83,11 +83,12 @@ public static partial class MonitoringAssets
     public static string PathOf(string relative) => Path.Combine(RepoRoot, relative);
 
     public const string DashboardPath = "monitoring/grafana/dashboards/celery-workers.json";
+    public const string TasksDashboardPath = "monitoring/grafana/dashboards/celery-tasks-by-name.json";
     public const string PrometheusConfigPath = "monitoring/prometheus-hybrid.yml";
     public const string AlertRulesPath = "monitoring/alerts/celery-alerts.yml";
     public const string AlertRulesTestPath = "monitoring/alerts/celery-alerts.test.yml";
 
-    public static JsonDocument LoadDashboard() => JsonDocument.Parse(File.ReadAllText(PathOf(DashboardPath)));
+    public static JsonDocument LoadDashboard(string path = DashboardPath) => JsonDocument.Parse(File.ReadAllText(PathOf(path)));
 
     /// <summary>One query of a dashboard panel.</summary>
     public sealed record PanelTarget(int PanelId, string PanelTitle, string RefId, string Expr, string Legend, JsonElement Datasource);
@@ -120,6 +121,7 @@ public static partial class MonitoringAssets
     public static string ExpandGrafanaMacros(string expr) => expr
         .Replace("$queue", ".*").Replace("${queue}", ".*")
         .Replace("$worker", ".*").Replace("${worker}", ".*")
+        .Replace("$task_name", ".*").Replace("${task_name}", ".*")
         .Replace("$__rate_interval", "1m").Replace("$__interval", "15s").Replace("$__range", "5m");
 
     private static readonly HashSet<string> Keywords =
