@@ -62,6 +62,8 @@ public static class CeleryLoadRun
         var misses = LoadRunNode.Sum(text, "celery_task_memory_misses_total");
         var rejected = LoadRunNode.Sum(text, "celery_messages_rejected_total{");
         var up = LoadRunNode.Sum(text, "celery_worker_up{");
+        var dropped = LoadRunNode.Sum(text, "celery_redis_pubsub_dropped_total{");
+        var resubscribed = LoadRunNode.Sum(text, "celery_broker_resubscriptions_total");
 
         var scrapes = new List<double>();
         for (var i = 0; i < 50; i++)
@@ -75,7 +77,8 @@ public static class CeleryLoadRun
 
         Console.WriteLine($"published in {publishSeconds:F2} s = {events / publishSeconds:N0} events/s");
         Console.WriteLine($"node counted {succeeded:N0} of {tasks:N0} tasks in {totalSeconds:F2} s = {events * (succeeded / tasks) / totalSeconds:N0} events/s");
-        Console.WriteLine($"counters: started {started:N0}, succeeded {succeeded:N0}, lost {lost:N0}, memory misses {misses:N0}, rejected {rejected:N0}, workers up {up:N0}");
+        Console.WriteLine($"counters: started {started:N0}, succeeded {succeeded:N0}, lost {lost:N0}, memory misses {misses:N0}, rejected {rejected:N0}, workers up {up:N0}; " +
+                          $"messages dropped by the node's buffer {dropped:N0}, broker resubscriptions {resubscribed:N0}");
         Console.WriteLine("node RSS (MiB) over time: " + memory);
         Console.WriteLine($"scrape of /metrics: p50 {scrapes[25]:F1} ms, p99 {scrapes[49]:F1} ms (max of 50), min {scrapes[0]:F1} ms");
         var exact = started == tasks && succeeded == tasks && lost == 0 && misses == 0 && rejected == 0 && up == Workers;
