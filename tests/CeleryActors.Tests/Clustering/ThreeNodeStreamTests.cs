@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
 using System.Text.Json;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Fixtures;
@@ -49,22 +47,13 @@ public class ThreeNodeStreamTests(ITestOutputHelper output)
             await Eventually.Holds(async () =>
             {
                 foreach (var node in new[] { a, b, c })
-                    Assert.Equal(3, (await Json(node, "/health/ready")).GetProperty("up_members").GetInt32());
+                    Assert.Equal(3, (await node.GetJsonAsync("/health/ready")).GetProperty("up_members").GetInt32());
             }, Within);
 
             using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
             var publisher = client.GetSubscriber();
             var db = client.GetDatabase();
-            var assignments = new ConcurrentQueue<(string TaskId, int Attempt)>();
-            var status = RedisChannel.Literal("task-status");
-            (await publisher.SubscribeAsync(RedisChannel.Literal("worker:" + Worker))).OnMessage(m =>
-            {
-                using var doc = JsonDocument.Parse((string)m.Message!);
-                var id = doc.RootElement.GetProperty("task_id").GetString()!;
-                assignments.Enqueue((id, doc.RootElement.GetProperty("attempt").GetInt32()));
-                publisher.Publish(status, $$"""{"task_id":"{{id}}","worker":"{{Worker}}","status":"received"}""", CommandFlags.FireAndForget);
-                publisher.Publish(status, $$"""{"task_id":"{{id}}","worker":"{{Worker}}","status":"succeeded","runtime":0.01}""", CommandFlags.FireAndForget);
-            });
+            var assignments = await SimulatedWorker.StartAsync(publisher, Worker);
             var register = $$"""{"type":"register","worker":"{{Worker}}","queues":{{JsonSerializer.Serialize(Queues)}},"pool_size":500}""";
             await Eventually.Holds(async () =>
             {
@@ -109,7 +98,7 @@ public class ThreeNodeStreamTests(ITestOutputHelper output)
 
             await Eventually.Holds(async () =>
             {
-                var stats = (await Json(a, "/api/queues")).GetProperty("queues").EnumerateArray()
+                var stats = (await a.GetJsonAsync("/api/queues")).GetProperty("queues").EnumerateArray()
                     .Where(q => Queues.Contains(q.GetProperty("queue").GetString())).ToList();
                 Assert.Equal(((long)Total, (long)Total), (stats.Sum(q => q.GetProperty("accepted").GetInt64()),
                     stats.Sum(q => q.GetProperty("succeeded").GetInt64())));
@@ -129,13 +118,5 @@ public class ThreeNodeStreamTests(ITestOutputHelper output)
         {
             await b.DisposeAsync();
         }
-    }
-
-    private static async Task<JsonElement> Json(HostNodeProcess node, string path)
-    {
-        using var response = await node.Http.GetAsync(path);
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {body}");
-        return body;
     }
 }

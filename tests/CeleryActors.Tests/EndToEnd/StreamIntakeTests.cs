@@ -26,21 +26,8 @@ public class StreamIntakeTests(ITestOutputHelper output)
         ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
     };
 
-    /// <summary>A worker on Redis that finishes each assignment at once, recording (task id, attempt).</summary>
-    private static async Task<ConcurrentQueue<(string TaskId, int Attempt)>> StartWorker(ISubscriber redis, string[] queues)
-    {
-        var assignments = new ConcurrentQueue<(string, int)>();
-        var status = RedisChannel.Literal("task-status");
-        (await redis.SubscribeAsync(RedisChannel.Literal("worker:" + Worker))).OnMessage(m =>
-        {
-            using var doc = JsonDocument.Parse((string)m.Message!);
-            var id = doc.RootElement.GetProperty("task_id").GetString()!;
-            assignments.Enqueue((id, doc.RootElement.GetProperty("attempt").GetInt32()));
-            redis.Publish(status, $$"""{"task_id":"{{id}}","worker":"{{Worker}}","status":"received"}""", CommandFlags.FireAndForget);
-            redis.Publish(status, $$"""{"task_id":"{{id}}","worker":"{{Worker}}","status":"succeeded","runtime":0.01}""", CommandFlags.FireAndForget);
-        });
-        return assignments;
-    }
+    private static Task<ConcurrentQueue<(string TaskId, int Attempt)>> StartWorker(ISubscriber redis) =>
+        SimulatedWorker.StartAsync(redis, Worker);
 
     private static Task Register(ISubscriber redis, HostNodeProcess node, string[] queues) => Eventually.Holds(async () =>
     {
@@ -65,7 +52,7 @@ public class StreamIntakeTests(ITestOutputHelper output)
         using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = client.GetDatabase();
         string[] queues = ["sa", "sb"];
-        var assignments = await StartWorker(client.GetSubscriber(), queues);
+        var assignments = await StartWorker(client.GetSubscriber());
         await Register(client.GetSubscriber(), node, queues);
 
         // 1,000 per queue; a third carry no task_id, and the entry id names them: identical payloads, two tasks.
@@ -103,7 +90,7 @@ public class StreamIntakeTests(ITestOutputHelper output)
         using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var db = client.GetDatabase();
         string[] queues = ["k0", "k1", "k2", "k3"];
-        var assignments = await StartWorker(client.GetSubscriber(), queues);
+        var assignments = await StartWorker(client.GetSubscriber());
 
         const int total = 8_000;
         var added = 0;
@@ -163,7 +150,7 @@ public class StreamIntakeTests(ITestOutputHelper output)
         using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",connectRetry=20");
         var db = client.GetDatabase();
         string[] queues = ["r0", "r1"];
-        var assignments = await StartWorker(client.GetSubscriber(), queues);
+        var assignments = await StartWorker(client.GetSubscriber());
         await Register(client.GetSubscriber(), node, queues);
 
         // About 2,000 tasks/s; only those whose XADD returned an id count as published.

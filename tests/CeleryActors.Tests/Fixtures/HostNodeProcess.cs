@@ -130,6 +130,15 @@ public sealed class HostNodeProcess : IAsyncDisposable
         return Support.PrometheusText.Parse(text);
     }
 
+    /// <summary>GETs <paramref name="path"/> and parses its JSON body; fails unless the answer is 200.</summary>
+    public async Task<System.Text.Json.JsonElement> GetJsonAsync(string path)
+    {
+        using var response = await Http.GetAsync(path);
+        var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        Xunit.Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {body}");
+        return body;
+    }
+
     /// <summary>Waits for the process to exit by itself and returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
