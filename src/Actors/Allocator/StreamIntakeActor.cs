@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Subscription;
@@ -29,7 +30,8 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private readonly IDatabase _database;
     private readonly AllocatorSettings _settings;
     private readonly IActorRef _queues;
-    private readonly IActorRef _metrics;
+    private readonly IActorRef _recorder;
+    private readonly CeleryMetrics _metrics;
     private readonly string _consumer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
@@ -43,12 +45,15 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     /// <param name="redis">The node's shared connection.</param>
     /// <param name="settings">Channels, limits and the stream timings.</param>
     /// <param name="queues">The queue region.</param>
-    /// <param name="metrics">The metrics recorder, which counts rejected entries.</param>
-    public StreamIntakeActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef metrics)
+    /// <param name="recorder">The metrics recorder, which counts rejected entries.</param>
+    /// <param name="metrics">The node's metrics, for <c>celery_task_stream_length</c>.</param>
+    public StreamIntakeActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef recorder,
+        CeleryMetrics metrics)
     {
         _database = redis.GetDatabase();
         _settings = settings;
         _queues = queues;
+        _recorder = recorder;
         _metrics = metrics;
         // One consumer per node incarnation: a restarted node does not inherit a dead one's pending entries by
         // name; they are claimed like any other node's.
@@ -57,8 +62,9 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef metrics) =>
-        Akka.Actor.Props.Create(() => new StreamIntakeActor(redis, settings, queues, metrics));
+    public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef recorder,
+        CeleryMetrics metrics) =>
+        Akka.Actor.Props.Create(() => new StreamIntakeActor(redis, settings, queues, recorder, metrics));
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
@@ -73,7 +79,12 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     }
 
     /// <inheritdoc />
-    protected override void PostStop() => FlushAcks();
+    protected override void PostStop()
+    {
+        FlushAcks();
+        // Whichever node reads on shows the lengths; a frozen copy here would win every max by (queue).
+        foreach (var stream in _streams) _metrics.StreamLength.RemoveLabelled(_metrics.Queue(_settings.Channels.QueueOf(stream)));
+    }
 
     private void Waiting()
     {
@@ -114,10 +125,12 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
-        Receive<Discover>(_ => FindStreams().PipeTo(Self, success: s => new Discovered(s),
+        Receive<Discover>(_ => FindStreams().PipeTo(Self, success: s => s,
             failure: e => new RedisFailed("looking for task streams", e)));
         Receive<Discovered>(found =>
         {
+            foreach (var (stream, length) in found.Streams.Zip(found.Lengths))
+                _metrics.StreamLength.WithLabels(_metrics.Queue(_settings.Channels.QueueOf(stream))).Set(length);
             foreach (var stream in found.Streams.Where(s => !_streams.Contains(s)))
                 _database.StreamCreateConsumerGroupAsync(stream, AllocatorSettings.StreamGroup, "0-0", createStream: false)
                     .PipeTo(Self, success: _ => new GroupReady(stream), failure: e => e.Message.Contains("BUSYGROUP", StringComparison.Ordinal)
@@ -216,7 +229,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     // A bad entry is counted and logged like a bad publication, then acknowledged: it would never get better.
     private void Reject(string stream, string id, RejectionReason reason, string detail)
     {
-        _metrics.Tell(new MessageRejected(ChannelKind.Tasks, stream, reason, detail));
+        _recorder.Tell(new MessageRejected(ChannelKind.Tasks, stream, reason, detail));
         if (_rejectionLog.TryAcquire(out var suppressed))
             _log.Warning("Rejected entry {0} of the task stream {1}: {2} ({3}){4}", id, stream, reason, detail,
                 suppressed > 0 ? $"; {suppressed} more rejections not logged" : "");
@@ -252,7 +265,8 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
                 suppressed > 0 ? $" ({suppressed} more failures not logged)" : "");
     }
 
-    private async Task<string[]> FindStreams()
+    // The streams and their lengths (entries not acknowledged yet, since acknowledged ones are deleted).
+    private async Task<Discovered> FindStreams()
     {
         var found = new List<string>();
         long cursor = 0;
@@ -264,7 +278,8 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
             cursor = (long)reply[0];
             found.AddRange(((RedisResult[])reply[1]!).Select(k => (string)k!));
         } while (cursor != 0);
-        return found.ToArray();
+        var lengths = await Task.WhenAll(found.Select(s => _database.StreamLengthAsync(s)));
+        return new Discovered(found.ToArray(), lengths);
     }
 
     private async Task<StreamEntry[]> ClaimIdle(string stream)
@@ -288,7 +303,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         public static readonly Discover Instance = new();
     }
 
-    private sealed record Discovered(string[] Streams) : INoSerializationVerificationNeeded;
+    private sealed record Discovered(string[] Streams, long[] Lengths) : INoSerializationVerificationNeeded;
 
     private sealed record RedisFailed(string What, Exception Cause) : INoSerializationVerificationNeeded;
 

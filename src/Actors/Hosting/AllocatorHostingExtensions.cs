@@ -60,7 +60,8 @@ public static class AllocatorHostingExtensions
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
                 var intake = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
-                    StreamIntakeActor.Props(redis, settings, queues, registry.Get<MetricsRecorderActor>()),
+                    StreamIntakeActor.Props(redis, settings, queues, registry.Get<MetricsRecorderActor>(),
+                        resolver.GetService<CeleryMetrics>()),
                     "stream-intake"), "stream-intake");
                 registry.Register<StreamIntakeActor>(intake);
                 WakeKnownEntities(redis, settings, queues, workers);

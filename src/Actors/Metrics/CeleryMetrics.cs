@@ -137,6 +137,9 @@ public sealed class CeleryMetrics
         // --- Allocator: the project's own allocator families, kept in one block. ---
         TaskRequeued = BoundedCounter("celery_task_requeued_total",
             "Allocated tasks returned to their queue (ack timeout, worker offline or gone).", Labels("queue"));
+        StreamLength = BoundedGauge("celery_task_stream_length",
+            "Entries in an allocator queue's task stream (the durable intake) not acknowledged yet: waiting to be read, " +
+            "or read and not stored yet.", GaugeLabels("queue"));
         TaskDuplicates = BoundedCounter("celery_task_duplicates_total",
             "Task publications ignored because their task id was pending, allocated or finished.", Labels("queue"));
         TaskReportsIgnored = factory.CreateCounter("celery_task_reports_ignored_total",
@@ -272,6 +275,9 @@ public sealed class CeleryMetrics
 
     /// <summary><c>celery_task_requeued_total{queue}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskRequeued { get; }
+
+    /// <summary><c>celery_task_stream_length{queue}</c>, set by every node once a second.</summary>
+    public BoundedFamily<Gauge.Child> StreamLength { get; }
 
     /// <summary><c>celery_task_duplicates_total{queue}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskDuplicates { get; }

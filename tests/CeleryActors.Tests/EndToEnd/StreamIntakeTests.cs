@@ -193,4 +193,38 @@ public class StreamIntakeTests(ITestOutputHelper output)
         output.WriteLine($"{stored.Count} tasks stored by XADD, {assignments.Count} assignments");
         Assert.Equal(0, assignments.Where(a => a.Attempt == 1).GroupBy(a => a.TaskId).Count(g => g.Count() > 1));
     }
+
+    [Fact]
+    public async Task A_full_queue_leaves_its_streamed_tasks_in_the_stream_and_takes_them_once_there_is_room()
+    {
+        await using var redis = await RedisServerProcess.StartAsync();
+        await using var node = await HostNodeProcess.StartAsync(new Dictionary<string, string>(Settings(redis))
+        {
+            ["ALLOCATOR_MAX_PENDING"] = "5",
+        });
+        using var client = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = client.GetDatabase();
+        for (var i = 0; i < 20; i++)
+            await db.StreamAddAsync("tasks:full", "payload", $$"""{"task_name":"waits","task_id":"f{{i}}"}""");
+
+        // Five fit; the other fifteen are refused and stay in Redis, where the stream's length shows them.
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(15, m.Value("celery_task_stream_length", ("queue", "full")));
+            Assert.Equal((5L, 0L, 0L), await Totals(node, ["full"]));
+        }, Within);
+        Assert.Equal(15, await db.StreamLengthAsync("tasks:full"));
+
+        // A worker makes room: the refused entries are claimed again and taken, each once.
+        var assignments = await StartWorker(client.GetSubscriber());
+        await Register(client.GetSubscriber(), node, ["full"]);
+        await Eventually.Holds(async () =>
+        {
+            Assert.Equal((20L, 20L), ((await Totals(node, ["full"])).Accepted, (await Totals(node, ["full"])).Succeeded));
+            Assert.Equal(0, await db.StreamLengthAsync("tasks:full"));
+            Assert.Equal(0, (await node.ScrapeAsync()).Value("celery_task_stream_length", ("queue", "full")));
+        }, Within);
+        Assert.Equal(20, assignments.Select(a => a.TaskId).Distinct().Count());
+    }
 }

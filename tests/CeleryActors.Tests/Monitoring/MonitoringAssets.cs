@@ -65,6 +65,7 @@ public static partial class MonitoringAssets
         new("celery_task_requeued_total", "counter", "queue"),
         new("celery_task_duplicates_total", "counter", "queue"),
         new("celery_task_reports_ignored_total", "counter", "reason"),
+        new("celery_task_stream_length", "gauge", "queue"),
     ];
 
     /// <summary>Series name → family, for every name PromQL may select.</summary>
