@@ -215,8 +215,11 @@ def _json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def _check_published_at(value: Optional[float]) -> Optional[float]:
-    return None if value is None else float(_check_number(value, "published_at"))
+def _stamped(message: Dict[str, Any], published_at: Optional[float]) -> Dict[str, Any]:
+    """``message`` with its ``published_at`` (checked), when there is one."""
+    if published_at is not None:
+        message["published_at"] = float(_check_number(published_at, "published_at"))
+    return message
 
 
 def exception_name(exception: Any) -> str:
@@ -276,9 +279,7 @@ def task_message(
     checked = _check_capabilities(requires, "requires")
     if checked:
         message["requires"] = checked
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def register_message(
@@ -302,9 +303,7 @@ def register_message(
         message["capabilities"] = checked
     if instance is not None:
         message["instance"] = check_name(instance, "instance")
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def heartbeat_message(
@@ -315,17 +314,13 @@ def heartbeat_message(
     message: Dict[str, Any] = {"type": "heartbeat", "worker": check_name(worker, "worker")}
     if running is not None:
         message["running"] = _check_names(running, "running", allow_empty=True, max_count=MAX_RUNNING)
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def unregister_message(worker: str, published_at: Optional[float] = None) -> Dict[str, Any]:
     """An ``unregister`` for ``P + workers:control``: what the worker holds goes back to its queues."""
     message: Dict[str, Any] = {"type": "unregister", "worker": check_name(worker, "worker")}
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def task_status_message(
@@ -358,9 +353,7 @@ def task_status_message(
         if status != "failed":
             raise ValueError(f"exception goes with failed, not {status}")
         message["exception"] = exception_name(exception)
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def task_execution_message(
@@ -388,9 +381,7 @@ def task_execution_message(
         message["exception"] = exception_name(exception)
     elif exception is not None:
         raise ValueError("exception goes with status 'failure'")
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def queue_length_message(queue: str, length: int, published_at: Optional[float] = None) -> Dict[str, Any]:
@@ -400,9 +391,7 @@ def queue_length_message(queue: str, length: int, published_at: Optional[float] 
         "queue": check_name(queue, "queue"),
         "length": _check_int(length, "length", 0, _MAX_INT64),
     }
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 def pubsub_message_message(
@@ -416,9 +405,7 @@ def pubsub_message_message(
         "message_type": check_name(message_type, "message_type"),
         "latency": _check_number(latency, "latency", minimum=0),
     }
-    if published_at is not None:
-        message["published_at"] = _check_published_at(published_at)
-    return message
+    return _stamped(message, published_at)
 
 
 # ---------------------------------------------------------------------------------------------------------
