@@ -169,28 +169,29 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             case CeleryTaskEventType.Sent:
             {
-                _tasks.Remember(e.TaskId, e.Name, e.Queue, now, e.Timestamp, e.Eta);
+                var remembered = _tasks.Remember(e.TaskId, e.Name, e.Queue, now, e.Timestamp, e.Eta);
                 if (e.Queue is not null) Discovered(e.Queue);
-                var (name, queue) = Labels(e, now);
+                var (name, queue) = Labels(e, remembered);
                 _metrics.TaskSent.WithLabels(name, queue).Inc();
                 _metrics.StartAtZero(name, queue);
                 break;
             }
             case CeleryTaskEventType.Received:
             {
-                _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
-                var (name, queue) = Labels(e, now);
+                var remembered = _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
+                var (name, queue) = Labels(e, remembered);
                 _metrics.TaskReceived.WithLabels(name, queue).Inc();
                 _metrics.StartAtZero(name, queue);
                 break;
             }
             case CeleryTaskEventType.Started:
             {
-                var (name, queue) = Labels(e, now);
+                var remembered = _tasks.Recall(e.TaskId, now);
+                var (name, queue) = Labels(e, remembered);
                 _metrics.TaskStarted.WithLabels(name, queue).Inc();
                 _workers[e.Hostname].StartedSeen++;
-                if (QueueWait(e, now) is { } wait) _recorder.Tell(new ObserveQueueWait(name, queue, wait));
-                _tasks.Started(e.TaskId);
+                if (QueueWait(e, remembered) is { } wait) _recorder.Tell(new ObserveQueueWait(name, queue, wait));
+                if (remembered?.QueuedAt is not null) _tasks.Started(e.TaskId);
                 break;
             }
             case CeleryTaskEventType.Succeeded:
@@ -229,17 +230,18 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     // From when the task was queued (sent, else received) to its start, less the time it was not due yet. Sent is the
     // producer's clock and started the worker's: a start before the queueing is a clock apart, not a wait. A start a
     // moment before its ETA is the worker's timer firing early: no wait.
-    private double? QueueWait(CeleryTaskEvent started, double now)
+    private static double? QueueWait(CeleryTaskEvent started, RememberedTask? task)
     {
-        if (_tasks.Recall(started.TaskId, now) is not { QueuedAt: > 0 and var queuedAt } task || started.Timestamp < queuedAt) return null;
+        if (task is not { QueuedAt: > 0 and var queuedAt } || started.Timestamp < queuedAt) return null;
         var wait = Math.Max(0, started.Timestamp - Math.Max(queuedAt, task.Eta ?? 0));
         return WireLimits.Duration("queue wait", wait) is null ? wait : null;
     }
 
     /// <summary>The bounded task_name and queue labels of an event that may not carry them.</summary>
-    private (string Name, string Queue) Labels(CeleryTaskEvent e, double now)
+    private (string Name, string Queue) Labels(CeleryTaskEvent e, double now) => Labels(e, _tasks.Recall(e.TaskId, now));
+
+    private (string Name, string Queue) Labels(CeleryTaskEvent e, RememberedTask? remembered)
     {
-        var remembered = _tasks.Recall(e.TaskId, now);
         var name = e.Name ?? remembered?.Name;
         var queue = e.Queue ?? remembered?.Queue ?? OnlyQueueOf(e.Hostname);
         if (name is null || queue is null) _metrics.TaskMemoryMisses.Inc();

@@ -24,22 +24,26 @@ public sealed class TaskMemory(int capacity, TimeSpan maxAge)
     public int Count => _index.Count;
 
     /// <summary>Records (or completes) what is known of <paramref name="taskId"/>: later non-null names and queues
-    /// win; the first time it was queued stays (a task is sent before it is received).</summary>
-    public void Remember(string taskId, string? name, string? queue, double now, double? queuedAt = null, double? eta = null)
+    /// win; the first time it was queued stays (a task is sent before it is received). Returns what is known now.</summary>
+    public RememberedTask Remember(string taskId, string? name, string? queue, double now, double? queuedAt = null,
+        double? eta = null)
     {
+        RememberedTask task;
         if (_index.TryGetValue(taskId, out var node))
         {
             var old = node.Value.Task;
             _order.Remove(node);
-            node.Value = (taskId, new RememberedTask(name ?? old.Name, queue ?? old.Queue, now, old.QueuedAt ?? queuedAt,
-                eta ?? old.Eta));
+            task = new RememberedTask(name ?? old.Name, queue ?? old.Queue, now, old.QueuedAt ?? queuedAt, eta ?? old.Eta);
+            node.Value = (taskId, task);
             _order.AddLast(node);
         }
         else
         {
-            _index[taskId] = _order.AddLast((taskId, new RememberedTask(name, queue, now, queuedAt, eta)));
+            task = new RememberedTask(name, queue, now, queuedAt, eta);
+            _index[taskId] = _order.AddLast((taskId, task));
         }
         Trim(now);
+        return task;
     }
 
     /// <summary>The task started: a retry is queued anew, and its wait counts from its own <c>task-received</c>.</summary>
