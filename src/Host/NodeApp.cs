@@ -23,7 +23,7 @@ public static class NodeApp
 {
     /// <summary>Builds the node's web application around an open Redis connection.</summary>
     internal static WebApplication Build(NodeOptions options, IConfiguration configuration,
-        IConnectionMultiplexer redis, RedisUrl redisUrl, NodeRunner.BrokerConnection broker)
+        IConnectionMultiplexer redis, RedisUrl redisUrl, IReadOnlyList<CeleryBrokerConnection> brokers)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.AddConfiguration(configuration);
@@ -32,12 +32,12 @@ public static class NodeApp
         builder.Logging.AddConsole(c => c.FormatterName = EscapingConsoleFormatter.FormatterName)
             .AddConsoleFormatter<EscapingConsoleFormatter, ConsoleFormatterOptions>(c => c.TimestampFormat = "HH:mm:ss.fff ");
 
-        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues, options.Metrics.MaxSeries);
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), options.Metrics.MaxLabelValues, options.Metrics.MaxSeries,
+            byBroker: CeleryMonitoring.ByBroker(options));
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(redisUrl);
         builder.Services.AddSingleton(new MessageOwnership());
-        if (broker.Connection is { } celery) builder.Services.AddSingleton(celery);
         var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
             options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
             TimeSpan.FromSeconds(options.Allocator.WorkerTimeout))
@@ -48,7 +48,7 @@ public static class NodeApp
         };
         builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
-            akka => ConfigureAkka(akka, options, redis, allocator, broker.Connection?.Url));
+            akka => ConfigureAkka(akka, options, redis, allocator, brokers));
 
         var app = builder.Build();
         app.UseBearerTokens(options.Metrics.ApiToken, options.Metrics.Token);
@@ -57,7 +57,7 @@ public static class NodeApp
     }
 
     private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, IConnectionMultiplexer redis,
-        AllocatorSettings allocator, RedisUrl? celeryBroker)
+        AllocatorSettings allocator, IReadOnlyList<CeleryBrokerConnection> brokers)
     {
         SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
         akka.AddCeleryActorsDefaults()
@@ -80,7 +80,7 @@ public static class NodeApp
             .WithRedisPersistence(redis)
             .AddAllocator(allocator)
             .AddClientGateway();
-        if (celeryBroker is not null) akka.AddCeleryMonitor(CelerySettings(options, celeryBroker));
+        if (brokers.Count > 0) akka.AddCeleryMonitor(brokers);
         if (seeds.Count == 0)
         {
             // No seeds: the node is its own seed. Joining its own address works with CLUSTER_PORT=0 too, where
@@ -91,18 +91,6 @@ public static class NodeApp
                 cluster.Join(cluster.SelfAddress);
             });
         }
-    }
-
-    private static CeleryMonitorSettings CelerySettings(NodeOptions options, RedisUrl broker)
-    {
-        var celery = options.Celery;
-        return new CeleryMonitorSettings(broker, celery.KeyPrefix,
-            NodeOptionsValidator.TryUnescape(celery.Separator, out var separator) ? separator : null,
-            celery.Queues.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            TimeSpan.FromSeconds(celery.WorkerTimeout), TimeSpan.FromSeconds(celery.OfflineSeriesTtl),
-            TimeSpan.FromSeconds(options.Metrics.RefreshInterval), TimeSpan.FromSeconds(celery.InspectInterval),
-            TimeSpan.FromSeconds(celery.InspectTimeout), celery.TaskMemorySize, TimeSpan.FromSeconds(celery.TaskMemoryAge),
-            options.Redis.MaxPayloadBytes) { MaxBufferedBytes = options.Redis.MaxBufferedBytes };
     }
 
     private static string FormatHost(string host) =>

@@ -10,19 +10,34 @@ namespace CeleryActors.Host;
 /// system until the process is asked to stop.</summary>
 public static class NodeRunner
 {
-    /// <summary>The connection to the Celery broker, when <c>CELERY_BROKER_URL</c> is set.</summary>
-    private static async Task<BrokerConnection> ConnectBrokerAsync(NodeOptions options)
+    /// <summary>The connections to the Celery brokers: the one of <c>CELERY_BROKER_URL</c>, each of
+    /// <c>CELERY_BROKERS</c>, or none.</summary>
+    private static async Task<BrokerConnections> ConnectBrokersAsync(NodeOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.Celery.BrokerUrl)) return new BrokerConnection(null);
-        var url = RedisUrl.Parse(options.Celery.BrokerUrl);
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
-        return new BrokerConnection(new CeleryBrokerConnection(multiplexer, url));
+        var connections = new BrokerConnections([]);
+        try
+        {
+            foreach (var (name, url) in CeleryMonitoring.Brokers(options))
+            {
+                var multiplexer = await ConnectionMultiplexer.ConnectAsync(url.ToConfigurationOptions());
+                connections.All.Add(new CeleryBrokerConnection(multiplexer, CeleryMonitoring.Settings(options, url, name)));
+            }
+            return connections;
+        }
+        catch
+        {
+            await connections.DisposeAsync();
+            throw;
+        }
     }
 
-    /// <summary>Disposes the broker connection, if any, with the node.</summary>
-    internal sealed record BrokerConnection(CeleryBrokerConnection? Connection) : IAsyncDisposable
+    /// <summary>Disposes the broker connections with the node.</summary>
+    internal sealed record BrokerConnections(List<CeleryBrokerConnection> All) : IAsyncDisposable
     {
-        public ValueTask DisposeAsync() => Connection?.Multiplexer.DisposeAsync() ?? ValueTask.CompletedTask;
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var broker in All) await broker.Multiplexer.DisposeAsync();
+        }
     }
 
     /// <summary>Runs the node with validated <paramref name="options"/>; returns the exit code.</summary>
@@ -82,8 +97,8 @@ public static class NodeRunner
                 }
                 foreach (var warning in warnings) Console.WriteLine($"celery-actors: warning (REDIS_URL): {warning}");
             }
-            await using var broker = await ConnectBrokerAsync(options);
-            var app = NodeApp.Build(options, configuration, redis, url, broker);
+            await using var brokers = await ConnectBrokersAsync(options);
+            var app = NodeApp.Build(options, configuration, redis, url, brokers.All);
             await app.RunAsync();
             return ExitCodes.Ok;
         }

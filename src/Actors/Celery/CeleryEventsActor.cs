@@ -24,7 +24,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private const string SweepTimer = "sweep";
     private readonly IConnectionMultiplexer _broker;
     private readonly CeleryMonitorSettings _settings;
-    private readonly CeleryMetrics _metrics;
+    private readonly CeleryBrokerMetrics _metrics;
     private readonly IActorRef _queueWatcher;
     private readonly IActorRef _recorder;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -42,10 +42,10 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     /// <summary>Creates the actor.</summary>
     /// <param name="broker">The connection to the Celery broker; not owned.</param>
     /// <param name="settings">Monitoring settings.</param>
-    /// <param name="metrics">The node's metrics.</param>
+    /// <param name="metrics">The broker's view of the node's metrics.</param>
     /// <param name="queueWatcher">Told of queues seen in events.</param>
     /// <param name="recorder">The metrics recorder: counts each pub/sub message and observes its latency.</param>
-    public CeleryEventsActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+    public CeleryEventsActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
         IActorRef queueWatcher, IActorRef recorder)
     {
         _recorder = recorder;
@@ -54,7 +54,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         _metrics = metrics;
         _queueWatcher = queueWatcher;
         _tasks = new TaskMemory(settings.TaskMemorySize, settings.TaskMemoryAge);
-        _budget = new PubSubBudget(PubSubMessagesDropped.Celery, settings.MaxBufferedBytes);
+        _budget = new PubSubBudget(PubSubMessagesDropped.Celery, settings.MaxBufferedBytes, settings.BrokerName);
         Subscribing();
     }
 
@@ -62,7 +62,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
         IActorRef queueWatcher, IActorRef recorder) =>
         Akka.Actor.Props.Create(() => new CeleryEventsActor(broker, settings, metrics, queueWatcher, recorder));
 
@@ -89,11 +89,11 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         Receive<Sweep>(_ => { });
         Receive<PubSubFeed.Established>(m =>
         {
-            _log.Info("Subscribed to Celery events on {0} ({1})", _settings.Broker, m.Channel);
+            _log.Info("Subscribed to Celery events on {0} ({1})", _settings.Describe(), m.Channel);
             Become(Listening);
         });
         Receive<PubSubFeed.Failed>(m => throw new RedisSubscriptionException(
-            $"Could not subscribe to Celery events ({m.Channel}) on {_settings.Broker}", m.Cause));
+            $"Could not subscribe to Celery events ({m.Channel}) on {_settings.Describe()}", m.Cause));
         Receive<PubSubFeed.Interrupted>(_ => { });
         Receive<PubSubFeed.Restored>(_ => { });
     }
@@ -119,7 +119,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         Receive<PubSubFeed.Restored>(_ =>
         {
             _log.Info("Connection to the Celery broker restored; event subscription re-established");
-            _metrics.BrokerResubscriptions.Inc();
+            _metrics.CountResubscription();
             // The outage was ours, not the workers': their silence is timed from now.
             var now = Now;
             foreach (var state in _workers.Values.Where(w => w.Online)) state.LastSeen = now;
@@ -143,14 +143,15 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             Reject(message.Channel, RejectionReason.TooLarge,
                 $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
-            _recorder.Tell(new PubSubMessageHandled(message.Channel, RedisSubscriptionActor.RejectedMessageType, null));
+            _recorder.Tell(new PubSubMessageHandled(message.Channel, RedisSubscriptionActor.RejectedMessageType, null,
+                _metrics.Broker));
             return;
         }
         var batch = CeleryEventParser.Parse(message.Payload.Span);
         foreach (var (reason, detail) in batch.Rejections) Reject(message.Channel, reason, detail);
         var accepted = batch.Events.Count > 0 || batch.Rejections.Count == 0;
         _recorder.Tell(new PubSubMessageHandled(message.Channel,
-            accepted ? routingKey : RedisSubscriptionActor.RejectedMessageType, Latency(batch)));
+            accepted ? routingKey : RedisSubscriptionActor.RejectedMessageType, Latency(batch), _metrics.Broker));
         foreach (var e in batch.Events)
         {
             switch (e)
@@ -165,65 +166,37 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     {
         var now = Now;
         if (e.Type != CeleryTaskEventType.Sent) Seen(e.Hostname, now);
+        RememberedTask? remembered;
         switch (e.Type)
         {
             case CeleryTaskEventType.Sent:
-            {
-                var remembered = _tasks.Remember(e.TaskId, e.Name, e.Queue, now, e.Timestamp, e.Eta);
+                remembered = _tasks.Remember(e.TaskId, e.Name, e.Queue, now, e.Timestamp, e.Eta);
                 if (e.Queue is not null) Discovered(e.Queue);
-                var (name, queue) = Labels(e, remembered);
-                _metrics.TaskSent.WithLabels(name, queue).Inc();
-                _metrics.StartAtZero(name, queue);
                 break;
-            }
             case CeleryTaskEventType.Received:
-            {
-                var remembered = _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
-                var (name, queue) = Labels(e, remembered);
-                _metrics.TaskReceived.WithLabels(name, queue).Inc();
-                _metrics.StartAtZero(name, queue);
+                remembered = _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
                 break;
-            }
+            default:
+                remembered = _tasks.Recall(e.TaskId, now);
+                break;
+        }
+        var (name, queue) = Labels(e, remembered);
+        _metrics.CountTaskEvent(e.Type, name, queue, e.Exception);
+        switch (e.Type)
+        {
             case CeleryTaskEventType.Started:
-            {
-                var remembered = _tasks.Recall(e.TaskId, now);
-                var (name, queue) = Labels(e, remembered);
-                _metrics.TaskStarted.WithLabels(name, queue).Inc();
                 _workers[e.Hostname].StartedSeen++;
-                if (QueueWait(e, remembered) is { } wait) _recorder.Tell(new ObserveQueueWait(name, queue, wait));
+                if (QueueWait(e, remembered) is { } wait)
+                    _recorder.Tell(new ObserveQueueWait(name, queue, wait, _metrics.Broker));
                 if (remembered?.QueuedAt is not null) _tasks.Started(e.TaskId);
                 break;
-            }
-            case CeleryTaskEventType.Succeeded:
-            {
-                var (name, queue) = Labels(e, now);
-                _metrics.TaskSucceeded.WithLabels(name, queue).Inc();
-                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime));
+            case CeleryTaskEventType.Succeeded or CeleryTaskEventType.Failed:
+                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime, _metrics.Broker));
                 _tasks.Forget(e.TaskId);
                 break;
-            }
-            case CeleryTaskEventType.Failed:
-            {
-                var (name, queue) = Labels(e, now);
-                _metrics.TaskFailed.WithLabels(name, queue, _metrics.Bounded("exception", e.Exception ?? "unknown")).Inc();
-                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime));
+            case CeleryTaskEventType.Revoked or CeleryTaskEventType.Rejected:
                 _tasks.Forget(e.TaskId);
                 break;
-            }
-            case CeleryTaskEventType.Retried:
-            {
-                var (name, queue) = Labels(e, now);
-                _metrics.TaskRetried.WithLabels(name, queue).Inc();
-                break;
-            }
-            case CeleryTaskEventType.Revoked:
-            case CeleryTaskEventType.Rejected:
-            {
-                var (name, queue) = Labels(e, now);
-                (e.Type == CeleryTaskEventType.Revoked ? _metrics.TaskRevoked : _metrics.TaskRejected).WithLabels(name, queue).Inc();
-                _tasks.Forget(e.TaskId);
-                break;
-            }
         }
     }
 
@@ -237,15 +210,12 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         return WireLimits.Duration("queue wait", wait) is null ? wait : null;
     }
 
-    /// <summary>The bounded task_name and queue labels of an event that may not carry them.</summary>
-    private (string Name, string Queue) Labels(CeleryTaskEvent e, double now) => Labels(e, _tasks.Recall(e.TaskId, now));
-
     private (string Name, string Queue) Labels(CeleryTaskEvent e, RememberedTask? remembered)
     {
         var name = e.Name ?? remembered?.Name;
         var queue = e.Queue ?? remembered?.Queue ?? OnlyQueueOf(e.Hostname);
-        if (name is null || queue is null) _metrics.TaskMemoryMisses.Inc();
-        return (_metrics.Bounded("task_name", name ?? Unknown), _metrics.Queue(queue ?? Unknown));
+        if (name is null || queue is null) _metrics.CountTaskMemoryMiss();
+        return (_metrics.TaskName(name ?? Unknown), _metrics.Queue(queue ?? Unknown));
     }
 
     private string? OnlyQueueOf(string worker) =>
@@ -291,7 +261,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         var deficit = state.PreviousProcessed - baseCount - state.StartedSeen;
         if (deficit > state.LostCounted)
         {
-            _metrics.EventsLost.WithLabels(_metrics.Worker(worker)).Inc(deficit - state.LostCounted);
+            _metrics.CountLostEvents(worker, deficit - state.LostCounted);
             if (_lostEventsLog.TryAcquire(out var unlogged))
                 _log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost{2}",
                     worker, deficit - state.LostCounted, unlogged > 0 ? $" ({unlogged} such reports not logged)" : "");
@@ -319,7 +289,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         if (state.Online) return;
         state.Online = true;
         state.OfflineSince = null;
-        _metrics.WorkerUp.WithLabels(label).Set(1);
+        _metrics.WorkerOnline(label);
         _log.Info("Celery worker {0} is online", worker);
     }
 
@@ -327,10 +297,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     {
         state.Online = false;
         state.OfflineSince = now;
-        var label = _metrics.Worker(worker);
-        _metrics.WorkerUp.WithLabels(label).Set(0);
-        _metrics.WorkerActiveTasks.WithLabels(label).Set(0);
-        _metrics.WorkerReservedTasks.WithLabels(label).Set(0);
+        _metrics.WorkerOffline(_metrics.Worker(worker));
     }
 
     private void SweepWorkers()
@@ -365,7 +332,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
 
     private void Reject(string channel, RejectionReason reason, string detail)
     {
-        _metrics.CountRejection(ChannelKind.CeleryEvents, reason);
+        _metrics.CountRejection(reason);
         if (_rejectionLog.TryAcquire(out var suppressed))
             _log.Warning("Rejected a Celery event on {0}: {1} ({2}){3}", channel, reason, detail,
                 suppressed > 0 ? $"; {suppressed} more not logged" : "");

@@ -21,7 +21,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
     private static readonly string[] Methods = ["stats", "active", "reserved", "active_queues"];
     private readonly IConnectionMultiplexer _broker;
     private readonly CeleryMonitorSettings _settings;
-    private readonly CeleryMetrics _metrics;
+    private readonly CeleryBrokerMetrics _metrics;
     private readonly IActorRef _events;
     private readonly IActorRef _queueWatcher;
     private readonly CeleryRemoteControl _remote;
@@ -30,7 +30,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
     private string? _separator;
 
     /// <summary>Creates the actor.</summary>
-    public CeleryInspectorActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+    public CeleryInspectorActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
         IActorRef events, IActorRef queueWatcher)
     {
         _broker = broker;
@@ -47,7 +47,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics,
+    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
         IActorRef events, IActorRef queueWatcher) =>
         Akka.Actor.Props.Create(() => new CeleryInspectorActor(broker, settings, metrics, events, queueWatcher));
 
@@ -105,7 +105,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
         foreach (var method in Methods)
             foreach (var worker in _lastResponders.Where(w => workers.Contains(w) && !replies[method].ContainsKey(w)))
             {
-                _metrics.RemoteControlMissingReplies.WithLabels(method).Inc();
+                _metrics.CountMissingReply(method);
                 _log.Debug("Worker {0} did not answer {1}", worker, method);
             }
         _lastResponders = workers;
@@ -115,10 +115,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
         {
             var result = CeleryInspection.Read(worker, replies["stats"], replies["active"], replies["reserved"],
                 replies["active_queues"]);
-            var label = _metrics.Worker(worker);
-            if (result.PoolSize is { } pool) _metrics.WorkerPoolSize.WithLabels(label).Set(pool);
-            if (result.Active is { } active) _metrics.WorkerActiveTasks.WithLabels(label).Set(active);
-            if (result.Reserved is { } reserved) _metrics.WorkerReservedTasks.WithLabels(label).Set(reserved);
+            _metrics.WorkerInspected(_metrics.Worker(worker), result.PoolSize, result.Active, result.Reserved);
             foreach (var queue in result.Queues ?? []) consumers[queue] = consumers.GetValueOrDefault(queue) + 1;
             _events.Tell(result);
         }

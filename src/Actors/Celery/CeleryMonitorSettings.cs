@@ -34,6 +34,13 @@ public sealed record CeleryMonitorSettings(
     /// event messages are dropped and counted, and the workers' heartbeats show the gap as lost events.</summary>
     public long MaxBufferedBytes { get; init; } = Subscription.PubSubBudget.DefaultBytes;
 
+    /// <summary>The broker's name in <c>CELERY_BROKERS</c>, the value of the <c>broker</c> label of its series;
+    /// null for the one broker of <c>CELERY_BROKER_URL</c>, whose series carry no such label.</summary>
+    public string? BrokerName { get; init; }
+
+    /// <summary>How logs name the broker: its name, or its URL (without password) when it has none.</summary>
+    public string Describe() => BrokerName is null ? Broker.ToString() : $"'{BrokerName}' ({Broker})";
+
     /// <summary>kombu's default separator of binding members and priority sub-lists.</summary>
     public const string DefaultSeparator = "\x06\x16";
 

@@ -19,7 +19,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
 {
     private const string PollTimer = "poll";
     private readonly CeleryMonitorSettings _settings;
-    private readonly CeleryMetrics _metrics;
+    private readonly CeleryBrokerMetrics _metrics;
     private readonly BrokerQueueReader _reader;
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
     private readonly HashSet<(string Queue, int Priority)> _prioritySeries = [];
@@ -33,7 +33,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private IReadOnlyDictionary<string, int>? _consumers;
 
     /// <summary>Creates the actor.</summary>
-    public CeleryQueueWatcherActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics)
+    public CeleryQueueWatcherActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics)
     {
         _settings = settings;
         _metrics = metrics;
@@ -45,7 +45,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryMetrics metrics) =>
+    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics) =>
         Akka.Actor.Props.Create(() => new CeleryQueueWatcherActor(broker, settings, metrics));
 
     /// <inheritdoc />
@@ -61,11 +61,8 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         // The monitor may move to another node: this one must not keep exporting frozen queue figures, which a
         // sum over nodes would count twice.
         foreach (var label in _queueLabels)
-            foreach (var gauge in new[] { _metrics.QueueLength, _metrics.QueueOldestTaskAge, _metrics.QueueConsumers, _metrics.QueueUnacked })
-                gauge.RemoveLabelled(label);
-        foreach (var (label, priority) in _prioritySeries)
-            _metrics.QueueLengthByPriority.RemoveLabelled(label, PriorityLabels[priority]);
-        _metrics.BrokerUp.Unpublish();
+            _metrics.RemoveQueue(label, _prioritySeries.Where(s => s.Queue == label).Select(s => PriorityLabels[s.Priority]));
+        _metrics.UnpublishBrokerUp();
     }
 
     private void Idle()
@@ -89,7 +86,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         {
             if (_failing) _log.Info("Celery broker queues readable again");
             _failing = false;
-            _metrics.BrokerUp.Set(1);
+            _metrics.SetBrokerUp(true);
             Publish(m.Snapshot);
             Become(Idle);
         });
@@ -97,7 +94,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         {
             if (!_failing) _log.Warning("Could not read the Celery broker's queues: {0}", m.Cause.GetBaseException().Message);
             _failing = true;
-            _metrics.BrokerUp.Set(0);
+            _metrics.SetBrokerUp(false);
             Become(Idle);
         });
     }
@@ -108,9 +105,8 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         {
             var label = _metrics.Queue(queue);
             _queueLabels.Add(label);
-            _metrics.QueueLength.WithLabels(label).Set(state.Length);
-            _metrics.QueueOldestTaskAge.WithLabels(label).Set(state.OldestAgeSeconds);
-            if (_consumers is not null) _metrics.QueueConsumers.WithLabels(label).Set(_consumers.GetValueOrDefault(queue));
+            _metrics.SetQueue(label, state.Length, state.OldestAgeSeconds);
+            if (_consumers is not null) _metrics.SetQueueConsumers(label, _consumers.GetValueOrDefault(queue));
             for (var p = 0; p < BrokerQueueReader.Priorities; p++)
             {
                 var length = state.ByPriority.GetValueOrDefault(p);
@@ -118,13 +114,13 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
                 if (length > 0 || _prioritySeries.Contains((label, p)))
                 {
                     _prioritySeries.Add((label, p));
-                    _metrics.QueueLengthByPriority.WithLabels(label, PriorityLabels[p]).Set(length);
+                    _metrics.SetQueuePriority(label, PriorityLabels[p], length);
                 }
             }
             if (snapshot.Unacked.ContainsKey(queue) || _unackedSeries.Contains(label))
             {
                 _unackedSeries.Add(label);
-                _metrics.QueueUnacked.WithLabels(label).Set(snapshot.Unacked.GetValueOrDefault(queue));
+                _metrics.SetQueueUnacked(label, snapshot.Unacked.GetValueOrDefault(queue));
             }
         }
     }

@@ -82,15 +82,24 @@ public static class CeleryActorsHostingExtensions
         });
 
     /// <summary>
-    /// Monitors a Celery broker from one node of the cluster (a cluster singleton; see
-    /// <see cref="CeleryMonitorActor"/>), on the <see cref="CeleryBrokerConnection"/> of the service provider.
-    /// Needs <see cref="AddMetricsRecorder"/>.
+    /// Monitors Celery brokers from one node of the cluster (a cluster singleton; see
+    /// <see cref="CeleryMonitorActor"/>). Needs <see cref="AddMetricsRecorder"/>. With more than one broker, the
+    /// <see cref="CeleryMetrics"/> of the service provider must have been made with the broker label.
     /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="brokers">The brokers, each with its open connection (owned by the caller) and settings.</param>
     public static AkkaConfigurationBuilder AddCeleryMonitor(this AkkaConfigurationBuilder builder,
-        CeleryMonitorSettings settings) =>
+        IReadOnlyList<CeleryBrokerConnection> brokers) =>
         builder.WithSingleton<CeleryMonitorActor>("celery-monitor",
-            (_, registry, resolver) => CeleryMonitorActor.Props(resolver.GetService<CeleryBrokerConnection>().Multiplexer,
-                settings, resolver.GetService<CeleryMetrics>(), registry.Get<MetricsRecorderActor>()),
+            (_, registry, resolver) =>
+            {
+                var metrics = resolver.GetService<CeleryMetrics>();
+                // Two brokers' series without the label would add up and overwrite each other: refuse at start.
+                if (brokers.Count > 1 && !metrics.ByBrokerLabel)
+                    throw new InvalidOperationException(
+                        "several Celery brokers need CeleryMetrics made with byBroker: true (the broker label)");
+                return CeleryMonitorActor.Props(brokers, metrics, registry.Get<MetricsRecorderActor>());
+            },
             new ClusterSingletonOptions(), createProxyToo: false);
 
     /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/>.</summary>

@@ -34,10 +34,14 @@ public sealed class CeleryMetrics
     /// the family's overflow series.</param>
     /// <param name="clock">Milliseconds of a monotonic clock, for when a label value was last seen; tests pass
     /// their own.</param>
+    /// <param name="byBroker">Whether the node watches several Celery brokers (<c>CELERY_BROKERS</c>): every family
+    /// the Celery monitor writes then carries a last label <see cref="BrokerLabel"/>, empty on series that other
+    /// sources (the metrics channel, the allocator) write.</param>
     public CeleryMetrics(CollectorRegistry registry, int maxLabelValues, int maxSeries = DefaultMaxSeries,
-        Func<long>? clock = null)
+        Func<long>? clock = null, bool byBroker = false)
     {
         Registry = registry;
+        ByBrokerLabel = byBroker;
         _factory = Prometheus.Metrics.WithCustomRegistry(registry);
         _maxSeries = maxSeries;
         var factory = _factory;
@@ -54,32 +58,32 @@ public sealed class CeleryMetrics
         foreach (var label in new[] { "task_name", "queue", "exception", "worker", "channel", "message_type" })
             _limiters[label] = new LabelLimiter(label, maxLabelValues, l => LabelOverflows.WithLabels(l).Inc(), clock);
 
-        TaskStarted = BoundedCounter("celery_task_started_total", "Tasks started.", Labels("task_name", "queue"));
+        TaskStarted = BoundedCounter("celery_task_started_total", "Tasks started.", ByBroker("task_name", "queue"));
         TaskSucceeded = BoundedCounter("celery_task_succeeded_total", "Tasks succeeded.",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskFailed = BoundedCounter("celery_task_failed_total", "Tasks failed, by exception type.",
-            Labels("task_name", "queue", "exception"));
+            ByBroker("task_name", "queue", "exception"));
         TaskDuration = Bounded(factory.CreateHistogram("celery_task_duration_seconds", "Task execution time in seconds.",
-            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }), DurationBuckets.Length + 3);
+            new HistogramConfiguration { LabelNames = ByBrokerNames(["task_name", "queue"]), Buckets = DurationBuckets }), DurationBuckets.Length + 3);
 
         WorkerActiveTasks = BoundedGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
-            GaugeLabels("worker"));
+            GaugeByBroker("worker"));
         WorkerPoolSize = BoundedGauge("celery_worker_pool_size", "A worker's pool capacity (concurrency).",
-            GaugeLabels("worker"));
+            GaugeByBroker("worker"));
         WorkerReservedTasks = BoundedGauge("celery_worker_reserved_tasks",
-            "Tasks handed to a worker and not yet started.", GaugeLabels("worker"));
+            "Tasks handed to a worker and not yet started.", GaugeByBroker("worker"));
         WorkerUp = BoundedGauge("celery_worker_up", "1 while the worker is online, 0 once it is offline.",
-            GaugeLabels("worker"));
+            GaugeByBroker("worker"));
 
-        QueueLength = BoundedGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeLabels("queue"));
+        QueueLength = BoundedGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeByBroker("queue"));
         QueueConsumers = BoundedGauge("celery_queue_consumers", "Workers consuming a queue.",
-            GaugeLabels("queue"));
+            GaugeByBroker("queue"));
 
         PubSubMessages = BoundedCounter("celery_redis_pubsub_messages_total", "Pub/sub messages handled.",
-            Labels("channel", "message_type"));
+            ByBroker("channel", "message_type"));
         PubSubLatency = Bounded(factory.CreateHistogram("celery_redis_pubsub_latency_seconds",
             "Publish-to-handled latency of a pub/sub message in seconds.",
-            new HistogramConfiguration { LabelNames = ["channel"], Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
+            new HistogramConfiguration { LabelNames = ByBrokerNames(["channel"]), Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
 
         TaskAllocations = BoundedCounter("celery_task_allocation_total", "Tasks allocated to workers.",
             Labels("queue", "worker"));
@@ -88,51 +92,51 @@ public sealed class CeleryMetrics
             new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
 
         MessagesRejected = factory.CreateCounter("celery_messages_rejected_total",
-            "Inbound messages rejected, by kind of channel and reason.", Labels("channel_kind", "reason"));
+            "Inbound messages rejected, by kind of channel and reason.", ByBroker("channel_kind", "reason"));
         RedisConnected = factory.CreateGauge("celery_redis_connected",
             "1 while the node's last probe of Redis succeeded, 0 otherwise.");
         RedisResubscriptions = factory.CreateCounter("celery_redis_resubscriptions_total",
             "Times the node's pub/sub subscription was re-established after a lost connection.");
         PubSubDropped = factory.CreateCounter("celery_redis_pubsub_dropped_total",
             "Pub/sub messages dropped unread because the subscriber's buffer of messages not handled yet was full " +
-            "(MAX_BUFFERED_BYTES), by subscriber.", Labels("subscription"));
+            "(MAX_BUFFERED_BYTES), by subscriber.", ByBroker("subscription"));
         ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
             "Histogram observations dropped because the observation pipeline's buffer was full.");
 
         QueueLengthByPriority = BoundedGauge("celery_queue_length_by_priority",
-            "Tasks waiting in a Celery queue, by priority sub-list.", GaugeLabels("queue", "priority"));
+            "Tasks waiting in a Celery queue, by priority sub-list.", GaugeByBroker("queue", "priority"));
         QueueOldestTaskAge = BoundedGauge("celery_queue_oldest_task_age_seconds",
             "How long the next task of a Celery queue has been waiting, as seen by the node (a lower bound).",
-            GaugeLabels("queue"));
+            GaugeByBroker("queue"));
         QueueUnacked = BoundedGauge("celery_queue_unacked",
             "Messages of a Celery queue taken by a worker and not acknowledged yet (the broker's unacked set).",
-            GaugeLabels("queue"));
+            GaugeByBroker("queue"));
         TaskRetried = BoundedCounter("celery_task_retried_total", "Celery tasks retried.",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskSent = BoundedCounter("celery_task_sent_total", "Celery tasks sent by producers (task-sent events).",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskReceived = BoundedCounter("celery_task_received_total", "Celery tasks received by workers (task-received).",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskRevoked = BoundedCounter("celery_task_revoked_total", "Celery tasks revoked (task-revoked).",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskRejected = BoundedCounter("celery_task_rejected_total", "Celery task messages a worker rejected (task-rejected).",
-            Labels("task_name", "queue"));
+            ByBroker("task_name", "queue"));
         TaskQueueWait = Bounded(factory.CreateHistogram("celery_task_queue_wait_seconds",
             "How long a Celery task waited in its queue: task-sent (else task-received) to task-started, less its ETA delay.",
-            new HistogramConfiguration { LabelNames = ["task_name", "queue"], Buckets = DurationBuckets }), DurationBuckets.Length + 3);
+            new HistogramConfiguration { LabelNames = ByBrokerNames(["task_name", "queue"]), Buckets = DurationBuckets }), DurationBuckets.Length + 3);
         EventsLost = BoundedCounter("celery_events_lost_total",
             "Task events a worker's heartbeats show were sent but never reached the node (detected gaps).",
-            Labels("worker"));
+            ByBroker("worker"));
         TaskMemoryMisses = factory.CreateCounter("celery_task_memory_misses_total",
-            "Task events whose task name or queue the node did not remember.");
+            "Task events whose task name or queue the node did not remember.", ByBroker());
         BrokerResubscriptions = factory.CreateCounter("celery_broker_resubscriptions_total",
-            "Times the subscription to Celery's event channels was re-established after a lost connection.");
+            "Times the subscription to Celery's event channels was re-established after a lost connection.", ByBroker());
         // No value until the watcher has read once: a node that watches no broker exports no 0 to alert on.
         BrokerUp = factory.CreateGauge("celery_broker_up",
             "1 while the node that watches the Celery broker's queues last read them, 0 once a read failed.",
-            new GaugeConfiguration { SuppressInitialValue = true });
+            new GaugeConfiguration { SuppressInitialValue = true, LabelNames = ByBrokerNames([]) });
         RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
-            "Remote-control requests an online worker did not answer in time, by method.", Labels("method"));
+            "Remote-control requests an online worker did not answer in time, by method.", ByBroker("method"));
 
         // --- Allocator: the project's own allocator families, kept in one block. ---
         TaskRequeued = BoundedCounter("celery_task_requeued_total",
@@ -152,6 +156,37 @@ public sealed class CeleryMetrics
 
     /// <summary>The registry the families live on.</summary>
     public CollectorRegistry Registry { get; }
+
+    /// <summary>The label that tells brokers apart when the node watches several.</summary>
+    public const string BrokerLabel = "broker";
+
+    /// <summary>Whether the families the Celery monitor writes carry <see cref="BrokerLabel"/>.</summary>
+    public bool ByBrokerLabel { get; }
+
+    /// <summary>The label values of a series of a family the Celery monitor writes: <paramref name="a"/>, then
+    /// <paramref name="broker"/> (empty when null) if the families carry the broker label.</summary>
+    public string[] Key(string? broker, string a) => ByBrokerLabel ? [a, broker ?? ""] : [a];
+
+    /// <summary>As <see cref="Key(string?, string)"/>, for two labels.</summary>
+    public string[] Key(string? broker, string a, string b) => ByBrokerLabel ? [a, b, broker ?? ""] : [a, b];
+
+    /// <summary>As <see cref="Key(string?, string)"/>, for three labels.</summary>
+    public string[] Key(string? broker, string a, string b, string c) =>
+        ByBrokerLabel ? [a, b, c, broker ?? ""] : [a, b, c];
+
+    /// <summary>The one series of a counter without labels of its own that the Celery monitor writes: per broker
+    /// when the families carry the broker label.</summary>
+    public ICounter Of(Counter family, string? broker) => ByBrokerLabel ? family.WithLabels(broker ?? "") : family;
+
+    /// <summary>As <see cref="Of(Counter, string?)"/>, for a gauge.</summary>
+    public IGauge Of(Gauge family, string? broker) => ByBrokerLabel ? family.WithLabels(broker ?? "") : family;
+
+    /// <summary>Stops exporting <c>celery_broker_up</c> of <paramref name="broker"/> (its watcher stopped here).</summary>
+    public void UnpublishBrokerUp(string? broker)
+    {
+        if (ByBrokerLabel) BrokerUp.RemoveLabelled(broker ?? "");
+        else BrokerUp.Unpublish();
+    }
 
     /// <summary><c>celery_task_started_total{task_name, queue}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskStarted { get; }
@@ -247,15 +282,6 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_task_queue_wait_seconds{task_name, queue}</c>.</summary>
     public BoundedFamily<Histogram.Child> TaskQueueWait { get; }
 
-    /// <summary>Creates the started and succeeded series of a task name on a queue, at 0, if they do not exist:
-    /// <c>increase()</c> and <c>rate()</c> then see its first completion (a series born at 1 shows no increase).
-    /// The failed series waits for its exception type, its third label.</summary>
-    public void StartAtZero(string taskName, string queue)
-    {
-        TaskStarted.WithLabels(taskName, queue);
-        TaskSucceeded.WithLabels(taskName, queue);
-    }
-
     /// <summary><c>celery_events_lost_total{worker}</c>.</summary>
     public BoundedFamily<Counter.Child> EventsLost { get; }
 
@@ -299,16 +325,16 @@ public sealed class CeleryMetrics
         var q = Queue(queue);
         switch (progress)
         {
-            case TaskProgress.Started: TaskStarted.WithLabels(task, q).Inc(); break;
-            case TaskProgress.Succeeded: TaskSucceeded.WithLabels(task, q).Inc(); break;
-            case TaskProgress.Failed: TaskFailed.WithLabels(task, q, Bounded("exception", exception ?? "unknown")).Inc(); break;
+            case TaskProgress.Started: TaskStarted.WithLabels(Key(null, task, q)).Inc(); break;
+            case TaskProgress.Succeeded: TaskSucceeded.WithLabels(Key(null, task, q)).Inc(); break;
+            case TaskProgress.Failed: TaskFailed.WithLabels(Key(null, task, q, Bounded("exception", exception ?? "unknown"))).Inc(); break;
         }
     }
 
     /// <summary>Sets an allocator queue's waiting tasks and consumers.</summary>
     public void SetAllocatorQueue(string queue, int pending, int consumers)
     {
-        var q = Queue(queue);
+        var q = Key(null, Queue(queue));
         QueueLength.WithLabels(q).Set(pending);
         QueueConsumers.WithLabels(q).Set(consumers);
     }
@@ -317,7 +343,7 @@ public sealed class CeleryMetrics
     /// finished, <paramref name="reserved"/> tasks allocated to it and not started yet.</summary>
     public void SetAllocatorWorker(string worker, bool online, int poolSize, int active, int reserved)
     {
-        var w = Worker(worker);
+        var w = Key(null, Worker(worker));
         WorkerUp.WithLabels(w).Set(online ? 1 : 0);
         WorkerPoolSize.WithLabels(w).Set(poolSize);
         WorkerActiveTasks.WithLabels(w).Set(active);
@@ -330,8 +356,8 @@ public sealed class CeleryMetrics
     {
         var q = Queue(queue);
         if (q == LabelLimiter.OverflowValue) return;
-        QueueLength.RemoveLabelled(q);
-        QueueConsumers.RemoveLabelled(q);
+        QueueLength.RemoveLabelled(Key(null, q));
+        QueueConsumers.RemoveLabelled(Key(null, q));
     }
 
     /// <summary>Removes an allocator worker's gauges, for the same reason.</summary>
@@ -340,7 +366,7 @@ public sealed class CeleryMetrics
         var w = Worker(worker);
         if (w == LabelLimiter.OverflowValue) return;
         foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(w);
+            gauge.RemoveLabelled(Key(null, w));
     }
 
     // --- end of the allocator block ---
@@ -355,12 +381,13 @@ public sealed class CeleryMetrics
     /// Removes every series of a worker (offline long enough), so dashboards show no ghosts, and frees its slot
     /// under the label cap.
     /// </summary>
-    public void RemoveWorker(string worker)
+    public void RemoveWorker(string worker, string? broker = null)
     {
         if (worker == LabelLimiter.OverflowValue) return;
+        var key = Key(broker, worker);
         foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(worker);
-        EventsLost.RemoveLabelled(worker);
+            gauge.RemoveLabelled(key);
+        EventsLost.RemoveLabelled(key);
         _limiters["worker"].Release(worker);
     }
 
@@ -373,30 +400,40 @@ public sealed class CeleryMetrics
     {
         var task = Bounded("task_name", execution.TaskName);
         var queue = Bounded("queue", execution.Queue);
-        TaskStarted.WithLabels(task, queue).Inc();
+        var key = Key(null, task, queue);
+        TaskStarted.WithLabels(key).Inc();
         if (execution.Outcome == TaskOutcome.Success)
-            TaskSucceeded.WithLabels(task, queue).Inc();
+            TaskSucceeded.WithLabels(key).Inc();
         else
-            TaskFailed.WithLabels(task, queue, Bounded("exception", execution.Exception ?? "unknown")).Inc();
+            TaskFailed.WithLabels(Key(null, task, queue, Bounded("exception", execution.Exception ?? "unknown"))).Inc();
     }
 
     /// <summary>The histogram series a task execution's duration is observed into.</summary>
-    public Histogram.Child TaskDurationSeries(string taskName, string queue) =>
-        TaskDuration.WithLabels(Bounded("task_name", taskName), Bounded("queue", queue));
+    public Histogram.Child TaskDurationSeries(string taskName, string queue, string? broker = null) =>
+        TaskDuration.WithLabels(Key(broker, Bounded("task_name", taskName), Bounded("queue", queue)));
+
+    /// <summary>The queue-wait series of a Celery task name on a queue (both bounded already).</summary>
+    public Histogram.Child QueueWaitSeries(string taskName, string queue, string? broker = null) =>
+        TaskQueueWait.WithLabels(Key(broker, taskName, queue));
 
     /// <summary>Counts one handled pub/sub message.</summary>
-    public void CountPubSubMessage(string channel, string messageType) =>
-        PubSubMessages.WithLabels(Bounded("channel", channel), Bounded("message_type", messageType)).Inc();
+    public void CountPubSubMessage(string channel, string messageType, string? broker = null) =>
+        PubSubMessages.WithLabels(Key(broker, Bounded("channel", channel), Bounded("message_type", messageType))).Inc();
 
     /// <summary>The latency series of a channel.</summary>
-    public Histogram.Child PubSubLatencySeries(string channel) => PubSubLatency.WithLabels(Bounded("channel", channel));
+    public Histogram.Child PubSubLatencySeries(string channel, string? broker = null) =>
+        PubSubLatency.WithLabels(Key(broker, Bounded("channel", channel)));
 
     /// <summary>Sets a queue's length.</summary>
-    public void SetQueueLength(string queue, long length) => QueueLength.WithLabels(Bounded("queue", queue)).Set(length);
+    public void SetQueueLength(string queue, long length) => QueueLength.WithLabels(Key(null, Queue(queue))).Set(length);
 
     /// <summary>Counts one rejected message.</summary>
-    public void CountRejection(ChannelKind kind, RejectionReason reason) =>
-        MessagesRejected.WithLabels(LabelValues.Of(kind), LabelValues.Of(reason)).Inc();
+    public void CountRejection(ChannelKind kind, RejectionReason reason, string? broker = null) =>
+        MessagesRejected.WithLabels(Key(broker, LabelValues.Of(kind), LabelValues.Of(reason))).Inc();
+
+    /// <summary>Counts messages a subscriber dropped unread.</summary>
+    public void CountDropped(string subscription, long count, string? broker = null) =>
+        PubSubDropped.WithLabels(Key(broker, subscription)).Inc(count);
 
     /// <summary>
     /// Frees every label value not seen for <paramref name="idleFor"/> and removes the series that carry one, in
@@ -442,6 +479,12 @@ public sealed class CeleryMetrics
     }
 
     private static CounterConfiguration Labels(params string[] names) => new() { LabelNames = names };
+
+    private CounterConfiguration ByBroker(params string[] names) => new() { LabelNames = ByBrokerNames(names) };
+
+    private GaugeConfiguration GaugeByBroker(params string[] names) => new() { LabelNames = ByBrokerNames(names) };
+
+    private string[] ByBrokerNames(string[] names) => ByBrokerLabel ? [.. names, BrokerLabel] : names;
 
     private static GaugeConfiguration GaugeLabels(params string[] names) => new() { LabelNames = names };
 }

@@ -41,12 +41,12 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
         Receive<PubSubMessageHandled>(Handle);
         Receive<MessageRejected>(m => _metrics.CountRejection(m.Kind, m.Reason));
         Receive<ChannelsResubscribed>(_ => _metrics.RedisResubscriptions.Inc());
-        Receive<PubSubMessagesDropped>(m => _metrics.PubSubDropped.WithLabels(m.Subscription).Inc(m.Count));
+        Receive<PubSubMessagesDropped>(m => _metrics.CountDropped(m.Subscription, m.Count, m.Broker));
         // Allocator observations: histogram values through the same pipeline.
         Receive<ObserveAllocation>(m => _pipeline.Offer(_metrics.AllocationDurationSeries(m.Queue), m.Seconds));
-        Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue), m.Seconds));
+        Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
         Receive<ObservePubSubLatency>(m => _pipeline.Offer(_metrics.PubSubLatencySeries(m.Channel), m.Seconds));
-        Receive<ObserveQueueWait>(m => _pipeline.Offer(_metrics.TaskQueueWait.WithLabels(m.TaskName, m.Queue), m.Seconds));
+        Receive<ObserveQueueWait>(m => _pipeline.Offer(_metrics.QueueWaitSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
         Receive<ExpireIdleLabels>(_ => Expire());
     }
 
@@ -91,9 +91,9 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
 
     private void Handle(PubSubMessageHandled handled)
     {
-        _metrics.CountPubSubMessage(handled.Channel, handled.MessageType);
+        _metrics.CountPubSubMessage(handled.Channel, handled.MessageType, handled.Broker);
         if (handled.LatencySeconds is { } latency)
-            _pipeline.Offer(_metrics.PubSubLatencySeries(handled.Channel), latency);
+            _pipeline.Offer(_metrics.PubSubLatencySeries(handled.Channel, handled.Broker), latency);
     }
 
     private sealed record ExpireIdleLabels : INoSerializationVerificationNeeded, IDeadLetterSuppression

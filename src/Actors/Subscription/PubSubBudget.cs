@@ -21,6 +21,7 @@ public sealed class PubSubBudget
     private const int Overhead = 160;
 
     private readonly string _subscription;
+    private readonly string? _broker;
     private readonly long _maxBytes;
     private readonly LogThrottle _log = new(perSecond: 1);
     private long _held;
@@ -29,8 +30,10 @@ public sealed class PubSubBudget
     /// <summary>Creates a budget of <paramref name="maxBytes"/>.</summary>
     /// <param name="subscription">Whose budget it is, as <see cref="PubSubMessagesDropped"/> names it.</param>
     /// <param name="maxBytes">Bytes held at most.</param>
-    public PubSubBudget(string subscription, long maxBytes)
+    /// <param name="broker">The Celery broker whose events the budget holds, when the node watches several.</param>
+    public PubSubBudget(string subscription, long maxBytes, string? broker = null)
     {
+        _broker = broker;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         _subscription = subscription;
         _maxBytes = maxBytes;
@@ -68,7 +71,7 @@ public sealed class PubSubBudget
     {
         var dropped = Release(message.Payload.Length);
         if (dropped == 0) return;
-        recorder.Tell(new PubSubMessagesDropped(_subscription, dropped));
+        recorder.Tell(new PubSubMessagesDropped(_subscription, dropped, _broker));
         if (_log.TryAcquire(out var unlogged))
             log.Warning("The {0} subscriber dropped {1} messages: it held {2} bytes not handled yet (MAX_BUFFERED_BYTES){3}",
                 _subscription, dropped, _maxBytes, unlogged > 0 ? $"; {unlogged} more such reports not logged" : "");

@@ -92,6 +92,10 @@ public sealed class CeleryOptions
     /// <summary><c>CELERY_BROKER_URL</c>; unset, no Celery monitoring.</summary>
     public string? BrokerUrl { get; set; }
 
+    /// <summary><c>CELERY_BROKERS</c>: several brokers to monitor, comma-separated <c>name=url</c>; each broker's
+    /// series carry its name in the <c>broker</c> label. Unset: the one broker of <see cref="BrokerUrl"/>, if any.</summary>
+    public string? Brokers { get; set; }
+
     /// <summary>kombu's <c>global_keyprefix</c> transport option (<c>CELERY_KEY_PREFIX</c>); default empty.</summary>
     public string KeyPrefix { get; set; } = "";
 

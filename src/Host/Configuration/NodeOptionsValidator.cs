@@ -36,6 +36,11 @@ public static class NodeOptionsValidator
 
         if (o.Celery.BrokerUrl is { Length: > 0 } broker && !RedisUrl.TryParse(broker, out _, out var brokerError))
             errors.Add(new SettingError("CeleryActors:Celery:BrokerUrl", brokerError!));
+        if (!CeleryBrokers.TryParse(o.Celery.Brokers, out _, out var brokersError))
+            errors.Add(new SettingError("CeleryActors:Celery:Brokers", brokersError!));
+        // Which of the two would win is not obvious; a node told both stops rather than guess.
+        Check(string.IsNullOrWhiteSpace(o.Celery.BrokerUrl) || string.IsNullOrWhiteSpace(o.Celery.Brokers),
+            "Celery:Brokers", "is set together with CELERY_BROKER_URL; set one of the two (add that broker to CELERY_BROKERS under a name)");
 
         foreach (var (key, seconds) in new[]
                  {

@@ -24,6 +24,7 @@ public static class SettingNames
         ["MAX_PAYLOAD_BYTES"] = "CeleryActors:Redis:MaxPayloadBytes",
         ["MAX_BUFFERED_BYTES"] = "CeleryActors:Redis:MaxBufferedBytes",
         ["CELERY_BROKER_URL"] = "CeleryActors:Celery:BrokerUrl",
+        ["CELERY_BROKERS"] = "CeleryActors:Celery:Brokers",
         ["CELERY_KEY_PREFIX"] = "CeleryActors:Celery:KeyPrefix",
         ["CELERY_BROKER_SEPARATOR"] = "CeleryActors:Celery:Separator",
         ["CELERY_QUEUES"] = "CeleryActors:Celery:Queues",

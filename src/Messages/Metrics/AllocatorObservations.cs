@@ -13,7 +13,8 @@ public sealed record ObserveAllocation(string Queue, double Seconds);
 /// <param name="TaskName">The task's name.</param>
 /// <param name="Queue">The queue.</param>
 /// <param name="Seconds">The runtime the worker reported.</param>
-public sealed record ObserveTaskDuration(string TaskName, string Queue, double Seconds);
+/// <param name="Broker">The Celery broker the task ran on, when the node watches several; null otherwise.</param>
+public sealed record ObserveTaskDuration(string TaskName, string Queue, double Seconds, string? Broker = null);
 
 /// <summary>Observe the publish-to-handled latency of a pub/sub message already counted by its receiver into
 /// <c>celery_redis_pubsub_latency_seconds{channel}</c> through the observation pipeline.</summary>
@@ -27,4 +28,5 @@ public sealed record ObservePubSubLatency(string Channel, double Seconds);
 /// <param name="TaskName">The task's name (its bounded label value).</param>
 /// <param name="Queue">The queue (its bounded label value).</param>
 /// <param name="Seconds">The wait, never negative.</param>
-public sealed record ObserveQueueWait(string TaskName, string Queue, double Seconds);
+/// <param name="Broker">The Celery broker, when the node watches several; null otherwise.</param>
+public sealed record ObserveQueueWait(string TaskName, string Queue, double Seconds, string? Broker = null);

@@ -65,7 +65,8 @@ public sealed record MessageRejected(ChannelKind Kind, string Channel, Rejection
 /// <param name="Channel">The channel name.</param>
 /// <param name="MessageType">The message's type (e.g. <c>task_execution</c>).</param>
 /// <param name="LatencySeconds">Publish-to-handled latency, when the message carried its publish time.</param>
-public sealed record PubSubMessageHandled(string Channel, string MessageType, double? LatencySeconds);
+/// <param name="Broker">The Celery broker it came from, when the node watches several; null otherwise.</param>
+public sealed record PubSubMessageHandled(string Channel, string MessageType, double? LatencySeconds, string? Broker = null);
 
 /// <summary>The node's connection to Redis went up or down.</summary>
 /// <param name="Connected">Whether Redis answers now.</param>
@@ -81,7 +82,8 @@ public sealed record ChannelsResubscribed(IReadOnlyList<string> Channels);
 /// <param name="Subscription">Which subscriber: <see cref="Metrics"/>, <see cref="Allocator"/> or
 /// <see cref="Celery"/>.</param>
 /// <param name="Count">How many since it last told.</param>
-public sealed record PubSubMessagesDropped(string Subscription, long Count)
+/// <param name="Broker">The Celery broker whose events were dropped, when the node watches several; null otherwise.</param>
+public sealed record PubSubMessagesDropped(string Subscription, long Count, string? Broker = null)
 {
     /// <summary>The metrics channel's subscriber.</summary>
     public const string Metrics = "metrics";

@@ -3,6 +3,7 @@ using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Celery;
+using CeleryActors.Messages.Metrics;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Support;
 using Prometheus;
@@ -35,16 +36,19 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
         await _redis.DisposeAsync();
     }
 
-    private (IActorRef Events, Akka.TestKit.TestProbe Queues) Start(TimeSpan? workerTimeout = null, TimeSpan? ttl = null)
+    private (IActorRef Events, Akka.TestKit.TestProbe Queues) Start(TimeSpan? workerTimeout = null, TimeSpan? ttl = null,
+        CeleryMetrics? metrics = null, string? broker = null)
     {
+        metrics ??= _metrics;
         var settings = CeleryMonitorSettings.For(_redis.Url) with
         {
             WorkerTimeout = workerTimeout ?? TimeSpan.FromSeconds(10),
             OfflineSeriesTtl = ttl ?? TimeSpan.FromMinutes(5),
         };
         var queues = CreateTestProbe();
-        var recorder = Sys.ActorOf(MetricsRecorderActor.Props(_metrics, ObservationPipelineSettings.Default));
-        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings, _metrics, queues.Ref, recorder));
+        var recorder = Sys.ActorOf(MetricsRecorderActor.Props(metrics, ObservationPipelineSettings.Default));
+        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings with { BrokerName = broker },
+            new CeleryBrokerMetrics(metrics, broker), queues.Ref, recorder));
         AwaitAssert(() => Assert.Equal(1, _publisher.GetServers()[0].SubscriptionPatternCount()), TimeSpan.FromSeconds(10));
         return (events, queues);
     }
@@ -52,10 +56,10 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     private void Publish(string routingKey, object body) =>
         _publisher.GetSubscriber().Publish(RedisChannel.Literal("/0.celeryev/" + routingKey), Of(body, routingKey));
 
-    private MetricFamilies Scrape()
+    private MetricFamilies Scrape(CeleryMetrics? metrics = null)
     {
         using var stream = new MemoryStream();
-        _metrics.Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        (metrics ?? _metrics).Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
         return PrometheusText.Parse(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
@@ -81,6 +85,40 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
             Assert.Equal(0.3, m.Value("celery_task_duration_seconds_sum", ("task_name", "shop.ok"), ("queue", "payments")), 6);
             Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "unknown"), ("queue", "unknown"), ("exception", "OSError")));
             Assert.Equal(2, m.Value("celery_task_memory_misses_total"));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void With_several_brokers_every_series_of_a_broker_carries_its_name_and_other_sources_carry_none()
+    {
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), 100, byBroker: true);
+        Start(metrics: metrics, broker: "eu");
+        metrics.CountTaskExecution(new TrackTaskExecution("shop.ok", "payments", 0.1, TaskOutcome.Success)); // metrics channel
+        Publish("task.multi", new[]
+        {
+            Task("task-sent", "t1", "producer@h", name: "shop.ok", queue: "payments"),
+            Task("task-received", "t1", "w@h", name: "shop.ok"),
+            Task("task-started", "t1", "w@h"),
+            Task("task-succeeded", "t1", "w@h", runtime: 0.3),
+            Task("task-failed", "t2", "w@h", exception: "OSError(5)"),
+        });
+        _publisher.GetSubscriber().Publish(RedisChannel.Literal("/0.celeryev/task.multi"), "not json");
+
+        AwaitAssert(() =>
+        {
+            var m = Scrape(metrics);
+            Assert.Equal(1, m.Value("celery_task_sent_total", ("task_name", "shop.ok"), ("queue", "payments"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "payments"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_task_duration_seconds_count", ("task_name", "shop.ok"), ("queue", "payments"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_task_failed_total", ("exception", "OSError"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w@h"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_task_memory_misses_total", ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_messages_rejected_total", ("channel_kind", "celery_events"), ("broker", "eu")));
+            Assert.True(m.Sum("celery_redis_pubsub_messages_total", ("broker", "eu")) >= 2);
+            // The same name from the metrics channel is its own series, with an empty broker (no label to Prometheus).
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "payments"), ("broker", "")));
+            // Every series of a family the monitor writes has the label.
+            Assert.All(m.Samples("celery_task_started_total"), x => Assert.True(x.Labels.ContainsKey("broker")));
         }, TimeSpan.FromSeconds(10));
     }
 

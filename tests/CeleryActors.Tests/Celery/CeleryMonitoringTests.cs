@@ -173,4 +173,65 @@ public class CeleryMonitoringTests
         // Heartbeats come every 2 s: offline no earlier than the timeout after the last one, and not much later.
         Assert.InRange((DateTime.UtcNow - killedAt).TotalSeconds, 1.5, 9);
     }
+
+    [Fact]
+    public async Task Several_brokers_each_with_a_worker_of_the_same_name_are_told_apart_by_the_broker_label()
+    {
+        await using var eu = await RedisServerProcess.StartAsync();
+        await using var us = await RedisServerProcess.StartAsync();
+        await using var node = await HostNodeProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["REDIS_URL"] = eu.Url.ToString(),
+            ["CELERY_BROKERS"] = $"eu={eu.Url},us={us.Url}",
+            ["METRICS_REFRESH_INTERVAL"] = "0.5",
+            ["CELERY_INSPECT_INTERVAL"] = "1.5",
+            ["CELERY_INSPECT_TIMEOUT"] = "0.7",
+        });
+        // One name on both: without the label the two workers would be one series, overwritten by turns.
+        await using var euWorker = await CeleryWorkerProcess.StartAsync(eu.Url.ToString(), "w1", "default", 2);
+        await using var usWorker = await CeleryWorkerProcess.StartAsync(us.Url.ToString(), "w1", "default", 3);
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", euWorker.Name), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", usWorker.Name), ("broker", "us")));
+        }, Deadline);
+
+        await CeleryWorkerProcess.SendAsync(eu.Url.ToString(),
+            Enumerable.Range(0, 3).Select(i => ("shop.ok", new object[] { i }, Queue("default"))));
+        await CeleryWorkerProcess.SendAsync(us.Url.ToString(),
+            Enumerable.Range(0, 2).Select(i => ("shop.ok", new object[] { i }, Queue("default")))
+                .Append(("shop.declined", new object[] { 4242 }, Queue("default"))));
+
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(3, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "default"), ("broker", "eu")));
+            Assert.Equal(2, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "default"), ("broker", "us")));
+            Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "shop.declined"), ("broker", "us"), ("exception", "PaymentDeclined")));
+            Assert.Equal(0, m.Sum("celery_task_failed_total", ("broker", "eu")));
+            Assert.Equal(2, m.Value("celery_worker_pool_size", ("worker", euWorker.Name), ("broker", "eu")));
+            Assert.Equal(3, m.Value("celery_worker_pool_size", ("worker", usWorker.Name), ("broker", "us")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default"), ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default"), ("broker", "us")));
+            Assert.Equal(1, m.Value("celery_broker_up", ("broker", "eu")));
+            Assert.Equal(1, m.Value("celery_broker_up", ("broker", "us")));
+            // Nothing of one broker counted under the other, nothing under no broker.
+            Assert.Equal(6, m.Sum("celery_task_started_total"));
+            Assert.All(m.Samples("celery_task_started_total"), x => Assert.Contains(x.Labels["broker"], new[] { "eu", "us" }));
+            Assert.Equal(0, m.Sum("celery_events_lost_total"));
+        }, Deadline);
+
+        // One broker going away leaves the other watched.
+        await usWorker.DisposeAsync();
+        await us.DisposeAsync();
+        await CeleryWorkerProcess.SendAsync(eu.Url.ToString(), [("shop.ok", new object[] { 9 }, Queue("default"))]);
+        await Eventually.Holds(async () =>
+        {
+            var m = await node.ScrapeAsync();
+            Assert.Equal(0, m.Value("celery_broker_up", ("broker", "us")));
+            Assert.Equal(1, m.Value("celery_broker_up", ("broker", "eu")));
+            Assert.Equal(4, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "default"), ("broker", "eu")));
+        }, Deadline);
+    }
 }

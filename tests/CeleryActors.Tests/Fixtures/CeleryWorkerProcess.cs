@@ -16,6 +16,7 @@ public sealed class CeleryWorkerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private bool _disposed;
 
     private CeleryWorkerProcess(Process process, string name)
     {
@@ -92,8 +93,11 @@ public sealed class CeleryWorkerProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>Stops the worker; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         try
         {
             if (!_process.HasExited)
