@@ -61,7 +61,7 @@ public class AlertRulesTests
         Assert.Contains("deriv(celery_queue_length", Using("celery_queue_length").Expr);
         var failure = Using("celery_task_failed_total");
         Assert.Contains("celery_task_started_total", MetricNames(failure.Expr));
-        Assert.Contains("by (queue)", failure.Expr);
+        Assert.Contains("by (queue, broker)", failure.Expr); // per queue, and per broker when there are several
         Assert.Contains("== 0", Using("celery_redis_connected").Expr);
         Assert.Contains(Rules, r => r.Expr.Replace(" ", "") == "up{job=\"celery-metrics\"}==0");
     }

@@ -52,8 +52,8 @@ public class DashboardStructureTests
     /// <summary>Each dashboard file with its filter variables: what every check of a dashboard's shape runs on.</summary>
     public static TheoryData<string, string[]> Dashboards => new()
     {
-        { DashboardPath, ["queue", "worker"] },
-        { TasksDashboardPath, ["task_name", "queue"] },
+        { DashboardPath, ["queue", "worker", "broker"] },
+        { TasksDashboardPath, ["task_name", "queue", "broker"] },
     };
 
     private static readonly JsonDocument Dashboard = LoadDashboard();

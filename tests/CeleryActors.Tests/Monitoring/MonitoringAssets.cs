@@ -24,44 +24,48 @@ public static partial class MonitoringAssets
     /// SPEC §3 plus the extra families of the host node (README "Metrics"). Dashboards and alerts may use only
     /// these; a family the Celery monitor adds later (e.g. celery_queue_unacked) goes here when it lands.
     /// </summary>
+    /// <summary>The label every family the Celery monitor writes carries when the node watches several brokers
+    /// (<c>CELERY_BROKERS</c>); absent with one.</summary>
+    public const string Broker = "broker";
+
     public static readonly ExportedFamily[] Families =
     [
-        new("celery_task_started_total", "counter", "task_name", "queue"),
-        new("celery_task_succeeded_total", "counter", "task_name", "queue"),
-        new("celery_task_failed_total", "counter", "task_name", "queue", "exception"),
-        new("celery_task_duration_seconds", "histogram", "task_name", "queue"),
-        new("celery_worker_active_tasks", "gauge", "worker"),
-        new("celery_worker_pool_size", "gauge", "worker"),
-        new("celery_worker_reserved_tasks", "gauge", "worker"),
-        new("celery_worker_up", "gauge", "worker"),
-        new("celery_queue_length", "gauge", "queue"),
-        new("celery_queue_consumers", "gauge", "queue"),
-        new("celery_redis_pubsub_messages_total", "counter", "channel", "message_type"),
-        new("celery_redis_pubsub_latency_seconds", "histogram", "channel"),
+        new("celery_task_started_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_succeeded_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_failed_total", "counter", "task_name", "queue", "exception", Broker),
+        new("celery_task_duration_seconds", "histogram", "task_name", "queue", Broker),
+        new("celery_worker_active_tasks", "gauge", "worker", Broker),
+        new("celery_worker_pool_size", "gauge", "worker", Broker),
+        new("celery_worker_reserved_tasks", "gauge", "worker", Broker),
+        new("celery_worker_up", "gauge", "worker", Broker),
+        new("celery_queue_length", "gauge", "queue", Broker),
+        new("celery_queue_consumers", "gauge", "queue", Broker),
+        new("celery_redis_pubsub_messages_total", "counter", "channel", "message_type", Broker),
+        new("celery_redis_pubsub_latency_seconds", "histogram", "channel", Broker),
         new("celery_task_allocation_total", "counter", "queue", "worker"),
         new("celery_task_allocation_duration_seconds", "histogram", "queue"),
-        new("celery_messages_rejected_total", "counter", "channel_kind", "reason"),
+        new("celery_messages_rejected_total", "counter", "channel_kind", "reason", Broker),
         new("celery_redis_connected", "gauge"),
         new("celery_redis_resubscriptions_total", "counter"),
         new("celery_observations_dropped_total", "counter"),
         new("celery_label_values_overflowed_total", "counter", "label"),
-        new("celery_queue_length_by_priority", "gauge", "queue", "priority"),
-        new("celery_queue_oldest_task_age_seconds", "gauge", "queue"),
-        new("celery_queue_unacked", "gauge", "queue"),
-        new("celery_task_retried_total", "counter", "task_name", "queue"),
-        new("celery_events_lost_total", "counter", "worker"),
-        new("celery_task_memory_misses_total", "counter"),
-        new("celery_broker_resubscriptions_total", "counter"),
-        new("celery_remote_control_missing_replies_total", "counter", "method"),
-        new("celery_task_sent_total", "counter", "task_name", "queue"),
-        new("celery_task_received_total", "counter", "task_name", "queue"),
-        new("celery_task_revoked_total", "counter", "task_name", "queue"),
-        new("celery_task_rejected_total", "counter", "task_name", "queue"),
-        new("celery_task_queue_wait_seconds", "histogram", "task_name", "queue"),
-        new("celery_broker_up", "gauge"),
+        new("celery_queue_length_by_priority", "gauge", "queue", "priority", Broker),
+        new("celery_queue_oldest_task_age_seconds", "gauge", "queue", Broker),
+        new("celery_queue_unacked", "gauge", "queue", Broker),
+        new("celery_task_retried_total", "counter", "task_name", "queue", Broker),
+        new("celery_events_lost_total", "counter", "worker", Broker),
+        new("celery_task_memory_misses_total", "counter", Broker),
+        new("celery_broker_resubscriptions_total", "counter", Broker),
+        new("celery_remote_control_missing_replies_total", "counter", "method", Broker),
+        new("celery_task_sent_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_received_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_revoked_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_rejected_total", "counter", "task_name", "queue", Broker),
+        new("celery_task_queue_wait_seconds", "histogram", "task_name", "queue", Broker),
+        new("celery_broker_up", "gauge", Broker),
         new("celery_metric_series_overflowed_total", "counter", "metric"),
         new("celery_metric_series", "gauge", "metric"),
-        new("celery_redis_pubsub_dropped_total", "counter", "subscription"),
+        new("celery_redis_pubsub_dropped_total", "counter", "subscription", Broker),
         new("celery_task_requeued_total", "counter", "queue"),
         new("celery_task_duplicates_total", "counter", "queue"),
         new("celery_task_reports_ignored_total", "counter", "reason"),
@@ -123,6 +127,7 @@ public static partial class MonitoringAssets
         .Replace("$queue", ".*").Replace("${queue}", ".*")
         .Replace("$worker", ".*").Replace("${worker}", ".*")
         .Replace("$task_name", ".*").Replace("${task_name}", ".*")
+        .Replace("$broker", ".*").Replace("${broker}", ".*")
         .Replace("$__rate_interval", "1m").Replace("$__interval", "15s").Replace("$__range", "5m");
 
     private static readonly HashSet<string> Keywords =
