@@ -30,7 +30,7 @@ public static class CeleryEventParser
         {
             if (!ReadEnvelope(envelope, out var body, out var base64, out var error))
                 return Failed(error.Reason, error.Detail);
-            ReadOnlySpan<byte> json = body;
+            var json = body;
             if (base64)
             {
                 rented = ArrayPool<byte>.Shared.Rent(Base64.GetMaxDecodedFromUtf8Length(body.Length));
@@ -68,10 +68,11 @@ public static class CeleryEventParser
 
     private const int MetricsNameLimit = 256;
 
+    // The body is read in place (a slice of the envelope), copied only when JSON escapes force a decode.
     private static bool ReadEnvelope(
-        ReadOnlySpan<byte> envelope, out byte[] body, out bool base64, out (RejectionReason Reason, string Detail) error)
+        ReadOnlySpan<byte> envelope, out ReadOnlySpan<byte> body, out bool base64, out (RejectionReason Reason, string Detail) error)
     {
-        body = [];
+        body = default;
         base64 = false;
         error = default;
         var reader = new Utf8JsonReader(envelope, new JsonReaderOptions { MaxDepth = 32 });
@@ -91,9 +92,9 @@ public static class CeleryEventParser
                     error = (RejectionReason.WrongType, "body is not a string");
                     return false;
                 }
-                body = reader.ValueIsEscaped || reader.HasValueSequence
+                body = reader.ValueIsEscaped
                     ? System.Text.Encoding.UTF8.GetBytes(reader.GetString()!)
-                    : reader.ValueSpan.ToArray();
+                    : envelope.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length);
                 haveBody = true;
             }
             else if (reader.ValueTextEquals("properties"u8))
