@@ -100,7 +100,7 @@ public static class AllocatorLoadRun
             Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
         }
         var beforeText = await http.GetStringAsync("/metrics");
-        var cpuBefore = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
+        var cpuBefore = (Node: LoadRunNode.CpuSeconds(node.ProcessId), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
 
         using var sampling = new CancellationTokenSource();
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
@@ -117,7 +117,7 @@ public static class AllocatorLoadRun
             if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
             await Task.Delay(50);
         }
-        var cpuAfter = (Node: CpuSeconds(node.ProcessId), Redis: CpuSeconds(redis.ProcessId ?? 0));
+        var cpuAfter = (Node: LoadRunNode.CpuSeconds(node.ProcessId), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
         await sampling.CancelAsync();
         var (samples, sampledMax, sampledOver) = await sampler;
         var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
@@ -256,19 +256,5 @@ public static class AllocatorLoadRun
                 return (Le: le, Count: double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
             })
             .GroupBy(b => b.Le).Select(g => (g.Key, g.Sum(b => b.Count))).ToList();
-    }
-
-    private static double CpuSeconds(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 }

@@ -12,7 +12,8 @@ namespace CeleryActors.Benchmarks;
 /// channel, received/started/succeeded batched as JSON lists on <c>task.multi</c>, heartbeats with a running
 /// <c>processed</c> count), for 100 workers, 1,000 task names and 50 queues. It waits until the counters
 /// account for every task, then times scrapes of <c>/metrics</c> at that cardinality.
-/// Usage: <c>load-celery [--tasks N] [--rate EVENTS_PER_SECOND] [--host-dll PATH]</c>.
+/// Usage: <c>load-celery [--tasks N] [--rate EVENTS_PER_SECOND] [--host-dll PATH]</c>; with <c>--burst</c>, the
+/// stop-fill-resume burst of <see cref="CeleryBurstRun"/>.
 /// </summary>
 public static class CeleryLoadRun
 {
@@ -20,6 +21,7 @@ public static class CeleryLoadRun
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--burst")) return await CeleryBurstRun.RunAsync(args);
         var tasks = LoadRunNode.IntArg(args, "--tasks", 150_000) / TasksPerBatch * TasksPerBatch;
         var rate = LoadRunNode.IntArg(args, "--rate", 60_000);
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
@@ -39,6 +41,7 @@ public static class CeleryLoadRun
         while (await redis.PingAsync() && publisher.GetServers()[0].SubscriptionPatternCount() == 0) await Task.Delay(50);
 
         node.StartSampling();
+        var cpuBefore = LoadRunNode.CpuSeconds(node.ProcessId);
         var start = Stopwatch.GetTimestamp();
         var messageRate = rate == 0 ? 0 : (int)(rate * (double)messages.Count / events);
         var publishSeconds = await Publisher.PublishPacedAsync(subscriber, default, messages.Count, messageRate,
@@ -53,6 +56,7 @@ public static class CeleryLoadRun
             await Task.Delay(50);
         }
         var totalSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var cpu = LoadRunNode.CpuSeconds(node.ProcessId) - cpuBefore;
         await Task.Delay(1_000);
         var memory = await node.StopSamplingAsync();
 
@@ -79,6 +83,7 @@ public static class CeleryLoadRun
         Console.WriteLine($"node counted {succeeded:N0} of {tasks:N0} tasks in {totalSeconds:F2} s = {events * (succeeded / tasks) / totalSeconds:N0} events/s");
         Console.WriteLine($"counters: started {started:N0}, succeeded {succeeded:N0}, lost {lost:N0}, memory misses {misses:N0}, rejected {rejected:N0}, workers up {up:N0}; " +
                           $"messages dropped by the node's buffer {dropped:N0}, broker resubscriptions {resubscribed:N0}");
+        Console.WriteLine($"node CPU: {cpu:F2} s = {cpu / (events / 100_000.0):F2} CPU-s per 100,000 events ({cpu / totalSeconds:F2} cores)");
         Console.WriteLine("node RSS (MiB) over time: " + memory);
         Console.WriteLine($"scrape of /metrics: p50 {scrapes[25]:F1} ms, p99 {scrapes[49]:F1} ms (max of 50), min {scrapes[0]:F1} ms");
         var exact = started == tasks && succeeded == tasks && lost == 0 && misses == 0 && rejected == 0 && up == Workers;

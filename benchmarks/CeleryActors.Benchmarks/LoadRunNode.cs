@@ -187,6 +187,35 @@ public sealed class LoadRunNode : IDisposable
         .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
+    /// <summary>CPU seconds (user plus system) a process has used so far; 0 once it is gone.</summary>
+    public static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The highest resident memory a process has had (the kernel's VmHWM), in MiB; 0 once it is gone.</summary>
+    public static double PeakRssOf(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>One line describing this machine.</summary>
     public static string Machine()
     {

@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using CeleryActors.Redis;
+
+namespace CeleryActors.Benchmarks;
+
+/// <summary>
+/// What an idle node costs: a node watching an empty Celery broker (no workers, no tasks) on a private Redis,
+/// given a warm-up, then its CPU over a window. The node's own timers, cluster gossip and Redis probes are all
+/// that run. Usage: <c>load-idle [--seconds N] [--warm-up N] [--host-dll PATH]</c>.
+/// </summary>
+public static class IdleRun
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = LoadRunNode.IntArg(args, "--seconds", 60);
+        var warmUp = LoadRunNode.IntArg(args, "--warm-up", 20);
+        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
+        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis,
+            new Dictionary<string, string> { ["CELERY_BROKER_URL"] = redis.Url.ToString() });
+        await Task.Delay(TimeSpan.FromSeconds(warmUp));
+        var (node0, redis0) = (LoadRunNode.CpuSeconds(node.ProcessId), LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(seconds));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var nodeCpu = LoadRunNode.CpuSeconds(node.ProcessId) - node0;
+        var redisCpu = LoadRunNode.CpuSeconds(redis.ProcessId ?? 0) - redis0;
+        Console.WriteLine($"idle for {elapsed:F0} s after {warmUp} s of warm-up: node {nodeCpu:F2} CPU-s = {nodeCpu / elapsed:F3} cores; " +
+                          $"redis-server {redisCpu / elapsed:F3} cores; node RSS {LoadRunNode.PeakRssOf(node.ProcessId):F0} MiB at most");
+        return 0;
+    }
+}
