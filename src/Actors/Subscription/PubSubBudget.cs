@@ -24,8 +24,10 @@ public sealed class PubSubBudget
     private readonly string? _broker;
     private readonly long _maxBytes;
     private readonly LogThrottle _log = new(perSecond: 1);
+    private readonly SemaphoreSlim _room = new(0); // an extra count only wakes the reader once more
     private long _held;
     private long _dropped;
+    private int _waiting;
 
     /// <summary>Creates a budget of <paramref name="maxBytes"/>.</summary>
     /// <param name="subscription">Whose budget it is, as <see cref="PubSubMessagesDropped"/> names it.</param>
@@ -46,11 +48,35 @@ public sealed class PubSubBudget
     /// dropped, when there is none. A message is always taken when nothing is held, however large.</summary>
     public bool TryHold(int payloadBytes)
     {
+        if (TryTake(payloadBytes + Overhead)) return true;
+        Interlocked.Increment(ref _dropped);
+        return false;
+    }
+
+    /// <summary>Takes room for a message of <paramref name="payloadBytes"/>, waiting for the owner to handle what
+    /// is held when there is none: flow control instead of a drop. A message is always taken when nothing is held.
+    /// For one reader at a time (a feed reads its messages in order): a release wakes one waiter.</summary>
+    public async ValueTask HoldAsync(int payloadBytes, CancellationToken cancellation)
+    {
         var cost = payloadBytes + Overhead;
+        while (!TryTake(cost))
+        {
+            // Announce the wait, then look again: a release between the two would otherwise go unheard.
+            Volatile.Write(ref _waiting, 1);
+            if (TryTake(cost))
+            {
+                Volatile.Write(ref _waiting, 0);
+                return;
+            }
+            await _room.WaitAsync(cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private bool TryTake(long cost)
+    {
         var held = Interlocked.Add(ref _held, cost);
         if (held <= _maxBytes || held == cost) return true;
         Interlocked.Add(ref _held, -cost);
-        Interlocked.Increment(ref _dropped);
         return false;
     }
 
@@ -59,6 +85,7 @@ public sealed class PubSubBudget
     public long Release(int payloadBytes)
     {
         Interlocked.Add(ref _held, -(payloadBytes + Overhead));
+        if (Volatile.Read(ref _waiting) == 1 && Interlocked.Exchange(ref _waiting, 0) == 1) _room.Release();
         return Volatile.Read(ref _dropped) == 0 ? 0 : Interlocked.Exchange(ref _dropped, 0);
     }
 

@@ -22,4 +22,11 @@ public static class Eventually
             }
         }
     }
+
+    /// <summary>The same for an assertion on state this process holds.</summary>
+    public static Task Holds(Action assertion, TimeSpan? within = null) => Holds(() =>
+    {
+        assertion();
+        return Task.CompletedTask;
+    }, within);
 }

@@ -46,4 +46,44 @@ public class PubSubBudgetTests
         Assert.InRange(peak, 260, 100_000);
         Assert.Equal(0, budget.HeldBytes);
     }
+
+    [Fact]
+    public async Task A_flow_controlled_hold_waits_for_room_instead_of_dropping_and_each_release_lets_one_more_in()
+    {
+        var budget = new PubSubBudget("celery_events", 1_000);
+        await budget.HoldAsync(700, CancellationToken.None); // room: taken at once
+        var waiting = budget.HoldAsync(700, CancellationToken.None).AsTask();
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+
+        Assert.Equal(0, budget.Release(700)); // handled: the waiting one gets in, and nothing was dropped
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(700 + 160, budget.HeldBytes);
+
+        // One reader holding as fast as it may, one owner handling on another thread: all 2,000 get in, none is
+        // dropped, and the bytes held never pass the budget.
+        budget.Release(700);
+        var taken = 0;
+        var handled = 0;
+        var owner = Task.Run(async () =>
+        {
+            while (Volatile.Read(ref handled) < 2_000)
+            {
+                if (budget.HeldBytes > 1_000) throw new InvalidOperationException($"held {budget.HeldBytes}");
+                if (Volatile.Read(ref taken) > handled)
+                {
+                    Assert.Equal(0, budget.Release(300));
+                    handled++;
+                }
+                else await Task.Yield();
+            }
+        });
+        for (var i = 0; i < 2_000; i++)
+        {
+            await budget.HoldAsync(300, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Interlocked.Increment(ref taken);
+        }
+        await owner.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, budget.HeldBytes);
+    }
 }
