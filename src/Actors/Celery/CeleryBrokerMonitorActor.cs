@@ -39,7 +39,7 @@ public sealed class CeleryBrokerMonitorActor : ReceiveActor
         _log.Info("Monitoring the Celery broker {0} from this node", settings.Describe());
         var queues = Context.ActorOf(CeleryQueueWatcherActor.Props(connection, settings, _metrics), "queues");
         var events = Context.ActorOf(CeleryActorsHostingExtensions.Supervised(
-            CeleryEventsActor.Props(connection, settings, _metrics, queues, _recorder), "events"), "events");
+            CeleryEventsActor.Props(settings, _metrics, queues, _recorder), "events"), "events");
         Context.ActorOf(CeleryInspectorActor.Props(connection, settings, _metrics, events, queues), "inspector");
     }
 }

@@ -6,7 +6,6 @@ using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
-using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Celery;
 
@@ -22,7 +21,6 @@ namespace CeleryActors.Actors.Celery;
 public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
 {
     private const string SweepTimer = "sweep";
-    private readonly IConnectionMultiplexer _broker;
     private readonly CeleryMonitorSettings _settings;
     private readonly CeleryBrokerMetrics _metrics;
     private readonly IActorRef _queueWatcher;
@@ -37,24 +35,23 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, IReadOnlyList<string>> _inspectedQueues = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly PubSubBudget _budget;
-    private PubSubFeed? _feed;
+    private FlowControlledFeed? _feed;
 
     /// <summary>Creates the actor.</summary>
-    /// <param name="broker">The connection to the Celery broker; not owned.</param>
     /// <param name="settings">Monitoring settings.</param>
     /// <param name="metrics">The broker's view of the node's metrics.</param>
     /// <param name="queueWatcher">Told of queues seen in events.</param>
     /// <param name="recorder">The metrics recorder: counts each pub/sub message and observes its latency.</param>
-    public CeleryEventsActor(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
-        IActorRef queueWatcher, IActorRef recorder)
+    public CeleryEventsActor(CeleryMonitorSettings settings, CeleryBrokerMetrics metrics, IActorRef queueWatcher,
+        IActorRef recorder)
     {
         _recorder = recorder;
-        _broker = broker;
         _settings = settings;
         _metrics = metrics;
         _queueWatcher = queueWatcher;
         _tasks = new TaskMemory(settings.TaskMemorySize, settings.TaskMemoryAge);
-        _budget = new PubSubBudget(PubSubMessagesDropped.Celery, settings.MaxBufferedBytes, settings.BrokerName);
+        _budget = new PubSubBudget(PubSubMessagesDropped.Celery,
+            Math.Min(settings.MaxBufferedBytes, FlowControlledFeed.WindowBytes), settings.BrokerName);
         Subscribing();
     }
 
@@ -62,14 +59,15 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer broker, CeleryMonitorSettings settings, CeleryBrokerMetrics metrics,
-        IActorRef queueWatcher, IActorRef recorder) =>
-        Akka.Actor.Props.Create(() => new CeleryEventsActor(broker, settings, metrics, queueWatcher, recorder));
+    public static Props Props(CeleryMonitorSettings settings, CeleryBrokerMetrics metrics, IActorRef queueWatcher,
+        IActorRef recorder) =>
+        Akka.Actor.Props.Create(() => new CeleryEventsActor(settings, metrics, queueWatcher, recorder));
 
     /// <inheritdoc />
     protected override void PreStart()
     {
-        _feed = PubSubFeed.Start(_broker, RedisChannel.Pattern(_settings.EventsPattern), Self, _budget);
+        // Flow-controlled: a burst beyond the budget waits in Redis instead of being dropped here.
+        _feed = FlowControlledFeed.Start(_settings.Broker, _settings.EventsPattern, Self, _budget);
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, TimeSpan.FromSeconds(1));
     }
 

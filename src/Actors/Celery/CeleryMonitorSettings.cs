@@ -30,8 +30,9 @@ public sealed record CeleryMonitorSettings(
     TimeSpan TaskMemoryAge,
     int MaxPayloadBytes)
 {
-    /// <summary>Bytes of events heard and not handled yet the monitor holds (<c>MAX_BUFFERED_BYTES</c>); past them
-    /// event messages are dropped and counted, and the workers' heartbeats show the gap as lost events.</summary>
+    /// <summary>Bytes of events heard and not handled yet the monitor holds (<c>MAX_BUFFERED_BYTES</c>, and at most
+    /// <see cref="Subscription.FlowControlledFeed.WindowBytes"/>); with them held it reads no more and the broker
+    /// holds the rest.</summary>
     public long MaxBufferedBytes { get; init; } = Subscription.PubSubBudget.DefaultBytes;
 
     /// <summary>The broker's name in <c>CELERY_BROKERS</c>, the value of the <c>broker</c> label of its series;

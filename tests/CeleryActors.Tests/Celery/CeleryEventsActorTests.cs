@@ -47,7 +47,7 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
         };
         var queues = CreateTestProbe();
         var recorder = Sys.ActorOf(MetricsRecorderActor.Props(metrics, ObservationPipelineSettings.Default));
-        var events = Sys.ActorOf(CeleryEventsActor.Props(_node, settings with { BrokerName = broker },
+        var events = Sys.ActorOf(CeleryEventsActor.Props(settings with { BrokerName = broker },
             new CeleryBrokerMetrics(metrics, broker), queues.Ref, recorder));
         AwaitAssert(() => Assert.Equal(1, _publisher.GetServers()[0].SubscriptionPatternCount()), TimeSpan.FromSeconds(10));
         return (events, queues);
