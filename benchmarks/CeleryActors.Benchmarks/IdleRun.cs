@@ -6,7 +6,8 @@ namespace CeleryActors.Benchmarks;
 /// <summary>
 /// What an idle node costs: a node watching an empty Celery broker (no workers, no tasks) on a private Redis,
 /// given a warm-up, then its CPU over a window. The node's own timers, cluster gossip and Redis probes are all
-/// that run. Usage: <c>load-idle [--seconds N] [--warm-up N] [--host-dll PATH]</c>.
+/// that run; with <c>--without-celery</c> the node watches no broker, which tells Celery monitoring's share.
+/// Usage: <c>load-idle [--seconds N] [--warm-up N] [--without-celery] [--host-dll PATH]</c>.
 /// </summary>
 public static class IdleRun
 {
@@ -16,8 +17,10 @@ public static class IdleRun
         var warmUp = LoadRunNode.IntArg(args, "--warm-up", 20);
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis,
-            new Dictionary<string, string> { ["CELERY_BROKER_URL"] = redis.Url.ToString() });
+        var settings = args.Contains("--without-celery")
+            ? new Dictionary<string, string>()
+            : new Dictionary<string, string> { ["CELERY_BROKER_URL"] = redis.Url.ToString() };
+        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, settings);
         await Task.Delay(TimeSpan.FromSeconds(warmUp));
         var (node0, redis0) = (LoadRunNode.CpuSeconds(node.ProcessId), LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
         var clock = Stopwatch.StartNew();
