@@ -132,8 +132,10 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
             {
                 await connection.SendAsync(_url.User is { } user ? ["AUTH", user, password] : ["AUTH", password], timeout.Token)
                     .ConfigureAwait(false);
-                var (ok, _) = await connection.ReadSimpleReplyAsync(timeout.Token).ConfigureAwait(false);
-                if (!ok) throw new RedisCredentialsRefusedException(_url);
+                var (ok, reply) = await connection.ReadSimpleReplyAsync(timeout.Token).ConfigureAwait(false);
+                // A server without a password refuses AUTH as pointless; StackExchange.Redis carries on, and so do we.
+                if (!ok && !reply.Contains("without any password configured", StringComparison.Ordinal))
+                    throw new RedisCredentialsRefusedException(_url);
             }
             // Named, so that CLIENT LIST shows an operator whose output buffer holds a backlog.
             await connection.SendAsync(["CLIENT", "SETNAME", ClientName], timeout.Token).ConfigureAwait(false);

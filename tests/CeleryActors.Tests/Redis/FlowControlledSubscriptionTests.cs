@@ -121,6 +121,12 @@ public class FlowControlledSubscriptionTests
         await using var subscription = FlowControlledSubscription.Start(wrong, "events.*", recorder);
         await Eventually.Holds(() => Assert.Equal([$"failed: {nameof(RedisCredentialsRefusedException)}"], recorder.Reports), Deadline);
 
+        // A password where none is asked is no reason to stop (StackExchange.Redis carries on too).
+        await using var spare = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
+        var needless = new Recorder();
+        await using var open = FlowControlledSubscription.Start(spare.Url with { Password = "needless" }, "events.*", needless);
+        await Eventually.Holds(() => Assert.Equal(["subscribed"], needless.Reports), Deadline);
+
         var right = redis.Url with { Password = "right-one" };
         var ok = new Recorder();
         await using var allowed = FlowControlledSubscription.Start(right, "events.*", ok);
