@@ -49,10 +49,10 @@ public class NodeOptionsTests
     [InlineData("METRICS_REFRESH_INTERVAL", "-5", "METRICS_REFRESH_INTERVAL", "not a positive number")]
     [InlineData("REDIS_URL", "localhost:7000", "REDIS_URL", "scheme")]
     [InlineData("CELERY_BROKER_URL", "redis://host/x", "CELERY_BROKER_URL", "database")]
-    [InlineData("CELERY_BROKERS", "redis://h:6379/0", "CELERY_BROKERS", "not name=url")]
-    [InlineData("CELERY_BROKERS", "eu west=redis://h:6379/0", "CELERY_BROKERS", "not name=url")]
-    [InlineData("CELERY_BROKERS", "eu=redis://h:6379/0,eu=redis://h2:6379/0", "CELERY_BROKERS", "given twice")]
-    [InlineData("CELERY_BROKERS", "eu=h:6379", "CELERY_BROKERS", "broker 'eu'")]
+    [InlineData("CELERY_BROKERS", "redis://h:7001/0", "CELERY_BROKERS", "not name=url")]
+    [InlineData("CELERY_BROKERS", "eu west=redis://h:7001/0", "CELERY_BROKERS", "not name=url")]
+    [InlineData("CELERY_BROKERS", "eu=redis://h:7001/0,eu=redis://h2:7001/0", "CELERY_BROKERS", "given twice")]
+    [InlineData("CELERY_BROKERS", "eu=h:7001", "CELERY_BROKERS", "broker 'eu'")]
     [InlineData("ALLOCATOR_ACK_TIMEOUT", "0", "ALLOCATOR_ACK_TIMEOUT", "not a positive number")]
     [InlineData("CLUSTER_PORT", "-1", "CLUSTER_PORT", "not a port")]
     [InlineData("CLUSTER_SEEDS", "nohostport", "CLUSTER_SEEDS", "neither HOST:PORT")]
@@ -75,25 +75,25 @@ public class NodeOptionsTests
     [Fact]
     public void Several_brokers_are_named_in_order_and_exclude_the_single_broker_setting()
     {
-        var (options, errors) = Bind(new() { ["CELERY_BROKERS"] = " eu=redis://:s3cret@10.0.0.1:6379/0 , us.east-1=redis://10.0.0.2:6380/3" });
+        var (options, errors) = Bind(new() { ["CELERY_BROKERS"] = " eu=redis://:s3cret@10.0.0.1:7001/0 , us.east-1=redis://10.0.0.2:6380/3" });
         Assert.Empty(errors);
         var brokers = CeleryMonitoring.Brokers(options!);
-        Assert.Equal([("eu", "10.0.0.1", 6379, 0), ("us.east-1", "10.0.0.2", 6380, 3)],
+        Assert.Equal([("eu", "10.0.0.1", 7001, 0), ("us.east-1", "10.0.0.2", 6380, 3)],
             brokers.Select(b => (b.Name!, b.Url.Host, b.Url.Port, b.Url.Database)));
         Assert.True(CeleryMonitoring.ByBroker(options!));
 
-        var (single, _) = Bind(new() { ["CELERY_BROKER_URL"] = "redis://10.0.0.1:6379/0" });
+        var (single, _) = Bind(new() { ["CELERY_BROKER_URL"] = "redis://10.0.0.1:7001/0" });
         Assert.Equal([(null, "10.0.0.1")], CeleryMonitoring.Brokers(single!).Select(b => (b.Name, b.Url.Host)));
         Assert.False(CeleryMonitoring.ByBroker(single!));
 
         var (both, bothErrors) = Bind(new()
         {
-            ["CELERY_BROKER_URL"] = "redis://10.0.0.1:6379/0", ["CELERY_BROKERS"] = "eu=redis://10.0.0.1:6379/0",
+            ["CELERY_BROKER_URL"] = "redis://10.0.0.1:7001/0", ["CELERY_BROKERS"] = "eu=redis://10.0.0.1:7001/0",
         });
         Assert.Null(both);
         Assert.Contains("CELERY_BROKERS", Assert.Single(bothErrors).ToString());
         // A malformed entry is quoted without what follows its scheme: that may hold a password.
-        var (_, hidden) = Bind(new() { ["CELERY_BROKERS"] = "redis://:s3cret@h:6379/0" });
+        var (_, hidden) = Bind(new() { ["CELERY_BROKERS"] = "redis://:s3cret@h:7001/0" });
         Assert.DoesNotContain("s3cret", Assert.Single(hidden).ToString());
     }
 
