@@ -45,7 +45,6 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
     private readonly string _pattern;
     private readonly IPubSubHandler _handler;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Dictionary<int, (byte[] Bytes, string Name)> _channels = [];
     private Task _run = Task.CompletedTask;
 
     private FlowControlledSubscription(RedisUrl url, string pattern, IPubSubHandler handler)
@@ -165,7 +164,7 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
                 var kind = await connection.ReadFrameAsync(cancellation).ConfigureAwait(false);
                 if (kind != FrameKind.Message) continue; // a pong or another confirmation
                 connection.Holding = true;
-                await _handler.Received(ChannelName(connection.Channel), connection.Payload, cancellation).ConfigureAwait(false);
+                await _handler.Received(connection.Channel, connection.Payload, cancellation).ConfigureAwait(false);
                 connection.Holding = false;
             }
         }
@@ -204,18 +203,6 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
         }
     }
 
-    // Channels repeat; a string per message would be needless garbage.
-    private string ChannelName(ReadOnlySpan<byte> bytes)
-    {
-        var hash = new HashCode();
-        hash.AddBytes(bytes);
-        var key = hash.ToHashCode();
-        if (_channels.TryGetValue(key, out var known) && bytes.SequenceEqual(known.Bytes)) return known.Name;
-        var name = Encoding.UTF8.GetString(bytes);
-        if (_channels.Count < 1024) _channels[key] = (bytes.ToArray(), name);
-        return name;
-    }
-
     private enum FrameKind { Message, Subscribed, Other }
 
     /// <summary>The RESP side of one connection: commands out, frames in. The last message read is in
@@ -224,12 +211,13 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
     {
         private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
         private readonly SemaphoreSlim _writing = new(1, 1);
-        private byte[] _channel = [];
+        // Channels repeat: each is decoded once, not a string per message.
+        private readonly Dictionary<int, (byte[] Bytes, string Name)> _channelNames = [];
 
         public long LastRead = DateTime.UtcNow.Ticks;
         public volatile bool Holding;
 
-        public ReadOnlySpan<byte> Channel => _channel;
+        public string Channel { get; private set; } = "";
 
         public byte[] Payload { get; private set; } = [];
 
@@ -294,7 +282,8 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
             if (!reader.TryReadTo(out ReadOnlySpan<byte> header, "\r\n"u8)) return false;
             if (header.IsEmpty || header[0] != '*' || !Utf8Parser.TryParse(header[1..], out int count, out _) || count < 1)
                 throw new IOException("unexpected reply from Redis: " + Encoding.UTF8.GetString(header));
-            byte[]? channel = null, payload = null;
+            string? channel = null;
+            byte[]? payload = null;
             for (var i = 0; i < count; i++)
             {
                 if (!reader.TryReadTo(out ReadOnlySpan<byte> line, "\r\n"u8)) return false;
@@ -309,21 +298,29 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
                     kind = Equals(value, "pmessage"u8) ? FrameKind.Message
                         : Equals(value, "psubscribe"u8) ? FrameKind.Subscribed
                         : FrameKind.Other;
-                else if (kind == FrameKind.Message && i == 2) channel = ChannelBytes(value);
+                else if (kind == FrameKind.Message && i == 2) channel = ChannelName(value);
                 else if (kind == FrameKind.Message && i == 3) payload = value.ToArray();
                 reader.Advance(length + 2);
             }
             if (kind == FrameKind.Message && (channel is null || payload is null || count != 4))
                 throw new IOException("a pmessage from Redis without its channel or payload");
-            if (channel is not null) _channel = channel;
+            if (channel is not null) Channel = channel;
             if (payload is not null) Payload = payload;
             buffer = buffer.Slice(reader.Position);
             return true;
         }
 
-        // The channel's bytes, reusing the last array when it is the same channel (the common case).
-        private byte[] ChannelBytes(ReadOnlySequence<byte> value) =>
-            value.Length == _channel.Length && Equals(value, _channel) ? _channel : value.ToArray();
+        private string ChannelName(ReadOnlySequence<byte> value)
+        {
+            var bytes = value.IsSingleSegment ? value.FirstSpan : value.ToArray();
+            var hash = new HashCode();
+            hash.AddBytes(bytes);
+            var key = hash.ToHashCode();
+            if (_channelNames.TryGetValue(key, out var known) && bytes.SequenceEqual(known.Bytes)) return known.Name;
+            var name = Encoding.UTF8.GetString(bytes);
+            if (_channelNames.Count < 1024) _channelNames[key] = (bytes.ToArray(), name);
+            return name;
+        }
 
         private static bool Equals(ReadOnlySequence<byte> value, ReadOnlySpan<byte> expected) =>
             value.IsSingleSegment ? value.FirstSpan.SequenceEqual(expected) : value.ToArray().AsSpan().SequenceEqual(expected);
