@@ -42,6 +42,12 @@ public sealed class CeleryBrokerMetrics
     /// for its exception type, its third label.</summary>
     public void CountTaskEvent(CeleryTaskEventType type, string name, string queue, string? exception = null)
     {
+        if (type == CeleryTaskEventType.Failed)
+        {
+            _metrics.TaskFailed.WithLabels(_metrics.Key(Broker, name, queue,
+                _metrics.Bounded("exception", exception ?? CeleryEventsActor.Unknown))).Inc();
+            return;
+        }
         var key = _metrics.Key(Broker, name, queue);
         switch (type)
         {
@@ -49,10 +55,6 @@ public sealed class CeleryBrokerMetrics
             case CeleryTaskEventType.Received: _metrics.TaskReceived.WithLabels(key).Inc(); StartAtZero(key); break;
             case CeleryTaskEventType.Started: _metrics.TaskStarted.WithLabels(key).Inc(); break;
             case CeleryTaskEventType.Succeeded: _metrics.TaskSucceeded.WithLabels(key).Inc(); break;
-            case CeleryTaskEventType.Failed:
-                _metrics.TaskFailed.WithLabels(_metrics.Key(Broker, name, queue,
-                    _metrics.Bounded("exception", exception ?? CeleryEventsActor.Unknown))).Inc();
-                break;
             case CeleryTaskEventType.Retried: _metrics.TaskRetried.WithLabels(key).Inc(); break;
             case CeleryTaskEventType.Revoked: _metrics.TaskRevoked.WithLabels(key).Inc(); break;
             case CeleryTaskEventType.Rejected: _metrics.TaskRejected.WithLabels(key).Inc(); break;
