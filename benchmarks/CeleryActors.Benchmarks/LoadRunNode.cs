@@ -203,12 +203,15 @@ public sealed class LoadRunNode : IDisposable
     }
 
     /// <summary>The highest resident memory a process has had (the kernel's VmHWM), in MiB; 0 once it is gone.</summary>
-    public static double PeakRssOf(int pid)
+    public static double PeakRssOf(int pid) => StatusKiB(pid, "VmHWM:") / 1024.0;
+
+    // A memory line of /proc/PID/status (VmRSS:, VmHWM:, ...) in KiB; 0 once the process is gone.
+    private static long StatusKiB(int pid, string field)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
         }
         catch (IOException)
         {
@@ -287,15 +290,7 @@ public sealed class LoadRunNode : IDisposable
         }
     }
 
-    private long Rss()
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("VmRSS:"));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
-        }
-        catch (IOException) { return 0; }
-    }
+    private long Rss() => StatusKiB(_process.Id, "VmRSS:");
 
     private static string FindHostDll()
     {
