@@ -92,8 +92,7 @@ public sealed class CeleryInspectorActor : ReceiveActor, IWithTimers
             .ConfigureAwait(false);
         // Until a worker has bound its pidbox the separator is unknown: kombu's default serves this round only.
         var separator = detected ?? CeleryMonitorSettings.DefaultSeparator;
-        var rounds = await Task.WhenAll(Methods.Select(m => _remote.BroadcastAsync(m, separator))).ConfigureAwait(false);
-        return new Inspected(Methods.Zip(rounds).ToDictionary(p => p.First, p => p.Second), detected);
+        return new Inspected(await _remote.BroadcastAsync(Methods, separator).ConfigureAwait(false), detected);
     }
 
     private void Publish(Inspected inspected)

@@ -14,47 +14,48 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
 {
     private const string ReplyExchange = "reply.celery.pidbox";
 
-    /// <summary>Broadcasts <paramref name="method"/> to every worker and collects the replies for the timeout.</summary>
-    /// <returns>Worker → its reply (the method's result).</returns>
-    public async Task<IReadOnlyDictionary<string, JsonElement>> BroadcastAsync(string method, string separator)
+    /// <summary>
+    /// Broadcasts each of <paramref name="methods"/> to every worker and collects the replies for the timeout. All
+    /// the methods share one reply queue (each request has its own ticket), and the queue is read once, when the
+    /// timeout is over: a round always lasts the timeout, so reading earlier would learn nothing sooner and cost a
+    /// round trip each time (polling every 25 ms was most of an idle node's Redis traffic).
+    /// </summary>
+    /// <returns>Method → worker → its reply (the method's result).</returns>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>> BroadcastAsync(
+        IReadOnlyList<string> methods, string separator)
     {
         var db = broker.GetDatabase(settings.Broker.Database);
         var replyId = Guid.NewGuid().ToString();
-        var ticket = Guid.NewGuid().ToString();
         var replyList = $"{settings.KeyPrefix}{replyId}.{ReplyExchange}";
         var binding = $"{replyId}{separator}{separator}{replyId}.{ReplyExchange}";
-        var replies = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var byTicket = methods.ToDictionary(_ => Guid.NewGuid().ToString(),
+            _ => new Dictionary<string, JsonElement>(StringComparer.Ordinal), StringComparer.Ordinal);
         await db.SetAddAsync(settings.BindingKey(ReplyExchange), binding).ConfigureAwait(false);
         try
         {
-            await db.PublishAsync(RedisChannel.Literal(settings.PidboxChannel), Request(method, ticket, replyId))
+            var channel = RedisChannel.Literal(settings.PidboxChannel);
+            await Task.WhenAll(methods.Zip(byTicket.Keys)
+                    .Select(m => db.PublishAsync(channel, Request(m.First, m.Second, replyId))))
                 .ConfigureAwait(false);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (clock.Elapsed < settings.InspectTimeout)
+            await Task.Delay(settings.InspectTimeout).ConfigureAwait(false);
+            RedisValue[]? popped;
+            do
             {
-                await PopRepliesAsync(db, replyList, ticket, replies).ConfigureAwait(false);
-                await Task.Delay(PollInterval).ConfigureAwait(false);
-            }
-            // Replies that came during the last pause count too; the list is deleted right after.
-            await PopRepliesAsync(db, replyList, ticket, replies).ConfigureAwait(false);
+                popped = await db.ListRightPopAsync(replyList, PopCount).ConfigureAwait(false);
+                foreach (var reply in popped ?? []) Collect(reply, byTicket);
+            } while (popped is { Length: PopCount });
         }
         finally
         {
             await db.SetRemoveAsync(settings.BindingKey(ReplyExchange), binding).ConfigureAwait(false);
             await db.KeyDeleteAsync(replyList).ConfigureAwait(false);
         }
-        return replies;
+        return methods.Zip(byTicket.Values)
+            .ToDictionary(m => m.First, m => (IReadOnlyDictionary<string, JsonElement>)m.Second, StringComparer.Ordinal);
     }
 
-    /// <summary>How often the reply list is read while replies are collected.</summary>
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
-
-    private static async Task PopRepliesAsync(IDatabase db, string replyList, string ticket,
-        Dictionary<string, JsonElement> replies)
-    {
-        var popped = await db.ListRightPopAsync(replyList, 100).ConfigureAwait(false);
-        foreach (var reply in popped ?? []) Collect(reply, ticket, replies);
-    }
+    /// <summary>How many replies one read of the reply queue takes.</summary>
+    private const int PopCount = 100;
 
     /// <summary>The request envelope (kombu's JSON envelope with a base64 body).</summary>
     public byte[] Request(string method, string ticket, string replyId)
@@ -87,15 +88,16 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
         });
     }
 
-    /// <summary>Adds the workers' results in one reply envelope; a reply to another request or a malformed one is skipped.</summary>
-    public static void Collect(ReadOnlySpan<byte> envelope, string ticket, IDictionary<string, JsonElement> into)
+    /// <summary>Adds the workers' results in one reply envelope to the replies of the request whose ticket it carries;
+    /// a reply to another request, one without a ticket, or a malformed one is skipped.</summary>
+    public static void Collect(ReadOnlySpan<byte> envelope, IReadOnlyDictionary<string, Dictionary<string, JsonElement>> byTicket)
     {
         try
         {
             using var outer = JsonDocument.Parse(envelope.ToArray());
             var root = outer.RootElement;
-            if (root.TryGetProperty("headers", out var headers) && headers.TryGetProperty("ticket", out var t) &&
-                t.GetString() != ticket) return;
+            if (!root.TryGetProperty("headers", out var headers) || !headers.TryGetProperty("ticket", out var t) ||
+                t.GetString() is not { } ticket || !byTicket.TryGetValue(ticket, out var into)) return;
             var body = root.GetProperty("body").GetString() ?? "";
             var base64 = root.TryGetProperty("properties", out var p) && p.TryGetProperty("body_encoding", out var e) &&
                          e.GetString() == "base64";

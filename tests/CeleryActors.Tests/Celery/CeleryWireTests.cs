@@ -87,14 +87,14 @@ public class CeleryWireTests
         Assert.Equal(RejectionReason.MissingField, Assert.Single(batch.Rejections).Reason);
     }
 
-    private static byte[] ReplyEnvelope(string file)
+    private static byte[] ReplyEnvelope(string file, string ticket)
     {
         var capture = JsonDocument.Parse(File.ReadAllText(Data(file))).RootElement;
         var body = Convert.ToBase64String(Encoding.UTF8.GetBytes(capture.GetProperty("decoded_body").GetRawText()));
         return JsonSerializer.SerializeToUtf8Bytes(new
         {
             body,
-            headers = new { ticket = "t" },
+            headers = new { ticket },
             properties = new { body_encoding = "base64" },
         });
     }
@@ -105,11 +105,15 @@ public class CeleryWireTests
         var stats = new Dictionary<string, JsonElement>();
         var active = new Dictionary<string, JsonElement>();
         var queues = new Dictionary<string, JsonElement>();
-        CeleryRemoteControl.Collect(ReplyEnvelope("reply-stats-w1.json"), "t", stats);
-        CeleryRemoteControl.Collect(ReplyEnvelope("reply-stats-w2.json"), "t", stats);
-        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active-w1.json"), "t", active);
-        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active_queues-w1.json"), "t", queues);
-        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active_queues-w2.json"), "other-ticket", queues); // not ours
+        var byTicket = new Dictionary<string, Dictionary<string, JsonElement>>
+        {
+            ["t-stats"] = stats, ["t-active"] = active, ["t-queues"] = queues,
+        };
+        CeleryRemoteControl.Collect(ReplyEnvelope("reply-stats-w1.json", "t-stats"), byTicket);
+        CeleryRemoteControl.Collect(ReplyEnvelope("reply-stats-w2.json", "t-stats"), byTicket);
+        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active-w1.json", "t-active"), byTicket);
+        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active_queues-w1.json", "t-queues"), byTicket);
+        CeleryRemoteControl.Collect(ReplyEnvelope("reply-active_queues-w2.json", "other-ticket"), byTicket); // not ours
 
         var w1 = CeleryInspection.Read("w1@host1", stats, active, new Dictionary<string, JsonElement>(), queues);
         Assert.Equal(3, w1.PoolSize);
