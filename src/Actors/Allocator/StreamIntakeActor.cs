@@ -186,7 +186,9 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 
     private void StartRead()
     {
-        if (_streams.Count == 0 || _inFlight.Count >= MaxInFlight)
+        // With no stream there is nothing to read until discovery finds one, and its GroupReady polls.
+        if (_streams.Count == 0) return;
+        if (_inFlight.Count >= MaxInFlight)
         {
             Timers.StartSingleTimer(PollTimer, Poll.Instance, _settings.StreamPollInterval);
             return;
