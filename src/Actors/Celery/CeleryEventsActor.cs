@@ -36,6 +36,8 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly PubSubBudget _budget;
     private FlowControlledFeed? _feed;
+    private string? _lastChannel;
+    private string _lastRoutingKey = "";
 
     /// <summary>Creates the actor.</summary>
     /// <param name="settings">Monitoring settings.</param>
@@ -350,10 +352,15 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         return latency >= 0 ? latency : null;
     }
 
-    private static string RoutingKey(string channel)
+    // The feed hands the same string for the same channel, and events come on a few channels: the routing key of
+    // the last one is kept rather than cut out of every message's channel name again.
+    private string RoutingKey(string channel)
     {
+        if (ReferenceEquals(channel, _lastChannel)) return _lastRoutingKey;
         var slash = channel.LastIndexOf('/');
-        return slash >= 0 && slash + 1 < channel.Length ? channel[(slash + 1)..] : channel;
+        _lastRoutingKey = slash >= 0 && slash + 1 < channel.Length ? channel[(slash + 1)..] : channel;
+        _lastChannel = channel;
+        return _lastRoutingKey;
     }
 
     /// <summary>The label value of a task name or queue the node could not learn.</summary>
