@@ -13,7 +13,8 @@ namespace CeleryActors.Actors.Celery;
 /// Subscribes to Celery's event channels on the broker and turns task and worker events into metrics: tasks
 /// started, succeeded, failed (by exception type), retried, their run time; workers up and down (heartbeats,
 /// <c>worker-offline</c>, and silence past the worker timeout). Task names and queues that an event lacks come
-/// from a bounded <see cref="TaskMemory"/> fed by <c>task-sent</c>, <c>task-received</c> and remote control.
+/// from a bounded <see cref="TaskMemory"/> fed by <c>task-sent</c>, <c>task-received</c> and remote control; the
+/// events of a task whose queue is not known yet wait a moment for its late <c>task-sent</c> (<see cref="HeldTaskEvents"/>).
 /// Worker heartbeats carry a running count of tasks started; when it runs ahead of the <c>task-started</c>
 /// events seen, the gap is counted as lost events. States: <c>Subscribing</c>, <c>Listening</c>,
 /// <c>Interrupted</c> (the broker connection is down; a restored subscription is counted).
@@ -36,6 +37,8 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly PubSubBudget _budget;
     private FlowControlledFeed? _feed;
+    private readonly HeldTaskEvents _held = new(MaxHeldTasks);
+    private bool _sentSeen;
     private string? _lastChannel;
     private string _lastRoutingKey = "";
 
@@ -101,7 +104,11 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     private void Listening()
     {
         Common();
-        Receive<Sweep>(_ => SweepWorkers());
+        Receive<Sweep>(_ =>
+        {
+            ReleaseHeldEvents();
+            SweepWorkers();
+        });
         Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(m =>
         {
@@ -156,16 +163,44 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             switch (e)
             {
-                case CeleryTaskEvent task: Apply(task); break;
+                case CeleryTaskEvent task: Arrive(task); break;
                 case CeleryWorkerEvent worker: Apply(worker); break;
             }
         }
     }
 
-    private void Apply(CeleryTaskEvent e)
+    private void Arrive(CeleryTaskEvent e)
     {
         var now = Now;
-        if (e.Type != CeleryTaskEventType.Sent) Seen(e.Hostname, now);
+        if (e.Type == CeleryTaskEventType.Sent)
+        {
+            _sentSeen = true;
+            var released = _held.Release(e.TaskId);
+            // Stamped after the worker had the task: it was queued by its first event here at the latest (the
+            // wait counts from task-received, as when no task-sent comes).
+            Apply(released.Count > 0 && released[0].Timestamp < e.Timestamp ? e with { Timestamp = released[0].Timestamp } : e, now);
+            foreach (var held in released) Apply(held, now);
+            return;
+        }
+        Seen(e.Hostname, now);
+        // Counted on arrival: the lost-events check must not take a start held back here for a missing one.
+        if (e.Type == CeleryTaskEventType.Started) _workers[e.Hostname].StartedSeen++;
+        // Held only where task-sent events come at all: without them a wait would only delay the counts.
+        var hold = _held.Holds(e.TaskId) || (_sentSeen && QueueUnknown(e, now));
+        if (!hold || !_held.TryHold(e, now)) Apply(e, now);
+    }
+
+    private bool QueueUnknown(CeleryTaskEvent e, double now) =>
+        e.Queue is null && _tasks.Recall(e.TaskId, now)?.Queue is null && OnlyQueueOf(e.Hostname) is null;
+
+    private void ReleaseHeldEvents()
+    {
+        var now = Now;
+        foreach (var held in _held.ReleaseHeldBefore(now - HoldFor.TotalSeconds)) Apply(held, now);
+    }
+
+    private void Apply(CeleryTaskEvent e, double now)
+    {
         RememberedTask? remembered;
         switch (e.Type)
         {
@@ -185,7 +220,6 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         switch (e.Type)
         {
             case CeleryTaskEventType.Started:
-                _workers[e.Hostname].StartedSeen++;
                 if (QueueWait(e, remembered) is { } wait)
                     _recorder.Tell(new ObserveQueueWait(name, queue, wait, _metrics.Broker));
                 if (remembered?.QueuedAt is not null) _tasks.Started(e.TaskId);
@@ -362,6 +396,13 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         _lastChannel = channel;
         return _lastRoutingKey;
     }
+
+    /// <summary>How long a task event whose queue is unknown waits for the task's <c>task-sent</c> (at least; the
+    /// sweep that releases it runs every second).</summary>
+    public static readonly TimeSpan HoldFor = TimeSpan.FromSeconds(1);
+
+    /// <summary>Tasks whose events are held at most; past this an event is counted at once, under what is known.</summary>
+    public const int MaxHeldTasks = 10_000;
 
     /// <summary>The label value of a task name or queue the node could not learn.</summary>
     public const string Unknown = "unknown";

@@ -175,6 +175,39 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     }
 
     [Fact]
+    public void Events_that_come_before_their_task_sent_wait_for_it_and_count_under_its_queue()
+    {
+        var (_, queues) = Start();
+        // Sent events come in this deployment: from now on a task whose queue is unknown waits for its own.
+        Publish("task.sent", Task("task-sent", "first", "producer@h", name: "shop.ok", queue: "payments"));
+        queues.ExpectMsg<CeleryQueuesDiscovered>();
+        // The worker was quicker than the producer's task-sent (Celery publishes it after the task message).
+        Publish("task.multi", new[]
+        {
+            Task("task-received", "quick", "w@h", name: "shop.ok"),
+            Task("task-started", "quick", "w@h"),
+            Task("task-succeeded", "quick", "w@h", runtime: 0.2),
+            Task("task-received", "unsent", "w@h", name: "shop.orphan"), // its task-sent never comes
+        });
+        Publish("task.sent", Task("task-sent", "quick", "producer@h", name: "shop.ok", queue: "payments"));
+
+        AwaitAssert(() =>
+        {
+            var m = Scrape();
+            Assert.Equal(2, m.Value("celery_task_sent_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(1, m.Value("celery_task_received_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(1, m.Value("celery_task_started_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(1, m.Value("celery_task_succeeded_total", ("task_name", "shop.ok"), ("queue", "payments")));
+            Assert.Equal(1, m.Value("celery_task_queue_wait_seconds_count", ("task_name", "shop.ok"), ("queue", "payments")));
+            // The one whose task-sent never came is counted after the wait, under what is known.
+            Assert.Equal(1, m.Value("celery_task_received_total", ("task_name", "shop.orphan"), ("queue", "unknown")));
+            Assert.Equal(1, m.Value("celery_task_memory_misses_total"));
+        }, TimeSpan.FromSeconds(10));
+        Assert.DoesNotContain(Scrape().Samples("celery_task_started_total"),
+            x => x.Has(("task_name", "shop.ok")) && x.Has(("queue", "unknown")));
+    }
+
+    [Fact]
     public void Remote_control_fills_in_the_queue_of_a_task_and_of_a_single_queue_worker()
     {
         var (events, _) = Start();

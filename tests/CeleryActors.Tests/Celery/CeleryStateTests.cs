@@ -1,4 +1,5 @@
 using CeleryActors.Actors.Celery;
+using CeleryActors.Messages.Celery;
 using Xunit;
 
 namespace CeleryActors.Tests.Celery;
@@ -21,6 +22,29 @@ public class CeleryStateTests
         Assert.Equal(1, memory.Count);
         memory.Forget("c");
         Assert.Equal(0, memory.Count);
+    }
+
+    [Fact]
+    public void Held_task_events_keep_their_order_and_leave_on_their_task_sent_or_after_the_grace_time()
+    {
+        static CeleryTaskEvent E(CeleryTaskEventType type, string id) => new(type, id, "w@h", 0);
+        var held = new HeldTaskEvents(capacity: 2);
+        Assert.True(held.TryHold(E(CeleryTaskEventType.Received, "a"), now: 0));
+        Assert.True(held.TryHold(E(CeleryTaskEventType.Received, "b"), now: 1));
+        Assert.False(held.TryHold(E(CeleryTaskEventType.Received, "c"), now: 1)); // full: a new task is not held
+        Assert.True(held.TryHold(E(CeleryTaskEventType.Started, "a"), now: 2)); // a held task's next event always is
+        Assert.True(held.Holds("a"));
+        Assert.False(held.Holds("c"));
+
+        Assert.Equal([CeleryTaskEventType.Received, CeleryTaskEventType.Started], held.Release("a").Select(e => e.Type));
+        Assert.Empty(held.Release("a"));
+        Assert.True(held.TryHold(E(CeleryTaskEventType.Started, "a"), now: 5)); // held again, later
+
+        Assert.Empty(held.ReleaseHeldBefore(cutoff: 1)); // "b" was held at 1, not before; "a"'s first hold is gone
+        Assert.Equal(["b"], held.ReleaseHeldBefore(cutoff: 4).Select(e => e.TaskId));
+        Assert.True(held.Holds("a"));
+        Assert.Equal(["a"], held.ReleaseHeldBefore(cutoff: 6).Select(e => e.TaskId));
+        Assert.Equal(0, held.Count);
     }
 
     [Fact]
