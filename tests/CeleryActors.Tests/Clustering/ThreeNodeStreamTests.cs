@@ -114,9 +114,23 @@ public class ThreeNodeStreamTests(ITestOutputHelper output)
             foreach (var queue in Queues)
                 Assert.Equal(0, (await db.StreamPendingAsync("tasks:" + queue, "celery-actors")).PendingMessageCount);
         }
+        catch (Exception) when (Report(("a", a), ("b", b), ("c", c)))
+        {
+            // Never entered: Report only writes each node's state and returns false, so the failure goes on as it was.
+        }
         finally
         {
             await b.DisposeAsync();
         }
+    }
+
+    private bool Report(params (string Name, HostNodeProcess Node)[] nodes)
+    {
+        foreach (var (name, node) in nodes)
+        {
+            try { output.WriteLine($"node {name}: {node.Describe()}"); }
+            catch (InvalidOperationException e) { output.WriteLine($"node {name}: {e.Message}"); } // disposed already
+        }
+        return false;
     }
 }

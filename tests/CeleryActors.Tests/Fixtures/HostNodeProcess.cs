@@ -101,6 +101,15 @@ public sealed class HostNodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the node still runs (else its exit code) and the last <paramref name="lines"/> lines it
+    /// printed: what a failed multi-node test shows of each node, so a node that went away says why.</summary>
+    public string Describe(int lines = 60)
+    {
+        var state = _process.HasExited ? $"exited with {_process.ExitCode}" : "running";
+        var printed = Output.Split('\n');
+        return $"{state}; its last {Math.Min(lines, printed.Length)} lines:\n" + string.Join('\n', printed.TakeLast(lines));
+    }
+
     /// <summary>Polls <c>/health/ready</c> until it answers 200.</summary>
     public async Task WaitUntilReadyAsync(TimeSpan timeout)
     {
