@@ -34,12 +34,7 @@ public static class AllocatorLoadRun
         var pool = LoadRunNode.IntArg(args, "--pool", 10_000);
         var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
         var perWorker = Math.Min(queues, LoadRunNode.IntArg(args, "--queues-per-worker", queues));
-        var streamed = LoadRunNode.Arg(args, "--intake") switch
-        {
-            null or "pubsub" => false,
-            "stream" => true,
-            var other => throw new ArgumentException($"--intake {other}: pubsub or stream"),
-        };
+        var streamed = LoadRunNode.StreamedIntake(args);
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}");
 

@@ -20,7 +20,10 @@ namespace CeleryActors.Benchmarks;
 /// and their failover times, tasks published, distinct tasks assigned, first deliveries (attempt 1) assigned more
 /// than once (must be 0), tasks never assigned, then restarts the killed node on its ports, prints how long it took
 /// to be ready and checks a short burst published after that is assigned. Each run uses a fresh cluster.
-/// Usage: <c>cluster-failover [--nodes 3] [--queues 10] [--rate 200] [--runs 3] [--workers 4] [--warmup 10] [--host-dll PATH]</c>.
+/// With <c>--intake stream</c> the producer XADDs to the task streams: what the dead node had read and not stored
+/// is claimed by a survivor, so "never assigned" must be 0.
+/// Usage: <c>cluster-failover [--nodes 3] [--queues 10] [--rate 200] [--runs 3] [--workers 4] [--warmup 10]
+/// [--intake pubsub|stream] [--host-dll PATH]</c>.
 /// </summary>
 public static class ClusterFailoverRun
 {
@@ -34,7 +37,8 @@ public static class ClusterFailoverRun
             Rate: LoadRunNode.IntArg(args, "--rate", 200),
             Workers: LoadRunNode.IntArg(args, "--workers", 4),
             WarmupSeconds: LoadRunNode.IntArg(args, "--warmup", 10),
-            HostDll: LoadRunNode.Arg(args, "--host-dll"));
+            HostDll: LoadRunNode.Arg(args, "--host-dll"),
+            Streamed: LoadRunNode.StreamedIntake(args));
         var runs = LoadRunNode.IntArg(args, "--runs", 3);
         if (options.Nodes < 2 || options.Queues < 1 || options.Rate < 1 || options.Workers < 1 || runs < 1)
         {
@@ -43,7 +47,8 @@ public static class ClusterFailoverRun
         }
         Console.WriteLine("machine: " + LoadRunNode.Machine());
         Console.WriteLine($"{options.Nodes} nodes, {options.Queues} queues, {options.Rate} tasks/s ({options.Rate / (double)options.Queues:0.#}/s per queue), " +
-                          $"{options.Workers} simulated workers; SIGKILL after {options.WarmupSeconds} s; {runs} run(s), each on a fresh cluster");
+                          $"{options.Workers} simulated workers; intake {(options.Streamed ? "streams (XADD)" : "pub/sub")}; " +
+                          $"SIGKILL after {options.WarmupSeconds} s; {runs} run(s), each on a fresh cluster");
         if (options.Rate / (double)options.Queues < 5)
             Console.WriteLine("note: under 5 tasks/s per queue a queue's normal gaps come near the 1 s stall threshold");
         var ok = true;
@@ -78,7 +83,7 @@ public static class ClusterFailoverRun
         var queueNames = Enumerable.Range(0, o.Queues).Select(q => $"fo{q}").ToArray();
         var workers = new SimulatedWorkers(mux.GetSubscriber(), queueNames, o.Workers);
         await workers.StartAsync();
-        var producer = new Producer(mux.GetSubscriber(), queueNames);
+        var producer = new Producer(mux.GetSubscriber(), mux.GetDatabase(), queueNames, o.Streamed);
         using var stop = new CancellationTokenSource();
         var publishing = Task.CompletedTask;
         try
@@ -183,21 +188,28 @@ public static class ClusterFailoverRun
         return true;
     }
 
-    private sealed record Options(int Nodes, int Queues, int Rate, int Workers, int WarmupSeconds, string? HostDll);
+    private sealed record Options(int Nodes, int Queues, int Rate, int Workers, int WarmupSeconds, string? HostDll,
+        bool Streamed);
 
     private sealed record Assignment(long At, string Queue, string TaskId, int Attempt);
 
-    /// <summary>Publishes tasks on <c>tasks:{queue}</c> (wire format v1), round-robin over the queues.</summary>
-    private sealed class Producer(ISubscriber subscriber, string[] queues)
+    /// <summary>Publishes tasks on <c>tasks:{queue}</c> (wire format v1), round-robin over the queues; with
+    /// <paramref name="streamed"/>, XADDs each to the stream of that name instead (field <c>payload</c>).</summary>
+    private sealed class Producer(ISubscriber subscriber, IDatabase database, string[] queues, bool streamed)
     {
         private int _published;
 
         /// <summary>Tasks published by <see cref="RunAsync"/> so far; their ids are the prefix and 0..N-1.</summary>
         public int Published => Volatile.Read(ref _published);
 
-        public Task PublishAsync(int queue, string taskId) =>
-            subscriber.PublishAsync(RedisChannel.Literal("tasks:" + queues[queue]),
-                $$"""{"task_name":"failover.task","task_id":"{{taskId}}","published_at":{{(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString(CultureInfo.InvariantCulture)}}}""");
+        public Task PublishAsync(int queue, string taskId)
+        {
+            var name = "tasks:" + queues[queue];
+            var task = $$"""{"task_name":"failover.task","task_id":"{{taskId}}","published_at":{{(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString(CultureInfo.InvariantCulture)}}}""";
+            return streamed
+                ? database.StreamAddAsync(name, "payload", task)
+                : subscriber.PublishAsync(RedisChannel.Literal(name), task);
+        }
 
         /// <summary>Publishes at <paramref name="rate"/> per second until cancelled.</summary>
         public Task RunAsync(string prefix, int rate, CancellationToken token) => Task.Run(async () =>

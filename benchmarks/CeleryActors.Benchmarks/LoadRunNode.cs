@@ -179,6 +179,14 @@ public sealed class LoadRunNode : IDisposable
     /// <summary>The highest resident memory sampled so far, in MiB.</summary>
     public double PeakRssMiB => _memory.Count == 0 ? 0 : _memory.Max(m => m.RssKiB) / 1024.0;
 
+    /// <summary><c>--intake pubsub|stream</c>: whether the producer XADDs to the task streams (true) or publishes.</summary>
+    public static bool StreamedIntake(string[] args) => Arg(args, "--intake") switch
+    {
+        null or "pubsub" => false,
+        "stream" => true,
+        var other => throw new ArgumentException($"--intake {other}: pubsub or stream"),
+    };
+
     /// <summary>The sum over every sample line of /metrics that starts with <paramref name="prefix"/>.</summary>
     public async Task<double> SumAsync(string prefix) => Sum(await Http.GetStringAsync("/metrics"), prefix);
 
