@@ -91,12 +91,12 @@ public sealed class CeleryBrokerMetrics
         _metrics.RemoteControlMissingReplies.WithLabels(_metrics.Key(Broker, method)).Inc();
 
     /// <summary>Shows a worker (its bounded label) online.</summary>
-    public void WorkerOnline(string label) => _metrics.WorkerUp.WithLabels(_metrics.Key(Broker, label)).Set(1);
+    public void WorkerOnline(string label) => _metrics.WorkerUp.WithLabels(Sourced(label)).Set(1);
 
     /// <summary>Shows a worker (its bounded label) offline, running and holding nothing.</summary>
     public void WorkerOffline(string label)
     {
-        var key = _metrics.Key(Broker, label);
+        var key = Sourced(label);
         _metrics.WorkerUp.WithLabels(key).Set(0);
         _metrics.WorkerActiveTasks.WithLabels(key).Set(0);
         _metrics.WorkerReservedTasks.WithLabels(key).Set(0);
@@ -105,7 +105,7 @@ public sealed class CeleryBrokerMetrics
     /// <summary>Sets what remote control told of a worker (its bounded label); an unanswered figure stays as it was.</summary>
     public void WorkerInspected(string label, int? poolSize, int? active, int? reserved)
     {
-        var key = _metrics.Key(Broker, label);
+        var key = Sourced(label);
         if (poolSize is { } pool) _metrics.WorkerPoolSize.WithLabels(key).Set(pool);
         if (active is { } a) _metrics.WorkerActiveTasks.WithLabels(key).Set(a);
         if (reserved is { } r) _metrics.WorkerReservedTasks.WithLabels(key).Set(r);
@@ -117,14 +117,13 @@ public sealed class CeleryBrokerMetrics
     /// <summary>Sets a queue's (bounded label) length and the age of its oldest task.</summary>
     public void SetQueue(string label, long length, double oldestAgeSeconds)
     {
-        var key = _metrics.Key(Broker, label);
-        _metrics.QueueLength.WithLabels(key).Set(length);
-        _metrics.QueueOldestTaskAge.WithLabels(key).Set(oldestAgeSeconds);
+        _metrics.QueueLength.WithLabels(Sourced(label)).Set(length);
+        _metrics.QueueOldestTaskAge.WithLabels(_metrics.Key(Broker, label)).Set(oldestAgeSeconds);
     }
 
     /// <summary>Sets how many workers consume a queue (bounded label).</summary>
     public void SetQueueConsumers(string label, int consumers) =>
-        _metrics.QueueConsumers.WithLabels(_metrics.Key(Broker, label)).Set(consumers);
+        _metrics.QueueConsumers.WithLabels(Sourced(label)).Set(consumers);
 
     /// <summary>Sets the length of one priority sub-list of a queue (bounded label).</summary>
     public void SetQueuePriority(string label, string priority, long length) =>
@@ -138,10 +137,14 @@ public sealed class CeleryBrokerMetrics
     public void RemoveQueue(string label, IEnumerable<string> priorities)
     {
         var key = _metrics.Key(Broker, label);
-        foreach (var gauge in new[] { _metrics.QueueLength, _metrics.QueueOldestTaskAge, _metrics.QueueConsumers, _metrics.QueueUnacked })
-            gauge.RemoveLabelled(key);
+        foreach (var gauge in new[] { _metrics.QueueOldestTaskAge, _metrics.QueueUnacked }) gauge.RemoveLabelled(key);
+        var sourced = Sourced(label);
+        foreach (var gauge in new[] { _metrics.QueueLength, _metrics.QueueConsumers }) gauge.RemoveLabelled(sourced);
         foreach (var priority in priorities) _metrics.QueueLengthByPriority.RemoveLabelled(_metrics.Key(Broker, label, priority));
     }
+
+    // The worker and queue gauges the allocator writes too carry the source label.
+    private string[] Sourced(string label) => _metrics.SourcedKey(SeriesSource.Celery, Broker, label);
 
     /// <summary>Shows whether the last read of the broker's queues succeeded.</summary>
     public void SetBrokerUp(bool up) => _metrics.Of(_metrics.BrokerUp, Broker).Set(up ? 1 : 0);

@@ -67,17 +67,17 @@ public sealed class CeleryMetrics
             new HistogramConfiguration { LabelNames = ByBrokerNames(["task_name", "queue"]), Buckets = DurationBuckets }), DurationBuckets.Length + 3);
 
         WorkerActiveTasks = BoundedGauge("celery_worker_active_tasks", "Tasks running on a worker now.",
-            GaugeByBroker("worker"));
+            GaugeBySource("worker"));
         WorkerPoolSize = BoundedGauge("celery_worker_pool_size", "A worker's pool capacity (concurrency).",
-            GaugeByBroker("worker"));
+            GaugeBySource("worker"));
         WorkerReservedTasks = BoundedGauge("celery_worker_reserved_tasks",
-            "Tasks handed to a worker and not yet started.", GaugeByBroker("worker"));
+            "Tasks handed to a worker and not yet started.", GaugeBySource("worker"));
         WorkerUp = BoundedGauge("celery_worker_up", "1 while the worker is online, 0 once it is offline.",
-            GaugeByBroker("worker"));
+            GaugeBySource("worker"));
 
-        QueueLength = BoundedGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeByBroker("queue"));
+        QueueLength = BoundedGauge("celery_queue_length", "Tasks waiting in a queue.", GaugeBySource("queue"));
         QueueConsumers = BoundedGauge("celery_queue_consumers", "Workers consuming a queue.",
-            GaugeByBroker("queue"));
+            GaugeBySource("queue"));
 
         PubSubMessages = BoundedCounter("celery_redis_pubsub_messages_total", "Pub/sub messages handled.",
             ByBroker("channel", "message_type"));
@@ -174,6 +174,11 @@ public sealed class CeleryMetrics
     public string[] Key(string? broker, string a, string b, string c) =>
         ByBrokerLabel ? [a, b, c, broker ?? ""] : [a, b, c];
 
+    /// <summary>The label values of a worker or queue gauge (<see cref="SeriesSource"/>): the worker or queue,
+    /// the broker when the node watches several, then the source.</summary>
+    public string[] SourcedKey(string source, string? broker, string a) =>
+        ByBrokerLabel ? [a, broker ?? "", source] : [a, source];
+
     /// <summary>The one series of a counter without labels of its own that the Celery monitor writes: per broker
     /// when the families carry the broker label.</summary>
     public ICounter Of(Counter family, string? broker) => ByBrokerLabel ? family.WithLabels(broker ?? "") : family;
@@ -200,22 +205,22 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_task_duration_seconds{task_name, queue}</c>.</summary>
     public BoundedFamily<Histogram.Child> TaskDuration { get; }
 
-    /// <summary><c>celery_worker_active_tasks{worker}</c>.</summary>
+    /// <summary><c>celery_worker_active_tasks{worker, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> WorkerActiveTasks { get; }
 
-    /// <summary><c>celery_worker_pool_size{worker}</c>.</summary>
+    /// <summary><c>celery_worker_pool_size{worker, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> WorkerPoolSize { get; }
 
-    /// <summary><c>celery_worker_reserved_tasks{worker}</c>.</summary>
+    /// <summary><c>celery_worker_reserved_tasks{worker, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> WorkerReservedTasks { get; }
 
-    /// <summary><c>celery_worker_up{worker}</c>.</summary>
+    /// <summary><c>celery_worker_up{worker, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> WorkerUp { get; }
 
-    /// <summary><c>celery_queue_length{queue}</c>.</summary>
+    /// <summary><c>celery_queue_length{queue, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> QueueLength { get; }
 
-    /// <summary><c>celery_queue_consumers{queue}</c>.</summary>
+    /// <summary><c>celery_queue_consumers{queue, source}</c>.</summary>
     public BoundedFamily<Gauge.Child> QueueConsumers { get; }
 
     /// <summary><c>celery_redis_pubsub_messages_total{channel, message_type}</c>.</summary>
@@ -334,7 +339,7 @@ public sealed class CeleryMetrics
     /// <summary>Sets an allocator queue's waiting tasks and consumers.</summary>
     public void SetAllocatorQueue(string queue, int pending, int consumers)
     {
-        var q = Key(null, Queue(queue));
+        var q = SourcedKey(SeriesSource.Allocator, null, Queue(queue));
         QueueLength.WithLabels(q).Set(pending);
         QueueConsumers.WithLabels(q).Set(consumers);
     }
@@ -343,7 +348,7 @@ public sealed class CeleryMetrics
     /// finished, <paramref name="reserved"/> tasks allocated to it and not started yet.</summary>
     public void SetAllocatorWorker(string worker, bool online, int poolSize, int active, int reserved)
     {
-        var w = Key(null, Worker(worker));
+        var w = SourcedKey(SeriesSource.Allocator, null, Worker(worker));
         WorkerUp.WithLabels(w).Set(online ? 1 : 0);
         WorkerPoolSize.WithLabels(w).Set(poolSize);
         WorkerActiveTasks.WithLabels(w).Set(active);
@@ -356,8 +361,9 @@ public sealed class CeleryMetrics
     {
         var q = Queue(queue);
         if (q == LabelLimiter.OverflowValue) return;
-        QueueLength.RemoveLabelled(Key(null, q));
-        QueueConsumers.RemoveLabelled(Key(null, q));
+        var key = SourcedKey(SeriesSource.Allocator, null, q);
+        QueueLength.RemoveLabelled(key);
+        QueueConsumers.RemoveLabelled(key);
     }
 
     /// <summary>Removes an allocator worker's gauges, for the same reason.</summary>
@@ -365,8 +371,9 @@ public sealed class CeleryMetrics
     {
         var w = Worker(worker);
         if (w == LabelLimiter.OverflowValue) return;
+        var key = SourcedKey(SeriesSource.Allocator, null, w);
         foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(Key(null, w));
+            gauge.RemoveLabelled(key);
     }
 
     // --- end of the allocator block ---
@@ -378,16 +385,16 @@ public sealed class CeleryMetrics
     public string Queue(string queue) => Bounded("queue", queue);
 
     /// <summary>
-    /// Removes every series of a worker (offline long enough), so dashboards show no ghosts, and frees its slot
-    /// under the label cap.
+    /// Removes every series of a Celery worker (offline long enough), so dashboards show no ghosts, and frees its
+    /// slot under the label cap. An allocator worker of the same name keeps its series.
     /// </summary>
     public void RemoveWorker(string worker, string? broker = null)
     {
         if (worker == LabelLimiter.OverflowValue) return;
-        var key = Key(broker, worker);
+        var sourced = SourcedKey(SeriesSource.Celery, broker, worker);
         foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(key);
-        EventsLost.RemoveLabelled(key);
+            gauge.RemoveLabelled(sourced);
+        EventsLost.RemoveLabelled(Key(broker, worker));
         _limiters["worker"].Release(worker);
     }
 
@@ -424,8 +431,9 @@ public sealed class CeleryMetrics
     public Histogram.Child PubSubLatencySeries(string channel, string? broker = null) =>
         PubSubLatency.WithLabels(Key(broker, Bounded("channel", channel)));
 
-    /// <summary>Sets a queue's length.</summary>
-    public void SetQueueLength(string queue, long length) => QueueLength.WithLabels(Key(null, Queue(queue))).Set(length);
+    /// <summary>Sets a queue's length reported on the metrics channel (under the allocator's source).</summary>
+    public void SetQueueLength(string queue, long length) =>
+        QueueLength.WithLabels(SourcedKey(SeriesSource.Allocator, null, Queue(queue))).Set(length);
 
     /// <summary>Counts one rejected message.</summary>
     public void CountRejection(ChannelKind kind, RejectionReason reason, string? broker = null) =>
@@ -485,6 +493,9 @@ public sealed class CeleryMetrics
     private GaugeConfiguration GaugeByBroker(params string[] names) => new() { LabelNames = ByBrokerNames(names) };
 
     private string[] ByBrokerNames(string[] names) => ByBrokerLabel ? [.. names, BrokerLabel] : names;
+
+    private GaugeConfiguration GaugeBySource(string name) =>
+        new() { LabelNames = [.. ByBrokerNames([name]), SeriesSource.Label] };
 
     private static GaugeConfiguration GaugeLabels(params string[] names) => new() { LabelNames = names };
 }

@@ -1,6 +1,8 @@
+using System.Text.Json;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Fixtures;
 using CeleryActors.Tests.Support;
+using StackExchange.Redis;
 using Xunit;
 
 namespace CeleryActors.Tests.Celery;
@@ -111,14 +113,14 @@ public class CeleryMonitoringTests
         await Eventually.Holds(async () =>
         {
             var m = await deployment.Node.ScrapeAsync();
-            Assert.Equal(2, m.Value("celery_worker_pool_size", ("worker", w1.Name)));
-            Assert.Equal(3, m.Value("celery_worker_pool_size", ("worker", w2.Name)));
+            Assert.Equal(2, m.Value("celery_worker_pool_size", ("worker", w1.Name), ("source", "celery")));
+            Assert.Equal(3, m.Value("celery_worker_pool_size", ("worker", w2.Name), ("source", "celery")));
             Assert.Equal(2, m.Value("celery_worker_active_tasks", ("worker", w1.Name)));
             Assert.Equal(2, m.Value("celery_worker_reserved_tasks", ("worker", w1.Name)));
             Assert.Equal(2, m.Value("celery_worker_active_tasks", ("worker", w2.Name)));
             Assert.Equal(0, m.Value("celery_worker_reserved_tasks", ("worker", w2.Name)));
-            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default")));
-            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "data_processing")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default"), ("source", "celery")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "data_processing"), ("source", "celery")));
             // Celery acknowledges a message when its task starts: the two prefetched ones are still unacked.
             Assert.Equal(2, m.Value("celery_queue_unacked", ("queue", "default")));
             // Two workers on one host are two workers.
@@ -155,6 +157,42 @@ public class CeleryMonitoringTests
         await Eventually.Holds(async () =>
             Assert.True((await deployment.Node.ScrapeAsync()).Value("celery_queue_oldest_task_age_seconds", ("queue", "prio")) >= 1.0),
             Deadline);
+    }
+
+    [Fact]
+    public async Task A_Celery_worker_and_an_allocator_worker_of_the_same_name_keep_their_own_series()
+    {
+        const string prefix = "same:";
+        await using var deployment = await Deployment.StartAsync(new()
+        {
+            ["ALLOCATOR_CHANNEL_PREFIX"] = prefix,
+            ["ALLOCATOR_WORKER_TIMEOUT"] = "120",
+        });
+        await using var worker = await CeleryWorkerProcess.StartAsync(deployment.BrokerUrl, "twin", "default", 2);
+        var register = JsonSerializer.Serialize(new { type = "register", worker = worker.Name, queues = new[] { "default" }, pool_size = 7 });
+        using var redis = await ConnectionMultiplexer.ConnectAsync(deployment.Redis.ConnectionString);
+        // Pub/sub drops what nobody hears: publish until the node's allocator has the worker.
+        await Eventually.Holds(async () =>
+        {
+            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(prefix + "workers:control"), register);
+            var m = await deployment.Node.ScrapeAsync();
+            Assert.Equal(7, m.Value("celery_worker_pool_size", ("worker", worker.Name), ("source", "allocator")));
+            Assert.Equal(2, m.Value("celery_worker_pool_size", ("worker", worker.Name), ("source", "celery")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", worker.Name), ("source", "allocator")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", worker.Name), ("source", "celery")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default"), ("source", "allocator")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "default"), ("source", "celery")));
+        }, Deadline);
+
+        // The Celery worker leaving changes Celery's series only.
+        await worker.DisposeAsync();
+        await Eventually.Holds(async () =>
+        {
+            var m = await deployment.Node.ScrapeAsync();
+            Assert.Equal(0, m.Value("celery_worker_up", ("worker", worker.Name), ("source", "celery")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", worker.Name), ("source", "allocator")));
+            Assert.Equal(7, m.Value("celery_worker_pool_size", ("worker", worker.Name), ("source", "allocator")));
+        }, Deadline);
     }
 
     [Fact]

@@ -140,10 +140,10 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
             Assert.Equal(1, m.Value("celery_task_failed_total", ("task_name", "resize"), ("queue", "images"), ("exception", "ValueError")));
             Assert.Equal(4, m.Value("celery_task_duration_seconds_count", ("task_name", "resize"), ("queue", "images")));
             Assert.Equal(1, m.Value("celery_task_duplicates_total", ("queue", "images")));
-            Assert.Equal(0, m.Value("celery_queue_length", ("queue", "images")));
-            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "images")));
-            Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w1")));
-            Assert.Equal(1, m.Value("celery_worker_pool_size", ("worker", "w1")));
+            Assert.Equal(0, m.Value("celery_queue_length", ("queue", "images"), ("source", "allocator")));
+            Assert.Equal(1, m.Value("celery_queue_consumers", ("queue", "images"), ("source", "allocator")));
+            Assert.Equal(1, m.Value("celery_worker_up", ("worker", "w1"), ("source", "allocator")));
+            Assert.Equal(1, m.Value("celery_worker_pool_size", ("worker", "w1"), ("source", "allocator")));
             Assert.Equal(0, m.Value("celery_worker_active_tasks", ("worker", "w1")));
         }, Within);
     }
