@@ -28,18 +28,21 @@ public static partial class MonitoringAssets
     /// (<c>CELERY_BROKERS</c>); absent with one.</summary>
     public const string Broker = "broker";
 
+    /// <summary>The label of the worker and queue gauges both the Celery monitor and the allocator write.</summary>
+    public const string Source = "source";
+
     public static readonly ExportedFamily[] Families =
     [
         new("celery_task_started_total", "counter", "task_name", "queue", Broker),
         new("celery_task_succeeded_total", "counter", "task_name", "queue", Broker),
         new("celery_task_failed_total", "counter", "task_name", "queue", "exception", Broker),
         new("celery_task_duration_seconds", "histogram", "task_name", "queue", Broker),
-        new("celery_worker_active_tasks", "gauge", "worker", Broker),
-        new("celery_worker_pool_size", "gauge", "worker", Broker),
-        new("celery_worker_reserved_tasks", "gauge", "worker", Broker),
-        new("celery_worker_up", "gauge", "worker", Broker),
-        new("celery_queue_length", "gauge", "queue", Broker),
-        new("celery_queue_consumers", "gauge", "queue", Broker),
+        new("celery_worker_active_tasks", "gauge", "worker", Broker, Source),
+        new("celery_worker_pool_size", "gauge", "worker", Broker, Source),
+        new("celery_worker_reserved_tasks", "gauge", "worker", Broker, Source),
+        new("celery_worker_up", "gauge", "worker", Broker, Source),
+        new("celery_queue_length", "gauge", "queue", Broker, Source),
+        new("celery_queue_consumers", "gauge", "queue", Broker, Source),
         new("celery_redis_pubsub_messages_total", "counter", "channel", "message_type", Broker),
         new("celery_redis_pubsub_latency_seconds", "histogram", "channel", Broker),
         new("celery_task_allocation_total", "counter", "queue", "worker"),

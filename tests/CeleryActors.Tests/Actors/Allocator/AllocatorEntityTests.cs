@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Allocator;
+using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Tests.Fixtures;
 using Xunit;
@@ -48,9 +49,9 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Report(h, "b", h.For("b")[0].TaskId, TaskProgress.Started);
         AwaitAssert(() =>
         {
-            Assert.Equal((0.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("a").Value, h.Metrics.WorkerReservedTasks.WithLabels("a").Value));
-            Assert.Equal((1.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("b").Value, h.Metrics.WorkerReservedTasks.WithLabels("b").Value));
-            Assert.Equal((2.0, 3.0), (h.Metrics.WorkerPoolSize.WithLabels("a").Value, h.Metrics.WorkerPoolSize.WithLabels("b").Value));
+            Assert.Equal((0.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("a", SeriesSource.Allocator).Value, h.Metrics.WorkerReservedTasks.WithLabels("a", SeriesSource.Allocator).Value));
+            Assert.Equal((1.0, 2.0), (h.Metrics.WorkerActiveTasks.WithLabels("b", SeriesSource.Allocator).Value, h.Metrics.WorkerReservedTasks.WithLabels("b", SeriesSource.Allocator).Value));
+            Assert.Equal((2.0, 3.0), (h.Metrics.WorkerPoolSize.WithLabels("a", SeriesSource.Allocator).Value, h.Metrics.WorkerPoolSize.WithLabels("b", SeriesSource.Allocator).Value));
         }, Wait);
 
         var done = h.For("a")[0].TaskId;
