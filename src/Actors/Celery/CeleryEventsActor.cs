@@ -185,13 +185,19 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         Seen(e.Hostname, now);
         // Counted on arrival: the lost-events check must not take a start held back here for a missing one.
         if (e.Type == CeleryTaskEventType.Started) _workers[e.Hostname].StartedSeen++;
+        // One lookup serves the decision to hold and the count (a received task is remembered anew in Apply).
+        var recalled = Recalls(e) ? _tasks.Recall(e.TaskId, now) : null;
         // Held only where task-sent events come at all: without them a wait would only delay the counts.
-        var hold = _held.Holds(e.TaskId) || (_sentSeen && QueueUnknown(e, now));
-        if (!hold || !_held.TryHold(e, now)) Apply(e, now);
+        var hold = _held.Holds(e.TaskId) ||
+                   (_sentSeen && e.Queue is null && QueueUnknown(e, Recalls(e) ? recalled : _tasks.Recall(e.TaskId, now)));
+        if (!hold || !_held.TryHold(e, now)) Apply(e, now, recalled);
     }
 
-    private bool QueueUnknown(CeleryTaskEvent e, double now) =>
-        e.Queue is null && _tasks.Recall(e.TaskId, now)?.Queue is null && OnlyQueueOf(e.Hostname) is null;
+    private bool QueueUnknown(CeleryTaskEvent e, RememberedTask? remembered) =>
+        remembered?.Queue is null && OnlyQueueOf(e.Hostname) is null;
+
+    // Sent and received remember the task; every other event looks up what they remembered.
+    private static bool Recalls(CeleryTaskEvent e) => e.Type is not (CeleryTaskEventType.Sent or CeleryTaskEventType.Received);
 
     private void ReleaseHeldEvents()
     {
@@ -199,7 +205,9 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         foreach (var held in _held.ReleaseHeldBefore(now - HoldFor.TotalSeconds)) Apply(held, now);
     }
 
-    private void Apply(CeleryTaskEvent e, double now)
+    private void Apply(CeleryTaskEvent e, double now) => Apply(e, now, Recalls(e) ? _tasks.Recall(e.TaskId, now) : null);
+
+    private void Apply(CeleryTaskEvent e, double now, RememberedTask? recalled)
     {
         RememberedTask? remembered;
         switch (e.Type)
@@ -212,7 +220,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
                 remembered = _tasks.Remember(e.TaskId, e.Name, null, now, e.Timestamp, e.Eta);
                 break;
             default:
-                remembered = _tasks.Recall(e.TaskId, now);
+                remembered = recalled;
                 break;
         }
         var (name, queue) = Labels(e, remembered);
@@ -405,7 +413,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     public const int MaxHeldTasks = 10_000;
 
     /// <summary>The label value of a task name or queue the node could not learn.</summary>
-    public const string Unknown = "unknown";
+    public const string Unknown = LabelValues.Unknown;
 
     private sealed class WorkerState
     {
