@@ -18,7 +18,7 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
     /// Broadcasts each of <paramref name="methods"/> to every worker and collects the replies for the timeout. All
     /// the methods share one reply queue (each request has its own ticket), and the queue is read once, when the
     /// timeout is over: a round always lasts the timeout, so reading earlier would learn nothing sooner and cost a
-    /// round trip each time (polling every 25 ms was most of an idle node's Redis traffic).
+    /// round trip each time.
     /// </summary>
     /// <returns>Method → worker → its reply (the method's result).</returns>
     public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, JsonElement>>> BroadcastAsync(
@@ -28,14 +28,14 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
         var replyId = Guid.NewGuid().ToString();
         var replyList = $"{settings.KeyPrefix}{replyId}.{ReplyExchange}";
         var binding = $"{replyId}{separator}{separator}{replyId}.{ReplyExchange}";
-        var byTicket = methods.ToDictionary(_ => Guid.NewGuid().ToString(),
-            _ => new Dictionary<string, JsonElement>(StringComparer.Ordinal), StringComparer.Ordinal);
+        var requests = methods.Select(m => (Method: m, Ticket: Guid.NewGuid().ToString(),
+            Replies: new Dictionary<string, JsonElement>(StringComparer.Ordinal))).ToList();
+        var byTicket = requests.ToDictionary(r => r.Ticket, r => r.Replies, StringComparer.Ordinal);
         await db.SetAddAsync(settings.BindingKey(ReplyExchange), binding).ConfigureAwait(false);
         try
         {
             var channel = RedisChannel.Literal(settings.PidboxChannel);
-            await Task.WhenAll(methods.Zip(byTicket.Keys)
-                    .Select(m => db.PublishAsync(channel, Request(m.First, m.Second, replyId))))
+            await Task.WhenAll(requests.Select(r => db.PublishAsync(channel, Request(r.Method, r.Ticket, replyId))))
                 .ConfigureAwait(false);
             await Task.Delay(settings.InspectTimeout).ConfigureAwait(false);
             RedisValue[]? popped;
@@ -50,8 +50,8 @@ public sealed class CeleryRemoteControl(IConnectionMultiplexer broker, CeleryMon
             await db.SetRemoveAsync(settings.BindingKey(ReplyExchange), binding).ConfigureAwait(false);
             await db.KeyDeleteAsync(replyList).ConfigureAwait(false);
         }
-        return methods.Zip(byTicket.Values)
-            .ToDictionary(m => m.First, m => (IReadOnlyDictionary<string, JsonElement>)m.Second, StringComparer.Ordinal);
+        return requests.ToDictionary(r => r.Method, r => (IReadOnlyDictionary<string, JsonElement>)r.Replies,
+            StringComparer.Ordinal);
     }
 
     /// <summary>How many replies one read of the reply queue takes.</summary>
