@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Subscription;
@@ -15,7 +16,7 @@ namespace CeleryActors.Actors.Allocator;
 public static class TaskStatusParser
 {
     /// <summary>The exception label of a failure that named none.</summary>
-    public const string UnknownException = "unknown";
+    public const string UnknownException = LabelValues.Unknown;
 
     /// <summary>Parses one payload.</summary>
     public static ParseResult<WorkerTaskStatus> Parse(ReadOnlySpan<byte> payload)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Json;
+using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
@@ -57,13 +58,13 @@ public static class CeleryEventParser
     /// <summary>The exception type in a Python repr such as <c>PaymentDeclined('card 4242')</c>.</summary>
     public static string ExceptionType(string? repr)
     {
-        if (string.IsNullOrWhiteSpace(repr)) return "unknown";
+        if (string.IsNullOrWhiteSpace(repr)) return LabelValues.Unknown;
         var paren = repr.IndexOf('(');
         var type = (paren < 0 ? repr : repr[..paren]).Trim();
         // A module-qualified name ("app.PaymentDeclined") keeps only the class, as the repr would.
         var dot = type.LastIndexOf('.');
         if (dot >= 0) type = type[(dot + 1)..];
-        return type.Length is > 0 and <= MetricsNameLimit && !type.Contains(' ') ? type : "unknown";
+        return type.Length is > 0 and <= MetricsNameLimit && !type.Contains(' ') ? type : LabelValues.Unknown;
     }
 
     private const int MetricsNameLimit = 256;

@@ -332,7 +332,7 @@ public sealed class CeleryMetrics
         {
             case TaskProgress.Started: TaskStarted.WithLabels(Key(null, task, q)).Inc(); break;
             case TaskProgress.Succeeded: TaskSucceeded.WithLabels(Key(null, task, q)).Inc(); break;
-            case TaskProgress.Failed: TaskFailed.WithLabels(Key(null, task, q, Bounded("exception", exception ?? "unknown"))).Inc(); break;
+            case TaskProgress.Failed: TaskFailed.WithLabels(Key(null, task, q, Bounded("exception", exception ?? LabelValues.Unknown))).Inc(); break;
         }
     }
 
@@ -412,7 +412,7 @@ public sealed class CeleryMetrics
         if (execution.Outcome == TaskOutcome.Success)
             TaskSucceeded.WithLabels(key).Inc();
         else
-            TaskFailed.WithLabels(Key(null, task, queue, Bounded("exception", execution.Exception ?? "unknown"))).Inc();
+            TaskFailed.WithLabels(Key(null, task, queue, Bounded("exception", execution.Exception ?? LabelValues.Unknown))).Inc();
     }
 
     /// <summary>The histogram series a task execution's duration is observed into.</summary>

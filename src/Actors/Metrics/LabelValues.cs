@@ -11,6 +11,9 @@ public static class LabelValues
         ["too_large", "invalid_json", "not_an_object", "missing_field", "wrong_type", "out_of_range", "unknown_type",
          "queue_full", "unknown_worker", "too_many_queues"];
 
+    /// <summary>The label value of a task name, queue or exception type the node could not learn.</summary>
+    public const string Unknown = "unknown";
+
     /// <summary>The <c>channel_kind</c> label value of <paramref name="kind"/>.</summary>
     public static string Of(ChannelKind kind) => Kinds[(int)kind];
 

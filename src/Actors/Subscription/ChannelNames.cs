@@ -42,7 +42,7 @@ public sealed record ChannelNames(string Prefix)
         if (name.SequenceEqual("metrics")) return ChannelKind.Metrics;
         if (name.SequenceEqual("workers:control")) return ChannelKind.WorkersControl;
         if (name.SequenceEqual("task-status")) return ChannelKind.TaskStatus;
-        if (name.StartsWith("tasks:") && name.Length > "tasks:".Length) return ChannelKind.Tasks;
+        if (name.StartsWith(TasksInfix) && name.Length > TasksInfix.Length) return ChannelKind.Tasks;
         return null;
     }
 }
