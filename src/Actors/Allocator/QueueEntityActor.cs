@@ -97,7 +97,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<ReturnTask>(Handle);
         Command<Sweep>(_ => HandleSweep());
         Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _commit.Count + _writingEvents }));
-        Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, 1_000)))));
+        Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, AllocatorQueries.MaxHistoryLimit)))));
         Command<WakeQueue>(_ => { });
         Command<SaveSnapshotSuccess>(s =>
         {
@@ -302,7 +302,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         }
         if (decision.Event is not { } e) return;
         var task = _state.Find(report.TaskId);
-        var (name, holder) = (task?.TaskName ?? "unknown", task?.Worker);
+        var (name, holder) = (task?.TaskName ?? LabelValues.Unknown, task?.Worker);
         Emit(e, (self, _) =>
         {
             if (report.Progress is TaskProgress.Started or TaskProgress.Succeeded or TaskProgress.Failed)

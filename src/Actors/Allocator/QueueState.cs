@@ -127,7 +127,7 @@ public sealed class QueueState
     /// <param name="historyCapacity">History entries kept for queries.</param>
     /// <param name="clockMs">The monotonic clock of acknowledgement deadlines (default
     /// <see cref="Environment.TickCount64"/>).</param>
-    public QueueState(string queue, int finishedMemory = 100_000, int historyCapacity = 1_000, Func<long>? clockMs = null)
+    public QueueState(string queue, int finishedMemory = 100_000, int historyCapacity = AllocatorQueries.MaxHistoryLimit, Func<long>? clockMs = null)
     {
         Queue = queue;
         _finishedMemory = finishedMemory;

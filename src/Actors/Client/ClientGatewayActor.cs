@@ -13,8 +13,8 @@ namespace CeleryActors.Actors.Client;
 /// <see cref="ServicePath"/>. Metrics commands go to the metrics recorder; allocator commands to the queue and
 /// worker regions: a task is confirmed by its queue once it is in the journal, a worker command by a query the
 /// same entity answers after it (messages between one sender and one entity keep their order, so the reply
-/// proves the command was handled); list queries are answered as the
-/// HTTP queries of SPEC §4.2 answer them. Every reply goes to the asking client; a query the node cannot answer
+/// proves the command was handled); queries are answered by <see cref="AllocatorQueries"/>, as the HTTP queries of
+/// SPEC §4.2 are. Every reply goes to the asking client; a query the node cannot answer
 /// in time is answered with <see cref="GatewayFailure"/> so the client fails fast with the node's reason.
 /// </summary>
 public sealed class ClientGatewayActor : ReceiveActor
@@ -25,14 +25,11 @@ public sealed class ClientGatewayActor : ReceiveActor
     /// <summary>The path clients send to through the receptionist.</summary>
     public const string ServicePath = "/user/" + Name;
 
-    /// <summary>How long an entity or Redis may take to answer the gateway.</summary>
-    public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
-
     private readonly IActorRef _metrics;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
-    private readonly IDatabase _redis;
     private readonly AllocatorSettings _settings;
+    private readonly AllocatorQueries _queries;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <summary>Creates the gateway.</summary>
@@ -47,8 +44,8 @@ public sealed class ClientGatewayActor : ReceiveActor
         _metrics = metrics;
         _queues = queues;
         _workers = workers;
-        _redis = redis.GetDatabase();
         _settings = settings;
+        _queries = new AllocatorQueries(queues, workers, redis, settings);
 
         // The actor client wraps every call with its correlation id; bare calls are answered the same way.
         Receive<ClientRequest>(r =>
@@ -86,10 +83,12 @@ public sealed class ClientGatewayActor : ReceiveActor
             case WorkerHeartbeat m: ToWorker(m, m.Worker, reply); break;
             case UnregisterWorker m: ToWorker(m, m.Worker, reply); break;
             case WorkerTaskStatus m: ToWorker(m, m.Worker, reply); break;
-            case GetWorkers m: Answer(m, AllWorkers(), reply); break;
-            case GetQueues m: Answer(m, AllQueues(), reply); break;
-            case GetQueue m: Answer(m, OneQueue(m.Queue), reply); break;
-            case GetHistory m: Answer(m, History(m.Queue, m.Limit), reply); break;
+            case GetWorkers m: Answer(m, Confirm(_queries.WorkersAsync(), w => (object)w), reply); break;
+            case GetQueues m: Answer(m, Confirm(_queries.QueuesAsync(), q => (object)q), reply); break;
+            case GetQueue m: Answer(m, Confirm(_queries.QueueAsync(m.Queue), s => s ?? (object)new QueueNotFound(m.Queue)), reply); break;
+            case GetHistory m:
+                Answer(m, Confirm(_queries.HistoryAsync(m.Queue, m.Limit), h => h ?? (object)new QueueNotFound(m.Queue)), reply);
+                break;
             default:
                 _log.Warning("Client request {0} is not one the gateway takes", request.GetType().Name);
                 reply(new GatewayFailure(request.GetType().Name, "not a request the gateway takes"));
@@ -109,7 +108,7 @@ public sealed class ClientGatewayActor : ReceiveActor
         // The queue answers once the task is in its journal, so a confirmed task survives the queue's node.
         var submit = new SubmitTask(p.Queue, p.TaskId, p.TaskName, p.TaskData, p.Priority, p.Requires, p.PublishedAt,
             AllocatorSettings.Now());
-        Answer(p, Confirm(_queues.Ask<object>(submit, AskTimeout), answer => answer switch
+        Answer(p, Confirm(_queues.Ask<object>(submit, AllocatorQueries.AskTimeout), answer => answer switch
         {
             TaskSubmitted s => new TaskPublished(s.Queue, s.TaskId),
             TaskRefused r => new GatewayFailure(nameof(PublishTask), r.Reason),
@@ -120,34 +119,10 @@ public sealed class ClientGatewayActor : ReceiveActor
     private void ToWorker(IWorkerCommand command, string worker, Action<object> reply)
     {
         _workers.Tell(command);
-        Answer(command, Confirm(_workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), AskTimeout), s => (object)s), reply);
+        Answer(command, Confirm(_queries.WorkerAsync(worker), s => (object)s), reply);
     }
 
     private static async Task<object> Confirm<T>(Task<T> query, Func<T, object> reply) => reply(await query);
-
-    private async Task<object> AllWorkers()
-    {
-        var names = (await _redis.SetMembersAsync(_settings.WorkersKey)).Select(n => n.ToString()).Order(StringComparer.Ordinal);
-        var statuses = await Task.WhenAll(names.Select(n => _workers.Ask<WorkerStatus>(new GetWorkerStatus(n), AskTimeout)));
-        return new Workers(statuses.Where(s => s.Registered).ToList());
-    }
-
-    private async Task<object> AllQueues()
-    {
-        var names = (await _redis.SetMembersAsync(_settings.QueuesKey)).Select(n => n.ToString()).Order(StringComparer.Ordinal);
-        return new Queues(await Task.WhenAll(names.Select(n => _queues.Ask<QueueStats>(new GetQueueStats(n), AskTimeout))));
-    }
-
-    // A queue nobody has published to or registered for does not exist: asking for it must not create it.
-    private async Task<object> OneQueue(string queue) =>
-        await _redis.SetContainsAsync(_settings.QueuesKey, queue)
-            ? await _queues.Ask<QueueStats>(new GetQueueStats(queue), AskTimeout)
-            : new QueueNotFound(queue);
-
-    private async Task<object> History(string queue, int limit) =>
-        await _redis.SetContainsAsync(_settings.QueuesKey, queue)
-            ? await _queues.Ask<QueueHistory>(new GetQueueHistory(queue, Math.Clamp(limit, 0, 1_000)), AskTimeout)
-            : new QueueNotFound(queue);
 
     private void Answer(object request, Task<object> answer, Action<object> reply)
     {

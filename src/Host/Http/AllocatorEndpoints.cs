@@ -12,22 +12,13 @@ using StackExchange.Redis;
 namespace CeleryActors.Host.Http;
 
 /// <summary>
-/// The allocator's JSON queries (SPEC §4.2), answered by the queue and worker entities through Ask with a
-/// timeout: <c>/api/workers</c>, <c>/api/queues</c>, <c>/api/queues/{queue}</c>,
+/// The allocator's JSON queries (SPEC §4.2), answered through <see cref="AllocatorQueries"/> (the client gateway
+/// answers the same queries with the same class): <c>/api/workers</c>, <c>/api/queues</c>, <c>/api/queues/{queue}</c>,
 /// <c>/api/queues/{queue}/history?limit=N</c>, and <c>/api/entities</c> (the queue and worker entities this node
 /// hosts, from its shard regions). Field names are snake_case.
 /// </summary>
 public static class AllocatorEndpoints
 {
-    /// <summary>How long an entity may take to answer.</summary>
-    public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
-
-    /// <summary>History entries returned when the query names no limit.</summary>
-    public const int DefaultHistoryLimit = 50;
-
-    /// <summary>The most history entries one query returns.</summary>
-    public const int MaxHistoryLimit = 1_000;
-
     // One JSON shape for the HTTP queries and the command-line tool (src/Messages/Client/QueryJson).
     private static readonly JsonSerializerOptions Json = QueryJson.Options;
 
@@ -48,56 +39,55 @@ public static class AllocatorEndpoints
         await Answer(async () =>
         {
             async Task<List<string>> Hosted(IActorRef region) =>
-                (await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, AskTimeout, token)).Shards
+                (await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, AllocatorQueries.AskTimeout, token)).Shards
                     .SelectMany(s => s.EntityIds).Order(StringComparer.Ordinal).ToList();
             var queues = await Hosted(await queueRegion.GetAsync(token));
             var workers = await Hosted(await workerRegion.GetAsync(token));
             return Results.Json(new { node = Cluster.Get(system).SelfAddress.ToString(), queues, workers }, Json);
         });
 
-    private static async Task<IResult> WorkersAsync(IRequiredActor<WorkerRegion> region, IConnectionMultiplexer redis,
-        AllocatorSettings settings, CancellationToken token) =>
+    private static async Task<IResult> WorkersAsync(IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+        CancellationToken token) =>
         await Answer(async () =>
         {
-            var workers = await region.GetAsync(token);
-            var names = (await redis.GetDatabase().SetMembersAsync(settings.WorkersKey)).Select(n => n.ToString()).Order();
-            var statuses = await Task.WhenAll(names.Select(n => workers.Ask<WorkerStatus>(new GetWorkerStatus(n), AskTimeout, token)));
-            return Results.Json(QueryJson.Workers(statuses.Where(s => s.Registered)), Json);
+            var workers = await (await Queries(queueRegion, workerRegion, redis, settings, token)).WorkersAsync(token);
+            return Results.Json(QueryJson.Workers(workers.All), Json);
         });
 
-    private static async Task<IResult> QueuesAsync(IRequiredActor<QueueRegion> region, IConnectionMultiplexer redis,
-        AllocatorSettings settings, CancellationToken token) =>
+    private static async Task<IResult> QueuesAsync(IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+        CancellationToken token) =>
         await Answer(async () =>
         {
-            var queues = await region.GetAsync(token);
-            var names = (await redis.GetDatabase().SetMembersAsync(settings.QueuesKey)).Select(n => n.ToString()).Order();
-            var stats = await Task.WhenAll(names.Select(n => queues.Ask<QueueStats>(new GetQueueStats(n), AskTimeout, token)));
-            return Results.Json(QueryJson.Queues(stats), Json);
+            var queues = await (await Queries(queueRegion, workerRegion, redis, settings, token)).QueuesAsync(token);
+            return Results.Json(QueryJson.Queues(queues.All), Json);
         });
 
-    private static async Task<IResult> QueueAsync(string queue, IRequiredActor<QueueRegion> region,
-        IConnectionMultiplexer redis, AllocatorSettings settings, CancellationToken token) =>
+    private static async Task<IResult> QueueAsync(string queue, IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+        CancellationToken token) =>
         await Answer(async () =>
-        {
-            if (!await Known(redis, settings, queue)) return NotFound(queue);
-            var stats = await (await region.GetAsync(token)).Ask<QueueStats>(new GetQueueStats(queue), AskTimeout, token);
-            return Results.Json(QueryJson.Queue(stats), Json);
-        });
+            await (await Queries(queueRegion, workerRegion, redis, settings, token)).QueueAsync(queue, token) is { } stats
+                ? Results.Json(QueryJson.Queue(stats), Json)
+                : NotFound(queue));
 
-    private static async Task<IResult> HistoryAsync(string queue, int? limit, IRequiredActor<QueueRegion> region,
-        IConnectionMultiplexer redis, AllocatorSettings settings, CancellationToken token) =>
+    private static async Task<IResult> HistoryAsync(string queue, int? limit, IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+        CancellationToken token) =>
         await Answer(async () =>
         {
             if (limit is < 0) return Results.Json(new { error = "limit must be 0 or more" }, Json, statusCode: 400);
-            if (!await Known(redis, settings, queue)) return NotFound(queue);
-            var n = Math.Min(limit ?? DefaultHistoryLimit, MaxHistoryLimit);
-            var history = await (await region.GetAsync(token)).Ask<QueueHistory>(new GetQueueHistory(queue, n), AskTimeout, token);
-            return Results.Json(QueryJson.History(history with { Queue = queue }), Json);
+            var queries = await Queries(queueRegion, workerRegion, redis, settings, token);
+            return await queries.HistoryAsync(queue, limit ?? AllocatorQueries.DefaultHistoryLimit, token) is { } history
+                ? Results.Json(QueryJson.History(history), Json)
+                : NotFound(queue);
         });
 
-    // A queue nobody has published to or registered for does not exist: asking for it must not create it.
-    private static async Task<bool> Known(IConnectionMultiplexer redis, AllocatorSettings settings, string queue) =>
-        await redis.GetDatabase().SetContainsAsync(settings.QueuesKey, queue);
+    private static async Task<AllocatorQueries> Queries(IRequiredActor<QueueRegion> queueRegion,
+        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+        CancellationToken token) =>
+        new(await queueRegion.GetAsync(token), await workerRegion.GetAsync(token), redis, settings);
 
     private static IResult NotFound(string queue) =>
         Results.Json(new { error = $"no queue '{queue}'" }, Json, statusCode: StatusCodes.Status404NotFound);
