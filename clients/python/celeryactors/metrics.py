@@ -37,7 +37,7 @@ def track_task_execution(
 
 
 def update_queue_length(queue: str, length: int, *, require_listener: Optional[bool] = None) -> None:
-    """Sets ``celery_queue_length{queue}`` to ``length`` (a whole number >= 0)."""
+    """Sets ``celery_queue_length{queue, source="allocator"}`` to ``length`` (a whole number >= 0)."""
     get_allocator().update_queue_length(queue, length, require_listener=require_listener)
 
 

@@ -97,7 +97,7 @@ def test_every_metrics_call_shows_its_exact_value(node: HostNode, allocator: All
         ("celery_task_duration_seconds_count", (("task_name", task), ("queue", queue))): 4,
         ("celery_task_duration_seconds_sum", (("task_name", task), ("queue", queue))): 2.5 + 0.25 + 1.5 + 0.125,
         ("celery_task_duration_seconds_bucket", (("task_name", task), ("queue", queue), ("le", "1"))): 2,
-        ("celery_queue_length", (("queue", gauge_queue),)): 42,
+        ("celery_queue_length", (("queue", gauge_queue), ("source", "allocator"))): 42,
         ("celery_redis_pubsub_messages_total", (("channel", channel), ("message_type", "order_created"))): 2,
         ("celery_redis_pubsub_messages_total", (("channel", channel), ("message_type", "order_paid"))): 1,
         ("celery_redis_pubsub_latency_seconds_count", (("channel", channel),)): 3,
