@@ -36,6 +36,8 @@ public static class NodeApp
             byBroker: CeleryMonitoring.ByBroker(options));
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
+        // Made now, not on first use: its families are exported before the first task arrives.
+        builder.Services.AddSingleton(new AllocatorMetrics(metrics));
         builder.Services.AddSingleton(redisUrl);
         builder.Services.AddSingleton(new MessageOwnership());
         var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),

@@ -34,7 +34,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly AllocatorSettings _settings;
     private readonly ISubscriber _publisher;
     private readonly IDatabase _database;
-    private readonly CeleryMetrics _metrics;
+    private readonly AllocatorMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QueueState _state;
@@ -50,7 +50,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
     public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
-        CeleryMetrics metrics, IReadOnlyActorRegistry registry)
+        AllocatorMetrics metrics, IReadOnlyActorRegistry registry)
     {
         _queue = queue;
         _settings = settings;
@@ -178,7 +178,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
     public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
-        CeleryMetrics metrics, IReadOnlyActorRegistry registry) =>
+        AllocatorMetrics metrics, IReadOnlyActorRegistry registry) =>
         Akka.Actor.Props.Create(() => new QueueEntityActor(queue, settings, redis, metrics, registry));
 
     /// <inheritdoc />
@@ -201,7 +201,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         // Moved away or stopping: whichever node runs the entity next shows its gauges.
-        _metrics.RemoveAllocatorQueue(_queue);
+        _metrics.RemoveQueue(_queue);
         base.PostStop();
     }
 
@@ -249,7 +249,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         }
         var outcome = _state.Process(task, out var accepted, out var newPublication);
         if (newPublication) CountHeard(task.Via!);
-        if (outcome == SubmitOutcome.Duplicate) _metrics.TaskDuplicates.WithLabels(_metrics.Queue(_queue)).Inc();
+        if (outcome == SubmitOutcome.Duplicate) _metrics.CountDuplicate(_queue);
         if (outcome == SubmitOutcome.Accepted)
         {
             Emit(accepted!, static (_, _) => { });
@@ -297,7 +297,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (decision.Ignored is { } reason)
         {
             // A replay's original was counted (or lost with its node) already.
-            if (!report.Replayed) _metrics.TaskReportsIgnored.WithLabels(reason).Inc();
+            if (!report.Replayed) _metrics.CountIgnoredReport(reason);
             return;
         }
         if (decision.Event is not { } e) return;
@@ -406,7 +406,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void EmitRequeue(TaskRequeued requeued, bool release) =>
         Emit(requeued, (self, _) =>
         {
-            self._metrics.TaskRequeued.WithLabels(self._metrics.Queue(self._queue)).Inc();
+            self._metrics.CountRequeue(self._queue);
             // A worker that left drops its tasks itself; one that timed out on an ack still serves and gets the slot back.
             if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId, self._queue));
         });
@@ -493,7 +493,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     // Gauges are set on the sweep (at most a second old, well under any scrape interval) and on worker changes,
     // not per task: two labelled gauge updates per message were a measurable share of a task's cost.
-    private void UpdateGauges() => _metrics.SetAllocatorQueue(_queue, _state.PendingCount, _consumers.Count);
+    private void UpdateGauges() => _metrics.SetQueue(_queue, _state.PendingCount, _consumers.Count);
 
     // A queue with events is in the set already, unless Redis lost it: then it is put back, over the cap if need be,
     // since its tasks are stored.

@@ -31,7 +31,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private readonly AllocatorSettings _settings;
     private readonly IActorRef _queues;
     private readonly IActorRef _recorder;
-    private readonly CeleryMetrics _metrics;
+    private readonly AllocatorMetrics _metrics;
     private readonly string _consumer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
@@ -48,7 +48,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     /// <param name="recorder">The metrics recorder, which counts rejected entries.</param>
     /// <param name="metrics">The node's metrics, for <c>celery_task_stream_length</c>.</param>
     public StreamIntakeActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef recorder,
-        CeleryMetrics metrics)
+        AllocatorMetrics metrics)
     {
         _database = redis.GetDatabase();
         _settings = settings;
@@ -63,7 +63,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 
     /// <summary>Props for the actor.</summary>
     public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef recorder,
-        CeleryMetrics metrics) =>
+        AllocatorMetrics metrics) =>
         Akka.Actor.Props.Create(() => new StreamIntakeActor(redis, settings, queues, recorder, metrics));
 
     /// <inheritdoc />
@@ -83,7 +83,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     {
         FlushAcks();
         // Whichever node reads on shows the lengths; a frozen copy here would win every max by (queue).
-        foreach (var stream in _streams) _metrics.StreamLength.RemoveLabelled(_metrics.Queue(_settings.Channels.QueueOf(stream)));
+        foreach (var stream in _streams) _metrics.RemoveStreamLength(_settings.Channels.QueueOf(stream));
     }
 
     private void Waiting()
@@ -130,7 +130,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         Receive<Discovered>(found =>
         {
             foreach (var (stream, length) in found.Streams.Zip(found.Lengths))
-                _metrics.StreamLength.WithLabels(_metrics.Queue(_settings.Channels.QueueOf(stream))).Set(length);
+                _metrics.SetStreamLength(_settings.Channels.QueueOf(stream), length);
             foreach (var stream in found.Streams.Where(s => !_streams.Contains(s)))
                 _database.StreamCreateConsumerGroupAsync(stream, AllocatorSettings.StreamGroup, "0-0", createStream: false)
                     .PipeTo(Self, success: _ => new GroupReady(stream), failure: e => e.Message.Contains("BUSYGROUP", StringComparison.Ordinal)

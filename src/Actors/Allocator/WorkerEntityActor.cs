@@ -32,7 +32,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly string _worker;
     private readonly AllocatorSettings _settings;
     private readonly IDatabase _database;
-    private readonly CeleryMetrics _metrics;
+    private readonly AllocatorMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<(string Queue, string TaskId)> _started = []; // the unfinished tasks it started
@@ -54,7 +54,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Creates the entity of <paramref name="worker"/>.</summary>
     public WorkerEntityActor(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
-        CeleryMetrics metrics, IReadOnlyActorRegistry registry)
+        AllocatorMetrics metrics, IReadOnlyActorRegistry registry)
     {
         _worker = worker;
         _settings = settings;
@@ -87,7 +87,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>Props of the entity of <paramref name="worker"/>.</summary>
     public static Props Props(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
-        CeleryMetrics metrics, IReadOnlyActorRegistry registry) =>
+        AllocatorMetrics metrics, IReadOnlyActorRegistry registry) =>
         Akka.Actor.Props.Create(() => new WorkerEntityActor(worker, settings, redis, metrics, registry));
 
     /// <inheritdoc />
@@ -109,7 +109,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         // Moved away or stopping: whichever node runs the entity next shows its gauges.
-        _metrics.RemoveAllocatorWorker(_worker);
+        _metrics.RemoveWorker(_worker);
         base.PostStop();
     }
 
@@ -531,7 +531,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Ignored(bool first, string reason)
     {
-        if (first) _metrics.TaskReportsIgnored.WithLabels(reason).Inc();
+        if (first) _metrics.CountIgnoredReport(reason);
     }
 
     private void Heard()
@@ -544,7 +544,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     {
         if (_registration is null && online) return;
         var held = _pool?.Held ?? 0;
-        _metrics.SetAllocatorWorker(_worker, online, _registration?.PoolSize ?? 0, _started.Count, held - _started.Count);
+        _metrics.SetWorker(_worker, online, _registration?.PoolSize ?? 0, _started.Count, held - _started.Count);
     }
 
     private WorkerStatus Status(bool online) => new(_worker, _registration is not null, _registration?.Queues ?? [],

@@ -27,7 +27,7 @@ public static class AllocatorHostingExtensions
     /// back-off), the durable intake reading the task streams (<see cref="StreamIntakeActor"/>, supervised alike),
     /// and a wake-up at start of every queue and worker the allocator has seen, so in-flight
     /// assignments and worker liveness are watched again after a restart. Needs a journal and snapshot store
-    /// (e.g. <c>WithRedisPersistence</c>), the <see cref="CeleryMetrics"/> and <see cref="IConnectionMultiplexer"/>
+    /// (e.g. <c>WithRedisPersistence</c>), the <see cref="AllocatorMetrics"/> and <see cref="IConnectionMultiplexer"/>
     /// services, <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
     /// <see cref="CeleryActorsHostingExtensions.AddMessageOwnership"/>.
     /// </summary>
@@ -42,11 +42,11 @@ public static class AllocatorHostingExtensions
             .AddAllocatorSerializer()
             .WithShardRegion<QueueRegion>(QueueTypeName, (_, registry, resolver) =>
                 queue => RestartedWithBackoff(QueueEntityActor.Props(queue, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "queue"),
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "queue"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithShardRegion<WorkerRegion>(WorkerTypeName, (_, registry, resolver) =>
                 worker => RestartedWithBackoff(WorkerEntityActor.Props(worker, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), registry), "worker"),
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "worker"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithActors((system, registry, resolver) =>
             {
@@ -61,7 +61,7 @@ public static class AllocatorHostingExtensions
                 registry.Register<AllocatorSubscriptionActor>(subscription);
                 var intake = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
                     StreamIntakeActor.Props(redis, settings, queues, registry.Get<MetricsRecorderActor>(),
-                        resolver.GetService<CeleryMetrics>()),
+                        resolver.GetService<AllocatorMetrics>()),
                     "stream-intake"), "stream-intake");
                 registry.Register<StreamIntakeActor>(intake);
                 WakeKnownEntities(redis, settings, queues, workers);

@@ -3,6 +3,7 @@ using Akka.Pattern;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Cluster.Hosting;
+using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Health;
 using CeleryActors.Actors.Metrics;
@@ -42,10 +43,13 @@ public static class CeleryActorsHostingExtensions
         builder.WithActors((system, registry, resolver) =>
         {
             var metrics = resolver.GetService<CeleryMetrics>();
+            // Absent where a host runs no allocator.
+            var allocator = resolver.GetService<AllocatorMetrics>();
             // Restarted in place on failure (the default strategy): its counters live outside it, and a back-off
             // pause would drop what arrives meanwhile.
             var recorder = system.ActorOf(
-                MetricsRecorderActor.Props(metrics, settings, labelTtl), "metrics");
+                MetricsRecorderActor.Props(metrics, settings, labelTtl,
+                    allocator is null ? null : allocator.AllocationDurationSeries), "metrics");
             registry.Register<MetricsRecorderActor>(recorder);
         });
 
@@ -94,6 +98,8 @@ public static class CeleryActorsHostingExtensions
             (_, registry, resolver) =>
             {
                 var metrics = resolver.GetService<CeleryMetrics>();
+            // Absent where a host runs no allocator.
+            var allocator = resolver.GetService<AllocatorMetrics>();
                 // Two brokers' series without the label would add up and overwrite each other: refuse at start.
                 if (brokers.Count > 1 && !metrics.ByBrokerLabel)
                     throw new InvalidOperationException(

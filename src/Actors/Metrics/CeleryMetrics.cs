@@ -6,8 +6,10 @@ using Prometheus;
 namespace CeleryActors.Actors.Metrics;
 
 /// <summary>
-/// Every metric family the node exports (SPEC §3 and the project's own), on one registry per node. Names, types
-/// and labels are a contract that dashboards and alerts depend on. Label values from outside pass through a
+/// The node's metric families (SPEC §3 and the project's own) on one registry per node: the shared ones, the
+/// Celery monitor's (written through <c>CeleryBrokerMetrics</c>), and the label caps, series caps and label expiry
+/// that the allocator's own families (<c>AllocatorMetrics</c>) use too. Names, types and labels are a contract
+/// that dashboards and alerts depend on. Label values from outside pass through a
 /// <see cref="LabelLimiter"/> per label. Counters and gauges are thread-safe; histogram observations go through
 /// the <see cref="ObservationPipeline"/> instead of being recorded here on the hot path.
 /// </summary>
@@ -16,7 +18,8 @@ public sealed class CeleryMetrics
     private static readonly double[] DurationBuckets =
         [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
-    private static readonly double[] LatencyBuckets =
+    /// <summary>The buckets of the latency histograms (seconds).</summary>
+    internal static readonly double[] LatencyBuckets =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     /// <summary>The default of <c>METRICS_MAX_SERIES</c>: series per family.</summary>
@@ -85,12 +88,6 @@ public sealed class CeleryMetrics
             "Publish-to-handled latency of a pub/sub message in seconds.",
             new HistogramConfiguration { LabelNames = ByBrokerNames(["channel"]), Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
 
-        TaskAllocations = BoundedCounter("celery_task_allocation_total", "Tasks allocated to workers.",
-            Labels("queue", "worker"));
-        TaskAllocationDuration = Bounded(factory.CreateHistogram("celery_task_allocation_duration_seconds",
-            "Time from a task's arrival to its allocation in seconds.",
-            new HistogramConfiguration { LabelNames = ["queue"], Buckets = LatencyBuckets }), LatencyBuckets.Length + 3);
-
         MessagesRejected = factory.CreateCounter("celery_messages_rejected_total",
             "Inbound messages rejected, by kind of channel and reason.", ByBroker("channel_kind", "reason"));
         RedisConnected = factory.CreateGauge("celery_redis_connected",
@@ -137,19 +134,6 @@ public sealed class CeleryMetrics
             new GaugeConfiguration { SuppressInitialValue = true, LabelNames = ByBrokerNames([]) });
         RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
             "Remote-control requests an online worker did not answer in time, by method.", ByBroker("method"));
-
-        // --- Allocator: the project's own allocator families, kept in one block. ---
-        TaskRequeued = BoundedCounter("celery_task_requeued_total",
-            "Allocated tasks returned to their queue (ack timeout, worker offline or gone).", Labels("queue"));
-        StreamLength = BoundedGauge("celery_task_stream_length",
-            "Entries in an allocator queue's task stream (the durable intake) not acknowledged yet: waiting to be read, " +
-            "or read and not stored yet.", GaugeLabels("queue"));
-        TaskDuplicates = BoundedCounter("celery_task_duplicates_total",
-            "Task publications ignored because their task id was pending, allocated or finished.", Labels("queue"));
-        TaskReportsIgnored = factory.CreateCounter("celery_task_reports_ignored_total",
-            "Allocator task-status reports that changed nothing, by reason (not_holder: the worker never held the " +
-            "task; already_finished: the task had succeeded or failed; unknown_task: nobody knows the task).",
-            Labels("reason"));
 
         registry.AddBeforeCollectCallback(UpdateSeriesCounts);
     }
@@ -229,12 +213,6 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_redis_pubsub_latency_seconds{channel}</c>.</summary>
     public BoundedFamily<Histogram.Child> PubSubLatency { get; }
 
-    /// <summary><c>celery_task_allocation_total{queue, worker}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskAllocations { get; }
-
-    /// <summary><c>celery_task_allocation_duration_seconds{queue}</c>.</summary>
-    public BoundedFamily<Histogram.Child> TaskAllocationDuration { get; }
-
     /// <summary><c>celery_messages_rejected_total{channel_kind, reason}</c>.</summary>
     public Counter MessagesRejected { get; }
 
@@ -302,27 +280,6 @@ public sealed class CeleryMetrics
     /// <summary><c>celery_remote_control_missing_replies_total{method}</c>.</summary>
     public Counter RemoteControlMissingReplies { get; }
 
-    // --- Allocator ---
-
-    /// <summary><c>celery_task_requeued_total{queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskRequeued { get; }
-
-    /// <summary><c>celery_task_stream_length{queue}</c>, set by every node once a second.</summary>
-    public BoundedFamily<Gauge.Child> StreamLength { get; }
-
-    /// <summary><c>celery_task_duplicates_total{queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskDuplicates { get; }
-
-    /// <summary><c>celery_task_reports_ignored_total{reason}</c>: the reasons are the constants of the allocator's
-    /// <c>IgnoredReport</c>, a fixed set.</summary>
-    public Counter TaskReportsIgnored { get; }
-
-    /// <summary>Counts one allocation of a task of <paramref name="queue"/> to <paramref name="worker"/>.</summary>
-    public void CountAllocation(string queue, string worker) => TaskAllocations.WithLabels(Queue(queue), Worker(worker)).Inc();
-
-    /// <summary>The allocation-duration series of a queue.</summary>
-    public Histogram.Child AllocationDurationSeries(string queue) => TaskAllocationDuration.WithLabels(Queue(queue));
-
     /// <summary>Counts a task start, success or failure reported by an allocator worker.</summary>
     public void CountTaskProgress(string taskName, string queue, TaskProgress progress, string? exception)
     {
@@ -335,48 +292,6 @@ public sealed class CeleryMetrics
             case TaskProgress.Failed: TaskFailed.WithLabels(Key(null, task, q, Bounded("exception", exception ?? LabelValues.Unknown))).Inc(); break;
         }
     }
-
-    /// <summary>Sets an allocator queue's waiting tasks and consumers.</summary>
-    public void SetAllocatorQueue(string queue, int pending, int consumers)
-    {
-        var q = SourcedKey(SeriesSource.Allocator, null, Queue(queue));
-        QueueLength.WithLabels(q).Set(pending);
-        QueueConsumers.WithLabels(q).Set(consumers);
-    }
-
-    /// <summary>Sets an allocator worker's gauges: <paramref name="active"/> tasks it started and has not
-    /// finished, <paramref name="reserved"/> tasks allocated to it and not started yet.</summary>
-    public void SetAllocatorWorker(string worker, bool online, int poolSize, int active, int reserved)
-    {
-        var w = SourcedKey(SeriesSource.Allocator, null, Worker(worker));
-        WorkerUp.WithLabels(w).Set(online ? 1 : 0);
-        WorkerPoolSize.WithLabels(w).Set(poolSize);
-        WorkerActiveTasks.WithLabels(w).Set(active);
-        WorkerReservedTasks.WithLabels(w).Set(reserved);
-    }
-
-    /// <summary>Removes a queue's allocator gauges: its entity stopped here (it moved to another node, which
-    /// shows them now; a stale copy here would win every <c>max by (queue)</c>).</summary>
-    public void RemoveAllocatorQueue(string queue)
-    {
-        var q = Queue(queue);
-        if (q == LabelLimiter.OverflowValue) return;
-        var key = SourcedKey(SeriesSource.Allocator, null, q);
-        QueueLength.RemoveLabelled(key);
-        QueueConsumers.RemoveLabelled(key);
-    }
-
-    /// <summary>Removes an allocator worker's gauges, for the same reason.</summary>
-    public void RemoveAllocatorWorker(string worker)
-    {
-        var w = Worker(worker);
-        if (w == LabelLimiter.OverflowValue) return;
-        var key = SourcedKey(SeriesSource.Allocator, null, w);
-        foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(key);
-    }
-
-    // --- end of the allocator block ---
 
     /// <summary>The bounded label value of a worker.</summary>
     public string Worker(string worker) => Bounded("worker", worker);
@@ -471,6 +386,22 @@ public sealed class CeleryMetrics
     {
         foreach (var family in _bounded) SeriesCount.WithLabels(family.Name).Set(family.Count);
     }
+
+    /// <summary>The factory of the node's registry, for a feature's own families.</summary>
+    internal MetricFactory Factory => _factory;
+
+    /// <summary>A counter family with labels from outside, under the node's series cap and label expiry.</summary>
+    internal BoundedFamily<Counter.Child> BoundedCounter(string name, string help, params string[] labels) =>
+        BoundedCounter(name, help, Labels(labels));
+
+    /// <summary>A gauge family with labels from outside, under the node's series cap and label expiry.</summary>
+    internal BoundedFamily<Gauge.Child> BoundedGauge(string name, string help, params string[] labels) =>
+        BoundedGauge(name, help, GaugeLabels(labels));
+
+    /// <summary>A histogram family with labels from outside, under the node's series cap and label expiry.</summary>
+    internal BoundedFamily<Histogram.Child> BoundedHistogram(string name, string help, double[] buckets, params string[] labels) =>
+        Bounded(_factory.CreateHistogram(name, help, new HistogramConfiguration { LabelNames = labels, Buckets = buckets }),
+            buckets.Length + 3);
 
     private BoundedFamily<Counter.Child> BoundedCounter(string name, string help, CounterConfiguration labels) =>
         Bounded(_factory.CreateCounter(name, help, labels));

@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Streams;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
+using Prometheus;
 
 namespace CeleryActors.Actors.Metrics;
 
@@ -29,7 +30,10 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
     /// <param name="settings">The observation pipeline's settings.</param>
     /// <param name="labelTtl">How long a label value may go unseen before it and its series are removed;
     /// <see cref="DefaultLabelTtl"/> when null.</param>
-    public MetricsRecorderActor(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null)
+    /// <param name="allocationSeries">The series of a queue's allocation durations (the allocator's metrics own that
+    /// family); without it <see cref="ObserveAllocation"/> is not taken.</param>
+    public MetricsRecorderActor(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null,
+        Func<string, Histogram.Child>? allocationSeries = null)
     {
         _metrics = metrics;
         _settings = settings;
@@ -43,7 +47,8 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
         Receive<ChannelsResubscribed>(_ => _metrics.RedisResubscriptions.Inc());
         Receive<PubSubMessagesDropped>(m => _metrics.CountDropped(m.Subscription, m.Count, m.Broker));
         // Allocator observations: histogram values through the same pipeline.
-        Receive<ObserveAllocation>(m => _pipeline.Offer(_metrics.AllocationDurationSeries(m.Queue), m.Seconds));
+        if (allocationSeries is not null)
+            Receive<ObserveAllocation>(m => _pipeline.Offer(allocationSeries(m.Queue), m.Seconds));
         Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
         Receive<ObservePubSubLatency>(m => _pipeline.Offer(_metrics.PubSubLatencySeries(m.Channel), m.Seconds));
         Receive<ObserveQueueWait>(m => _pipeline.Offer(_metrics.QueueWaitSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
@@ -54,8 +59,9 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null) =>
-        Akka.Actor.Props.Create(() => new MetricsRecorderActor(metrics, settings, labelTtl));
+    public static Props Props(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null,
+        Func<string, Histogram.Child>? allocationSeries = null) =>
+        Akka.Actor.Props.Create(() => new MetricsRecorderActor(metrics, settings, labelTtl, allocationSeries));
 
     /// <inheritdoc />
     protected override void PreStart()

@@ -1,3 +1,4 @@
+using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using Prometheus;
 using Xunit;
@@ -8,9 +9,11 @@ namespace CeleryActors.Tests.Monitoring;
 /// <summary>The family table the dashboards and alerts are checked against is the node's own, label by label.</summary>
 public class MetricFamilyTableTests
 {
+    // The node's families: its shared and Celery ones, and the allocator's on the same registry.
     private static Dictionary<string, string[]> LabelsOf(CeleryMetrics metrics) =>
-        typeof(CeleryMetrics).GetProperties()
-            .Select(p => p.GetValue(metrics) switch
+        new object[] { metrics, new AllocatorMetrics(metrics) }
+            .SelectMany(owner => owner.GetType().GetProperties().Select(p => p.GetValue(owner)))
+            .Select(value => value switch
             {
                 Collector c => (Name: c.Name, LabelNames: c.LabelNames),
                 IBoundedFamily and var f => (Name: f.Name, LabelNames: (string[])f.GetType().GetProperty("LabelNames")!.GetValue(f)!),

@@ -126,7 +126,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         using var h = Start();
         h.Workers.Tell(new RegisterWorker("w", [Q], NoCaps, 1));
         AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
-        var ignored = h.Metrics.TaskReportsIgnored.WithLabels("unknown_task");
+        var ignored = h.Allocator.TaskReportsIgnored.WithLabels("unknown_task");
         // The same unknown task reported over and over: a reply that wins the race with its assignment has a few
         // reports, so past a handful they are ignored at once instead of piling up.
         for (var i = 0; i < 40; i++) Report(h, "w", "held-by-nobody", TaskProgress.Started);
@@ -317,11 +317,11 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         h.Queues.Tell(NewTask("t"), ActorRefs.NoSender);
         AwaitAssert(() => Assert.Single(h.For("holder")), Wait);
         h.Workers.Tell(new WorkerTaskStatus("stranger", "t", TaskProgress.Succeeded, 1, null, Queue: Q));
-        AwaitAssert(() => Assert.Equal(1, h.Metrics.TaskReportsIgnored.WithLabels(IgnoredReport.NotHolder).Value), Wait);
+        AwaitAssert(() => Assert.Equal(1, h.Allocator.TaskReportsIgnored.WithLabels(IgnoredReport.NotHolder).Value), Wait);
         Assert.Equal((0L, 1), (Stats(h).Succeeded, Stats(h).InFlight));
         Report(h, "holder", "t", TaskProgress.Succeeded);
         Report(h, "holder", "t", TaskProgress.Succeeded);
-        AwaitAssert(() => Assert.Equal(1, h.Metrics.TaskReportsIgnored.WithLabels(IgnoredReport.AlreadyFinished).Value), Wait);
+        AwaitAssert(() => Assert.Equal(1, h.Allocator.TaskReportsIgnored.WithLabels(IgnoredReport.AlreadyFinished).Value), Wait);
         Assert.Equal(1L, Stats(h).Succeeded);
     }
 
@@ -572,7 +572,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
             var stats = Stats(h);
             Assert.Equal((4L, 1L, 1), (stats.Accepted, stats.Duplicates, stats.InFlight));
             Assert.Equal(5, h.Metrics.PubSubMessages.WithLabels(channel, "task").Value);
-            Assert.Equal(1, h.Metrics.TaskDuplicates.WithLabels(Q).Value);
+            Assert.Equal(1, h.Allocator.TaskDuplicates.WithLabels(Q).Value);
             Assert.Equal(1, h.Metrics.PubSubMessages.WithLabels("workers:control", "register").Value);
         }, Wait);
         Assert.Single(h.Assignments);

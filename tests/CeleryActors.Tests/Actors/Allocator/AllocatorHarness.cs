@@ -49,12 +49,13 @@ internal sealed class AllocatorHarness : IDisposable
         Settings = settings;
         Node = ConnectionMultiplexer.Connect(redisConnection);
         Metrics = new CeleryMetrics(Prometheus.Metrics.NewCustomRegistry(), 1_000);
+        Allocator = new AllocatorMetrics(Metrics);
         var registry = ActorRegistry.For(system);
         registry.Register<MetricsRecorderActor>(recorder);
         Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => supervised
-            ? AllocatorHostingExtensions.RestartedWithBackoff(QueueEntityActor.Props(q, settings, Node, Metrics, registry), "queue")
-            : QueueEntityActor.Props(q, settings, Node, Metrics, registry))));
-        Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Metrics, registry))));
+            ? AllocatorHostingExtensions.RestartedWithBackoff(QueueEntityActor.Props(q, settings, Node, Allocator, registry), "queue")
+            : QueueEntityActor.Props(q, settings, Node, Allocator, registry))));
+        Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Allocator, registry))));
         registry.Register<QueueRegion>(Queues);
         registry.Register<WorkerRegion>(Workers);
         var prefixLength = settings.Channels.Worker("").Length;
@@ -99,6 +100,9 @@ internal sealed class AllocatorHarness : IDisposable
     public AllocatorSettings Settings { get; }
     public ConnectionMultiplexer Node { get; }
     public CeleryMetrics Metrics { get; }
+
+    /// <summary>The allocator's metrics, on <see cref="Metrics"/>.</summary>
+    public AllocatorMetrics Allocator { get; }
     public IActorRef Queues { get; }
     public IActorRef Workers { get; }
     public ConcurrentQueue<Assignment> Assignments { get; } = new();
