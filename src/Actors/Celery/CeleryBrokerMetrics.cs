@@ -1,5 +1,4 @@
 using CeleryActors.Actors.Metrics;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
 
 namespace CeleryActors.Actors.Celery;

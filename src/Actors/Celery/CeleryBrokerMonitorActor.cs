@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Hosting;
+using CeleryActors.Actors.Supervision;
 using CeleryActors.Actors.Metrics;
 
 namespace CeleryActors.Actors.Celery;
@@ -38,7 +38,7 @@ public sealed class CeleryBrokerMonitorActor : ReceiveActor
         var (connection, settings) = _broker;
         _log.Info("Monitoring the Celery broker {0} from this node", settings.Describe());
         var queues = Context.ActorOf(CeleryQueueWatcherActor.Props(connection, settings, _metrics), "queues");
-        var events = Context.ActorOf(CeleryActorsHostingExtensions.Supervised(
+        var events = Context.ActorOf(BackoffRestarts.OnFailure(
             CeleryEventsActor.Props(settings, _metrics, queues, _recorder), "events"), "events");
         Context.ActorOf(CeleryInspectorActor.Props(connection, settings, _metrics, events, queues), "inspector");
     }

@@ -3,7 +3,6 @@ using System.Buffers.Text;
 using System.Text.Json;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
 
 namespace CeleryActors.Actors.Celery;

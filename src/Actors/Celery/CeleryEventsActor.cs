@@ -3,7 +3,6 @@ using Akka.Actor;
 using Akka.Event;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 

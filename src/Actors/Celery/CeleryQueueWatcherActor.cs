@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using CeleryActors.Actors.Metrics;
-using CeleryActors.Messages.Celery;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Celery;

@@ -1,4 +1,3 @@
-using CeleryActors.Messages.Celery;
 
 namespace CeleryActors.Actors.Celery;
 

@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Metrics;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Support;

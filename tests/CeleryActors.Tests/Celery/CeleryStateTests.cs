@@ -1,5 +1,4 @@
 using CeleryActors.Actors.Celery;
-using CeleryActors.Messages.Celery;
 using Xunit;
 
 namespace CeleryActors.Tests.Celery;

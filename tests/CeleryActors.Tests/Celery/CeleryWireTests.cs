@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using CeleryActors.Actors.Celery;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
 using Xunit;
 

@@ -4,7 +4,6 @@ using System.Text.Json;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Subscription;
-using CeleryActors.Messages.Celery;
 using CeleryActors.Messages.Subscription;
 using CeleryActors.Tests.Support;
 using Xunit;

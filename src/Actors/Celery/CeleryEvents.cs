@@ -1,4 +1,4 @@
-namespace CeleryActors.Messages.Celery;
+namespace CeleryActors.Actors.Celery;
 
 /// <summary>The task event types a Celery worker or producer sends.</summary>
 public enum CeleryTaskEventType
