@@ -1,12 +1,12 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Akka.Pattern;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Protocol.Serialization;
+using CeleryActors.Actors.Supervision;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -41,11 +41,11 @@ public static class AllocatorHostingExtensions
         return builder
             .AddAllocatorSerializer()
             .WithShardRegion<QueueRegion>(QueueTypeName, (_, registry, resolver) =>
-                queue => RestartedWithBackoff(QueueEntityActor.Props(queue, settings,
+                queue => BackoffRestarts.OnStop(QueueEntityActor.Props(queue, settings,
                     resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "queue"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithShardRegion<WorkerRegion>(WorkerTypeName, (_, registry, resolver) =>
-                worker => RestartedWithBackoff(WorkerEntityActor.Props(worker, settings,
+                worker => BackoffRestarts.OnStop(WorkerEntityActor.Props(worker, settings,
                     resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "worker"),
                 new AllocatorMessageExtractor(), shardOptions)
             .WithActors((system, registry, resolver) =>
@@ -54,12 +54,12 @@ public static class AllocatorHostingExtensions
                 var queues = registry.Get<QueueRegion>();
                 var workers = registry.Get<WorkerRegion>();
                 var node = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress.Uid;
-                var subscription = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
+                var subscription = system.ActorOf(BackoffRestarts.OnFailure(
                     AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(),
                         queues, workers, node, resolver.GetService<MessageOwnership>()),
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
-                var intake = system.ActorOf(CeleryActorsHostingExtensions.Supervised(
+                var intake = system.ActorOf(BackoffRestarts.OnFailure(
                     StreamIntakeActor.Props(redis, settings, queues, registry.Get<MetricsRecorderActor>(),
                         resolver.GetService<AllocatorMetrics>()),
                     "stream-intake"), "stream-intake");
@@ -67,17 +67,6 @@ public static class AllocatorHostingExtensions
                 WakeKnownEntities(redis, settings, queues, workers);
             });
     }
-
-    /// <summary>
-    /// An entity behind a back-off supervisor that starts it again when it stops: a persistent actor stops when a
-    /// journal write fails, and a queue must come back by itself (recovering from the journal) to watch its ack
-    /// deadlines, not wait for its next message. 0.5 s doubling to 30 s, with jitter; a stop through the shard
-    /// (hand-off, PoisonPill) stops the supervisor itself.
-    /// </summary>
-    public static Props RestartedWithBackoff(Props entity, string childName) =>
-        BackoffSupervisor.Props(Backoff.OnStop(entity, childName, TimeSpan.FromMilliseconds(500),
-                TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)
-            .WithAutoReset(TimeSpan.FromSeconds(60)));
 
     /// <summary>Binds <see cref="IAllocatorProtocol"/> to the <see cref="AllocatorSerializer"/>.</summary>
     public static AkkaConfigurationBuilder AddAllocatorSerializer(this AkkaConfigurationBuilder builder) =>

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Pattern;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Cluster.Hosting;
@@ -8,6 +7,7 @@ using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Health;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
+using CeleryActors.Actors.Supervision;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -79,7 +79,7 @@ public static class CeleryActorsHostingExtensions
             var redis = resolver.GetService<IConnectionMultiplexer>();
             var metrics = registry.Get<MetricsRecorderActor>();
             var subscription = system.ActorOf(
-                Supervised(RedisSubscriptionActor.Props(redis, settings, metrics,
+                BackoffRestarts.OnFailure(RedisSubscriptionActor.Props(redis, settings, metrics,
                     resolver.GetService<MessageOwnership>()), "redis-subscription"),
                 "subscription");
             registry.Register<RedisSubscriptionActor>(subscription);
@@ -117,16 +117,6 @@ public static class CeleryActorsHostingExtensions
                 "health");
             registry.Register<NodeHealthActor>(health);
         });
-
-    /// <summary>
-    /// Wraps <paramref name="child"/> in a back-off supervisor: a child that fails (a lost Redis connection, a
-    /// journal write that failed) is started again after 0.5 s, doubling up to 30 s, with jitter, while the rest
-    /// of the node keeps running.
-    /// </summary>
-    public static Props Supervised(Props child, string childName) =>
-        BackoffSupervisor.Props(Backoff.OnFailure(child, childName,
-                TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)
-            .WithAutoReset(TimeSpan.FromSeconds(60)));
 
     private static Config LoadReference()
     {

@@ -4,10 +4,10 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
-using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Persistence.Redis;
+using CeleryActors.Actors.Supervision;
 using StackExchange.Redis;
 
 namespace CeleryActors.Tests.Actors.Allocator;
@@ -53,7 +53,7 @@ internal sealed class AllocatorHarness : IDisposable
         var registry = ActorRegistry.For(system);
         registry.Register<MetricsRecorderActor>(recorder);
         Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => supervised
-            ? AllocatorHostingExtensions.RestartedWithBackoff(QueueEntityActor.Props(q, settings, Node, Allocator, registry), "queue")
+            ? BackoffRestarts.OnStop(QueueEntityActor.Props(q, settings, Node, Allocator, registry), "queue")
             : QueueEntityActor.Props(q, settings, Node, Allocator, registry))));
         Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Allocator, registry))));
         registry.Register<QueueRegion>(Queues);
