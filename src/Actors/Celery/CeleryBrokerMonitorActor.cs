@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Supervision;
 using CeleryActors.Actors.Metrics;
+using CeleryActors.Actors.Supervision;
 
 namespace CeleryActors.Actors.Celery;
 

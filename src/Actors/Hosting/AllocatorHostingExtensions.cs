@@ -4,9 +4,9 @@ using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
+using CeleryActors.Actors.Supervision;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Protocol.Serialization;
-using CeleryActors.Actors.Supervision;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 

@@ -98,8 +98,6 @@ public static class CeleryActorsHostingExtensions
             (_, registry, resolver) =>
             {
                 var metrics = resolver.GetService<CeleryMetrics>();
-            // Absent where a host runs no allocator.
-            var allocator = resolver.GetService<AllocatorMetrics>();
                 // Two brokers' series without the label would add up and overwrite each other: refuse at start.
                 if (brokers.Count > 1 && !metrics.ByBrokerLabel)
                     throw new InvalidOperationException(
