@@ -184,16 +184,15 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         Seen(e.Hostname, now);
         // Counted on arrival: the lost-events check must not take a start held back here for a missing one.
         if (e.Type == CeleryTaskEventType.Started) _workers[e.Hostname].StartedSeen++;
-        // One lookup serves the decision to hold and the count (a received task is remembered anew in Apply).
-        var recalled = Recalls(e) ? _tasks.Recall(e.TaskId, now) : null;
+        // One lookup serves the decision to hold and the count.
+        var recalled = _tasks.Recall(e.TaskId, now);
         // Held only where task-sent events come at all: without them a wait would only delay the counts.
-        var hold = _held.Holds(e.TaskId) ||
-                   (_sentSeen && e.Queue is null && QueueUnknown(e, Recalls(e) ? recalled : _tasks.Recall(e.TaskId, now)));
+        var hold = _held.Holds(e.TaskId) || (_sentSeen && QueueUnknown(e, recalled));
         if (!hold || !_held.TryHold(e, now)) Apply(e, now, recalled);
     }
 
     private bool QueueUnknown(CeleryTaskEvent e, RememberedTask? remembered) =>
-        remembered?.Queue is null && OnlyQueueOf(e.Hostname) is null;
+        e.Queue is null && remembered?.Queue is null && OnlyQueueOf(e.Hostname) is null;
 
     // Sent and received remember the task; every other event looks up what they remembered.
     private static bool Recalls(CeleryTaskEvent e) => e.Type is not (CeleryTaskEventType.Sent or CeleryTaskEventType.Received);
