@@ -47,6 +47,7 @@ public static class NodeApp
             MaxPending = options.Allocator.MaxPending,
             MaxQueues = options.Allocator.MaxQueues,
             MaxBufferedBytes = options.Redis.MaxBufferedBytes,
+            ReplayBudgetBytes = options.Allocator.ReplayBytes,
         };
         builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,

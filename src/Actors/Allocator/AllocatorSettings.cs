@@ -37,9 +37,18 @@ public sealed record AllocatorSettings(
         }
     }
 
-    /// <summary>How far back a node sends its forwarded tasks and status reports again when another node leaves
-    /// the cluster: longer than the time from a node's death to its removal (about 6 s).</summary>
-    public TimeSpan ReplayWindow { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How far back a node takes the allocator's pub/sub messages again when the nodes that take them
+    /// change (<see cref="AllocatorSubscriptionActor"/>): longer than the time from a node's death to its removal
+    /// (6.5-9 s measured), with room for a slow removal.</summary>
+    public TimeSpan ReplayWindow { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Bytes of recent pub/sub messages a node keeps for that (<c>ALLOCATOR_REPLAY_BYTES</c>, default
+    /// 512 MiB): the whole <see cref="ReplayWindow"/> at 20,000 tasks/s of 1 KB (about 440 MB with the overhead of
+    /// each entry). At a higher rate or with larger tasks the window kept is shorter.</summary>
+    public long ReplayBudgetBytes { get; init; } = DefaultReplayBudgetBytes;
+
+    /// <summary>The default of <see cref="ReplayBudgetBytes"/>.</summary>
+    public const long DefaultReplayBudgetBytes = 512L * 1024 * 1024;
 
     /// <summary>Most tasks one queue holds waiting (<c>ALLOCATOR_MAX_PENDING</c>); beyond, a task is refused and
     /// counted (<c>reason="queue_full"</c>), never dropped silently.</summary>
@@ -78,18 +87,6 @@ public sealed record AllocatorSettings(
     /// <summary>Most bytes (estimated from the tasks' data) in one journal entry of a queue: well under Redis's
     /// bulk limit (<c>proto-max-bulk-len</c>, 512 MB by default, and often set lower).</summary>
     public long MaxBatchBytes { get; init; } = 16L * 1024 * 1024;
-
-    /// <summary>At most this many recent messages are kept for such a replay (the newest).</summary>
-    public int ReplayCapacity => 100_000;
-
-    /// <summary>And at most this many payload bytes: large task payloads make fewer messages fit.</summary>
-    public long ReplayBudgetBytes => 64L * 1024 * 1024;
-
-    /// <summary>Whether an entity started at <paramref name="startedAtMs"/> (monotonic) takes replayed copies:
-    /// only one that started in place of an entity on a node that died needs them; one that ran all along has
-    /// had every copy, and a replay would only bring it old news.</summary>
-    public bool TakesReplays(long startedAtMs) =>
-        Environment.TickCount64 - startedAtMs <= 2 * ReplayWindow.TotalMilliseconds;
 
     /// <summary>How often an online worker repeats to its queues that it serves them: a queue whose node died
     /// starts again elsewhere knowing no worker, and learns them within this interval.</summary>

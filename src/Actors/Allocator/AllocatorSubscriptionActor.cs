@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster;
 using Akka.Event;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
@@ -12,63 +11,72 @@ namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
 /// The allocator's side of the node's Redis subscription: subscribes to <c>P + tasks:*</c> (a pattern),
-/// <c>P + workers:control</c> and <c>P + task-status</c>, turns each valid message into a typed message for the
-/// right entity (tasks to the queue region, control and status to the worker region), and rejects the rest as
-/// SPEC §4.1 says: logged with its reason (throttled, never the payload), counted by channel kind and reason,
-/// and the node goes on. States: <c>Subscribing</c> until Redis confirms all three, <c>Listening</c>,
-/// <c>Interrupted</c> while the subscription connection is lost. A subscription that cannot be made fails
-/// the actor, and its back-off supervisor starts it again.
+/// <c>P + workers:control</c> and <c>P + task-status</c>. Every node hears every message, and exactly one takes
+/// it: the node that takes the shard of its entity (<see cref="MessageOwnership.Takes"/>), where that entity
+/// lives, so most messages never cross the network. For tasks the queue is in the channel name, so no other node
+/// reads the payload; a control message or status report is parsed to find its worker. The taker turns the message
+/// into a typed command for its entity, counts it, or rejects it as SPEC §4.1 says: logged with its reason
+/// (throttled, never the payload), counted by channel kind and reason, and the node goes on. Every node keeps
+/// the raw messages of the last moments (<see cref="RecentMessages"/>) and, when the takers change, takes again
+/// those of the shards it takes now (<see cref="IPubSubCommand.Replayed"/>): what nobody took while the nodes
+/// disagreed, and what a node that died took with it. States: <c>Subscribing</c> until Redis confirms all three,
+/// <c>Listening</c>, <c>Interrupted</c> while the subscription connection is lost. A subscription that cannot be
+/// made fails the actor, and its back-off supervisor starts it again.
 /// </summary>
 public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
 {
+    private const string TrimTimer = "trim";
     private readonly IConnectionMultiplexer _redis;
     private readonly AllocatorSettings _settings;
-    private readonly IActorRef _metrics;
+    private readonly IActorRef _recorder;
+    private readonly AllocatorMetrics _metrics;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
-    private readonly long _node;
     private readonly MessageOwnership _ownership;
+    private readonly AllocatorMessageExtractor _shards = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
     private readonly List<PubSubFeed> _feeds = [];
-    private readonly RecentCopies _recent;
+    private readonly RecentMessages _recent;
     private readonly PubSubBudget _budget;
     private int _established;
+    private long _changes;
 
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection.</param>
     /// <param name="settings">Channels, limits.</param>
-    /// <param name="metrics">The metrics recorder (rejections, latency observations).</param>
+    /// <param name="recorder">The metrics recorder (rejections, latency observations).</param>
+    /// <param name="metrics">The allocator's metrics (messages taken).</param>
     /// <param name="queues">The queue region.</param>
     /// <param name="workers">The worker region.</param>
-    /// <param name="node">This node's incarnation (its cluster uid), on every copy it forwards.</param>
-    /// <param name="ownership">Which rejected messages this node counts (every node hears them all).</param>
-    public AllocatorSubscriptionActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        IActorRef queues, IActorRef workers, long node, MessageOwnership ownership)
+    /// <param name="ownership">Which messages this node takes, and which rejections it counts.</param>
+    public AllocatorSubscriptionActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef recorder,
+        AllocatorMetrics metrics, IActorRef queues, IActorRef workers, MessageOwnership ownership)
     {
-        _node = node;
-        _ownership = ownership;
-        _recent = new RecentCopies(settings.ReplayCapacity, settings.ReplayBudgetBytes, settings.ReplayWindow);
-        _budget = new PubSubBudget(PubSubMessagesDropped.Allocator, settings.MaxBufferedBytes);
         _redis = redis;
         _settings = settings;
+        _recorder = recorder;
         _metrics = metrics;
         _queues = queues;
         _workers = workers;
+        _ownership = ownership;
+        _recent = new RecentMessages(settings.ReplayBudgetBytes, settings.ReplayWindow);
+        _budget = new PubSubBudget(PubSubMessagesDropped.Allocator, settings.MaxBufferedBytes);
         Subscribing();
     }
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef metrics,
-        IActorRef queues, IActorRef workers, long node, MessageOwnership ownership) =>
+    public static Props Props(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef recorder,
+        AllocatorMetrics metrics, IActorRef queues, IActorRef workers, MessageOwnership ownership) =>
         Akka.Actor.Props.Create(() =>
-            new AllocatorSubscriptionActor(redis, settings, metrics, queues, workers, node, ownership));
+            new AllocatorSubscriptionActor(redis, settings, recorder, metrics, queues, workers, ownership));
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>How long after a node's removal the replay waits: the shard regions learn that the node's region
-    /// is gone through their own watch, and a replay before that would follow the old homes into the void.</summary>
+    /// <summary>How long after the takers changed the messages are taken again: the shard regions learn that a
+    /// removed node's region is gone through their own watch, and a message sent before that would follow the old
+    /// home into the void.</summary>
     public static readonly TimeSpan ReplayDelay = TimeSpan.FromSeconds(2);
 
     /// <summary>The channels (and pattern) the actor subscribes to.</summary>
@@ -81,15 +89,15 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self, _budget));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self, _budget));
         _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self, _budget));
-        Cluster.Get(Context.System).Subscribe(Self,
-            ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.MemberRemoved));
+        Context.System.EventStream.Subscribe(Self, typeof(MessageOwnership.Changed));
+        // An idle node lets go of what it kept as the window passes, not only when the next message comes.
+        Timers.StartPeriodicTimer(TrimTimer, TrimRecent.Instance, TimeSpan.FromSeconds(1));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
-        Cluster.Get(Context.System).Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
         foreach (var feed in _feeds) feed.Dispose();
     }
 
@@ -103,153 +111,156 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         Receive<PubSubFeed.Failed>(m =>
             throw new RedisSubscriptionException($"Could not subscribe to {m.Channel}", m.Cause));
         // Messages of the feeds already established are handled while the others confirm.
-        Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(_ => { });
         Receive<PubSubFeed.Restored>(_ => { });
-        Receive<ClusterEvent.MemberRemoved>(Replay);
-        Receive<ReplayAfterRemoval>(Replay);
+        Always();
     }
 
     private void Listening()
     {
-        Receive<PubSubFeed.Message>(Handle);
         Receive<PubSubFeed.Interrupted>(m =>
         {
             _log.Warning("Allocator pub/sub connection lost ({0}); waiting for it to come back", m.Detail);
             Become(Interrupted);
         });
         Receive<PubSubFeed.Restored>(_ => { });
-        Receive<ClusterEvent.MemberRemoved>(Replay);
-        Receive<ReplayAfterRemoval>(Replay);
+        Always();
     }
 
     private void Interrupted()
     {
-        Receive<PubSubFeed.Message>(Handle);
         // Every feed hears the same connection event; the first one back is the subscription back.
         Receive<PubSubFeed.Restored>(_ =>
         {
             _log.Info("Allocator pub/sub connection restored");
             var resubscribed = new ChannelsResubscribed(Channels);
             Context.System.EventStream.Publish(resubscribed);
-            _metrics.Tell(resubscribed);
+            _recorder.Tell(resubscribed);
             Become(Listening);
         });
         Receive<PubSubFeed.Interrupted>(_ => { });
-        Receive<ClusterEvent.MemberRemoved>(Replay);
-        Receive<ReplayAfterRemoval>(Replay);
+        Always();
+    }
+
+    // What every state handles alike: messages, changes of the takers, and the window's passing.
+    private void Always()
+    {
+        Receive<PubSubFeed.Message>(Handle);
+        Receive<MessageOwnership.Changed>(changed =>
+            Timers.StartSingleTimer("take-again-" + ++_changes, new TakeAgain(changed.Removed), ReplayDelay));
+        Receive<TakeAgain>(TakeAgainNow);
+        Receive<TrimRecent>(_ => _recent.Trim(Environment.TickCount64));
     }
 
     private void Handle(PubSubFeed.Message message)
     {
-        _budget.Handled(message, _metrics, _log);
+        _budget.Handled(message, _recorder, _log);
         if (_settings.Channels.Classify(message.Channel) is not { } kind || kind == ChannelKind.Metrics) return;
         if (message.Payload.Length > _settings.MaxPayloadBytes)
         {
-            Reject(kind, message, RejectionReason.TooLarge,
+            RejectOnce(kind, message, RejectionReason.TooLarge,
                 $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
             return;
         }
-        var payload = message.Payload.Span;
-        switch (kind)
+        var arrivedAt = AllocatorSettings.Now();
+        if (kind == ChannelKind.Tasks)
         {
-            case ChannelKind.Tasks:
-            {
-                var queue = _settings.Channels.QueueOf(message.Channel);
-                var r = TaskMessageParser.Parse(message.Channel, queue, payload, AllocatorSettings.Now());
-                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else Forward(_queues, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) },
-                    message.Payload.Length);
-                break;
-            }
-            case ChannelKind.WorkersControl:
-            {
-                var r = WorkerControlParser.Parse(payload);
-                if (r.IsRejected)
-                {
-                    Reject(kind, message, r.Reason, r.Detail!);
-                    break;
-                }
-                var command = WithVia((IPubSubCommand)r.Message!, Copy(message.Channel, r.MessageType, r.PublishedAt));
-                if (command is WorkerHeartbeat) _workers.Tell(command);
-                else Forward(_workers, command, message.Payload.Length);
-                break;
-            }
-            case ChannelKind.TaskStatus:
-            {
-                var r = TaskStatusParser.Parse(payload);
-                if (r.IsRejected) Reject(kind, message, r.Reason, r.Detail!);
-                else Forward(_workers, r.Message! with { Via = Copy(message.Channel, r.MessageType, r.PublishedAt) },
-                    message.Payload.Length);
-                break;
-            }
+            // The queue is in the channel name: a node that does not take it never reads the payload.
+            var shard = _shards.ShardId(_settings.Channels.QueueOf(message.Channel));
+            if (Keep(kind, message, shard, arrivedAt)) Take(kind, message, Parse(kind, message.Channel, message.Payload.Span, arrivedAt));
+            return;
         }
-    }
-
-    // Heartbeats are not kept: the next one comes within seconds, and an old one would only fake liveness.
-    private void Forward(IActorRef region, IPubSubCommand command, int bytes)
-    {
-        region.Tell(command);
-        _recent.Add(command, bytes, Environment.TickCount64);
-    }
-
-    // What this node sent to entities on a node that was dying is lost with it; the entities start again on the
-    // survivors, and those that just started take what they do not know (the others ignore replays). A node that
-    // left in good order handed its entities over with their mailboxes; only a downed one loses messages.
-    private void Replay(ClusterEvent.MemberRemoved removed)
-    {
-        var self = Cluster.Get(Context.System).SelfMember;
-        if (removed.PreviousStatus != MemberStatus.Down || self.Status != MemberStatus.Up) return;
-        Timers.StartSingleTimer("replay-" + removed.Member.UniqueAddress,
-            new ReplayAfterRemoval(removed.Member.Address), ReplayDelay);
-    }
-
-    private void Replay(ReplayAfterRemoval removed)
-    {
-        var replayed = 0;
-        foreach (var command in _recent.Within(Environment.TickCount64))
+        var parsed = Parse(kind, message.Channel, message.Payload.Span, arrivedAt);
+        if (parsed.IsRejected)
         {
-            // Only copies heard on pub/sub are kept, so each has its Via.
-            var region = command is SubmitTask ? _queues : _workers;
-            region.Tell(WithVia(command, command.Via! with { Replay = true }));
-            replayed++;
+            RejectOnce(kind, message, parsed.Reason, parsed.Detail!);
+            return;
         }
-        _log.Info("{0} was removed from the cluster; sent the {1} tasks, status reports and registrations of " +
-                  "the last {2} again", removed.Node, replayed, _settings.ReplayWindow);
+        var worker = ((IWithWorkerId)parsed.Message!).Worker;
+        if (Keep(kind, message, _shards.ShardId(worker), arrivedAt)) Take(kind, message, parsed);
     }
 
-    private sealed class ReplayAfterRemoval(Address node) : INoSerializationVerificationNeeded
+    // Kept whoever takes it; true when this node does.
+    private bool Keep(ChannelKind kind, PubSubFeed.Message message, string shard, double arrivedAt)
     {
-        public Address Node { get; } = node;
+        var taken = _ownership.Takes(AllocatorMessageExtractor.TypeNameOf(kind), shard);
+        _recent.Add(new RecentMessages.Entry(Environment.TickCount64, arrivedAt, kind, message.Channel, message.Payload,
+            shard) { Taken = taken });
+        return taken;
     }
 
-    // Every node forwards what it hears and the entity counts each publication once (PubSubTally), so the
-    // counters of all nodes add up to what was published; the copy says which node it is and what it measured.
-    private PubSubCopy Copy(string channel, string type, double? publishedAt) =>
-        new(_node, channel, type, publishedAt is { } sent ? Math.Max(0, AllocatorSettings.Now() - sent) : null);
-
-    private static IPubSubCommand WithVia(IPubSubCommand command, PubSubCopy via) => command switch
+    private void Take(ChannelKind kind, PubSubFeed.Message message, ParseResult<IPubSubCommand> parsed)
     {
-        SubmitTask t => t with { Via = via },
-        WorkerTaskStatus s => s with { Via = via },
-        RegisterWorker r => r with { Via = via },
-        WorkerHeartbeat h => h with { Via = via },
-        UnregisterWorker u => u with { Via = via },
+        if (parsed.IsRejected)
+        {
+            Reject(kind, message.Channel, parsed.Reason, parsed.Detail!);
+            return;
+        }
+        _metrics.CountPubSubMessage(message.Channel, parsed.MessageType);
+        if (parsed.PublishedAt is { } sent)
+            _recorder.Tell(new ObservePubSubLatency(message.Channel, Math.Max(0, AllocatorSettings.Now() - sent)));
+        (kind == ChannelKind.Tasks ? _queues : _workers).Tell(parsed.Message!, ActorRefs.NoSender);
+    }
+
+    // The takers changed: what this node takes now, it takes again from what it kept - what it did not take when it
+    // came, and, when a downed node is gone, also what it did (sent to entities that may have lived there).
+    // Heartbeats are not taken again: the next one comes within seconds, and an old one would only fake liveness.
+    // Not counted again either: each was counted when it was first taken, or never reached an entity.
+    private void TakeAgainNow(TakeAgain again)
+    {
+        var view = _ownership.Current;
+        var taken = 0;
+        foreach (var entry in _recent.ToTakeAgain(Environment.TickCount64,
+                     e => view.Takes(AllocatorMessageExtractor.TypeNameOf(e.Kind), e.Shard), again.EvenTaken))
+        {
+            var parsed = Parse(entry.Kind, entry.Channel, entry.Payload.Span, entry.ArrivedAt);
+            if (parsed.IsRejected || parsed.Message is WorkerHeartbeat) continue;
+            (entry.Kind == ChannelKind.Tasks ? _queues : _workers).Tell(Replayed(parsed.Message!), ActorRefs.NoSender);
+            taken++;
+        }
+        _log.Info("The nodes that take the allocator's messages changed{0}: took {1} messages of the last {2} again",
+            again.EvenTaken ? " (a downed node is gone)" : "", taken, _settings.ReplayWindow);
+    }
+
+    private ParseResult<IPubSubCommand> Parse(ChannelKind kind, string channel, ReadOnlySpan<byte> payload, double arrivedAt) =>
+        kind switch
+        {
+            ChannelKind.Tasks => TaskMessageParser.Parse(channel, _settings.Channels.QueueOf(channel), payload, arrivedAt)
+                .As<IPubSubCommand>(),
+            ChannelKind.WorkersControl => WorkerControlParser.Parse(payload).As<IPubSubCommand>(),
+            _ => TaskStatusParser.Parse(payload).As<IPubSubCommand>(),
+        };
+
+    private static IPubSubCommand Replayed(IPubSubCommand command) => command switch
+    {
+        SubmitTask t => t with { Replayed = true },
+        WorkerTaskStatus s => s with { Replayed = true },
+        RegisterWorker r => r with { Replayed = true },
+        WorkerHeartbeat h => h with { Replayed = true },
+        UnregisterWorker u => u with { Replayed = true },
         _ => throw new ArgumentOutOfRangeException(nameof(command), command.GetType().Name, "not a pub/sub command"),
     };
 
-    // A bad message reaches no entity: the node that owns it (MessageOwnership) counts and logs it.
-    private void Reject(ChannelKind kind, PubSubFeed.Message message, RejectionReason reason, string detail)
+    // A message whose entity is not known (too large to read, or no worker in it) is counted by one node, chosen from
+    // its bytes (MessageOwnership.Owns).
+    private void RejectOnce(ChannelKind kind, PubSubFeed.Message message, RejectionReason reason, string detail)
     {
         if (_ownership.Owns(message.Channel, message.Payload.Span)) Reject(kind, message.Channel, reason, detail);
     }
 
     private void Reject(ChannelKind kind, string channel, RejectionReason reason, string detail)
     {
-        _metrics.Tell(new MessageRejected(kind, channel, reason, detail));
-        _metrics.Tell(new PubSubMessageHandled(channel, RedisSubscriptionActor.RejectedMessageType, null));
+        _recorder.Tell(new MessageRejected(kind, channel, reason, detail));
+        _recorder.Tell(new PubSubMessageHandled(channel, RedisSubscriptionActor.RejectedMessageType, null));
         if (_rejectionLog.TryAcquire(out var suppressed))
             _log.Warning("Rejected a message on {0}: {1} ({2}){3}", channel, reason, detail,
                 suppressed > 0 ? $"; {suppressed} more rejections not logged" : "");
+    }
+
+    private sealed record TakeAgain(bool EvenTaken) : INoSerializationVerificationNeeded;
+
+    private sealed class TrimRecent : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly TrimRecent Instance = new();
     }
 }

@@ -46,7 +46,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private int _writingEvents;
     private long _sinceSnapshot;
     private int _refused; // tasks refused since the last sweep (logged once a sweep)
-    private readonly long _startedAt = Environment.TickCount64;
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
     public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
@@ -239,25 +238,21 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(SubmitTask task)
     {
-        // A queue that did not just start has had every copy that was sent to it: a replayed task it does not
-        // know is one it finished and forgot, never a lost one.
-        if (task.Via is { Replay: true } && !_settings.TakesReplays(_startedAt)) return;
         if (_state.PendingCount >= _settings.MaxPending && _state.Find(task.TaskId) is null)
         {
             Refuse(task, RejectionReason.QueueFull, $"queue {_queue} holds {_settings.MaxPending} waiting tasks");
             return;
         }
-        var outcome = _state.Process(task, out var accepted, out var newPublication);
-        if (newPublication) CountHeard(task.Via!);
+        var outcome = _state.Process(task, out var accepted);
         if (outcome == SubmitOutcome.Duplicate) _metrics.CountDuplicate(_queue);
         if (outcome == SubmitOutcome.Accepted)
         {
             Emit(accepted!, static (_, _) => { });
             Offer(_state.Find(accepted!.TaskId));
         }
-        // The client's call completes once what it asked for is in the journal: a task it was told about
-        // survives the death of this node. (Copies heard on pub/sub have nobody to answer.)
-        if (task.Via is null && !Sender.Equals(Context.System.DeadLetters))
+        // The client's call (or the stream intake's entry) completes once what it asked for is in the journal: a
+        // task it was told about survives the death of this node. Pub/sub has nobody to answer.
+        if (!Sender.Equals(Context.System.DeadLetters))
         {
             var (client, reply) = (Sender, new TaskSubmitted(_queue, task.TaskId, outcome == SubmitOutcome.Accepted));
             AfterWritten(() => client.Tell(reply));
@@ -265,29 +260,16 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         WriteIfIdle();
     }
 
-    // A publication heard on pub/sub is counted here, once in the cluster, not by the nodes that forwarded it.
     // Refused (the queue full, or no place for a new queue): the task is not taken, and the producer can know (a
     // client hears why; pub/sub counts it). Logged at most once a sweep, with how many were refused: a full queue
-    // refuses many.
+    // refuses many. A replayed message was counted when it was first taken.
     private void Refuse(SubmitTask task, RejectionReason reason, string why)
     {
-        if (task.Via is { } heard)
-        {
-            if (!_state.IsNewPublication(heard)) return; // another node's copy of a message refused already
-            CountHeard(heard);
-        }
-        _metrics.CountRejection(ChannelKind.Tasks, reason);
+        if (!task.Replayed) _metrics.CountRejection(ChannelKind.Tasks, reason);
         if (reason == RejectionReason.QueueFull && _refused++ == 0)
             _log.Warning("Queue {0} holds {1} waiting tasks, its ALLOCATOR_MAX_PENDING: new tasks are refused", _queue,
                 _state.PendingCount);
-        if (task.Via is null && !Sender.Equals(Context.System.DeadLetters))
-            Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
-    }
-
-    private void CountHeard(PubSubCopy heard)
-    {
-        _metrics.CountPubSubMessage(heard.Channel, heard.MessageType);
-        if (heard.LatencySeconds is { } latency) _recorder.Tell(new ObservePubSubLatency(heard.Channel, latency));
+        if (!Sender.Equals(Context.System.DeadLetters)) Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
     }
 
     private void Handle(ReportTaskProgress report)
@@ -296,7 +278,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         var decision = _state.Process(report, now);
         if (decision.Ignored is { } reason)
         {
-            // A replay's original was counted (or lost with its node) already.
+            // A replay's original was counted when it was first taken.
             if (!report.Replayed) _metrics.CountIgnoredReport(reason);
             return;
         }

@@ -70,8 +70,9 @@ public enum SubmitOutcome
     /// <summary>Its id is pending, in flight, or finished, and it is a publication of its own: ignored and counted.</summary>
     Duplicate,
 
-    /// <summary>Another node's copy of a publication already taken: ignored, not counted.</summary>
-    Copy,
+    /// <summary>A replayed message of a task the queue knows (<see cref="IPubSubCommand.Replayed"/>): ignored, not
+    /// counted, since it repeats a publication that was taken already.</summary>
+    Known,
 }
 
 /// <summary>Why a worker's report changed nothing; the <c>reason</c> label of the ignored-reports counter.</summary>
@@ -113,10 +114,7 @@ public sealed class QueueState
     // Allocations waiting for their acknowledgement, oldest first (monotonic ms): the timeout is the same for all,
     // so a FIFO sweep finds the expired ones without a timer per task.
     private readonly Queue<(long AtMs, string TaskId, int Attempt)> _awaitingAck = new();
-    // Submissions are counted per incarnation: duplicates from the client, and the pub/sub copies' tally.
-    private readonly PubSubTally _heard = new();
     private readonly Func<long> _clockMs;
-    private long _clientDuplicates, _heardDuplicates, _acceptedHeard;
     private readonly int _finishedMemory;
     private readonly int _historyCapacity;
     private long _nextSequence;
@@ -166,7 +164,7 @@ public sealed class QueueState
     public long Requeued { get; private set; }
 
     /// <summary>Duplicates ignored (not event-sourced: a metric of this incarnation).</summary>
-    public long Duplicates => _clientDuplicates + _heardDuplicates;
+    public long Duplicates { get; private set; }
 
     /// <summary>A waiting or in-flight task by id.</summary>
     public QueuedTask? Find(string taskId) => _inFlight.TryGetValue(taskId, out var t) ? t : _pending.Find(taskId);
@@ -187,45 +185,21 @@ public sealed class QueueState
     /// <summary>What waits here for a worker with <paramref name="capabilities"/>, or null.</summary>
     public TaskOffer? OfferFor(IReadOnlyDictionary<string, CapabilityValue> capabilities) => _pending.OfferFor(capabilities);
 
-    /// <summary>Whether <paramref name="copy"/> is the first copy heard of its publication (for a task refused
-    /// unread: it is counted once, however many nodes forwarded it).</summary>
-    public bool IsNewPublication(PubSubCopy copy) => _heard.Observe(copy);
-
     /// <summary>
-    /// Decides a submission: an acceptance, a duplicate (counted here), or another node's copy. A task id seen
-    /// before is a duplicate when it comes from the actor client (one copy per call). Copies heard on pub/sub come
-    /// once per node, so their duplicates are counted as publications minus acceptances: the publications are
-    /// the highest number of copies one node forwarded (<see cref="PubSubTally"/>), every acceptance was one of
-    /// them, and the rest repeated an id. That difference can only grow when a copy of a known id raises the
-    /// publications, and that copy is the duplicate.
+    /// Decides a submission: an acceptance, a duplicate (its id is pending, in flight or finished; counted here), or
+    /// a replayed message of a task the queue knows (<see cref="SubmitOutcome.Known"/>, not counted).
     /// </summary>
     /// <param name="command">The submission.</param>
     /// <param name="accepted">The acceptance to persist, when it is one.</param>
-    /// <param name="newPublication">Whether this pub/sub copy is the first of its publication (count it once).</param>
-    public SubmitOutcome Process(SubmitTask command, out TaskAccepted? accepted, out bool newPublication)
+    public SubmitOutcome Process(SubmitTask command, out TaskAccepted? accepted)
     {
         accepted = null;
-        newPublication = command.Via is { } copy && _heard.Observe(copy);
-        var known = _pending.Contains(command.TaskId) || _inFlight.ContainsKey(command.TaskId) ||
-                    _finished.Contains(command.TaskId);
-        if (command.Via is not { } via)
+        if (_pending.Contains(command.TaskId) || _inFlight.ContainsKey(command.TaskId) || _finished.Contains(command.TaskId))
         {
-            if (known)
-            {
-                _clientDuplicates++;
-                return SubmitOutcome.Duplicate;
-            }
-        }
-        else if (known)
-        {
-            if (via.Replay) return SubmitOutcome.Copy;
-            var heardDuplicates = _heard.Publications(via.Channel, via.MessageType) - _acceptedHeard;
-            if (heardDuplicates <= _heardDuplicates) return SubmitOutcome.Copy;
-            _heardDuplicates = heardDuplicates;
+            if (command.Replayed) return SubmitOutcome.Known;
+            Duplicates++;
             return SubmitOutcome.Duplicate;
         }
-        // A replay's lost original was never counted here, so it is no acceptance of a counted publication.
-        else if (!via.Replay) _acceptedHeard++;
         accepted = new TaskAccepted(command.TaskId, command.TaskName, command.TaskData, command.Priority,
             command.Requires, command.ArrivedAt);
         return SubmitOutcome.Accepted;

@@ -1,10 +1,10 @@
 namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
-/// The tasks a worker entity saw finish in the last moments, with the queue each came from. With several nodes
-/// every status report arrives once per node; the copies that come after the one that finished the task are
-/// recognised here instead of being parked as reports about an unknown task, and a replayed final report (sent
-/// again after a node died) can still reach a queue that started again and missed it. Bounded by age and count.
+/// The tasks a worker entity let go in the last moments (finished, or taken back by the queue), with the queue each
+/// came from: a late report about one of them (from a worker that does not say the queue) still reaches that queue,
+/// which finishes a task that a former holder completed, or counts the report as ignored, instead of being parked
+/// as a report about an unknown task. Bounded by age and count.
 /// </summary>
 public sealed class RecentlyFinished
 {

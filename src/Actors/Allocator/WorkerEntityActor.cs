@@ -16,17 +16,20 @@ namespace CeleryActors.Actors.Allocator;
 /// registration, watches its liveness, routes its status reports to the queue of each task, and is the one
 /// authority over its pool (<see cref="WorkerPool"/>): queues tell it what waits for it, and only it grants slots,
 /// to the most urgent offer of all its queues, so its unfinished tasks over all queues never exceed its pool.
-/// States: <c>Unregistered</c>; <c>Unconfirmed</c> (a registration recovered after a restart or a move: offline
-/// and given nothing until the worker is heard from, and its tasks go back if it stays silent for the worker
-/// timeout); <c>Online</c>; <c>Offline</c>. Deadlines run on the monotonic clock of the node that runs it.
+/// States: <c>Unregistered</c>; <c>Unconfirmed</c> (a registration recovered after a restart or a move, or one
+/// taken from a replay: offline and given nothing until the worker is heard from, and its tasks go back if it stays
+/// silent for the worker timeout); <c>Online</c>; <c>Offline</c>. A replayed message (<see cref="IPubSubCommand.Replayed"/>)
+/// is old news of the worker: it never brings a worker online nor changes or ends a registration; it only fills
+/// in a registration this entity lost, and its status reports reach their queues, which ignore what they know.
+/// Deadlines run on the monotonic clock of the node that runs it.
 /// </summary>
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 {
     private const string LivenessTimer = "liveness";
     private const string AnnounceTimer = "announce";
     private const int MaxEarlyReports = 10_000;
-    // A task has four reports at most (received, started, an outcome, a retry), each heard from every node.
-    private const int MaxEarlyReportsPerTask = 16;
+    // A task has four reports at most (received, started, an outcome, a retry), and a replay may repeat them.
+    private const int MaxEarlyReportsPerTask = 8;
     private const int MaxFinished = 50_000;
     private const long EarlyReportLifetimeMs = 5_000;
     private readonly string _worker;
@@ -38,17 +41,14 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly HashSet<(string Queue, string TaskId)> _started = []; // the unfinished tasks it started
     // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
     // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
-    private readonly Dictionary<string, (long At, List<(WorkerTaskStatus Report, bool First)> Reports)> _early = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
     // Tasks it held a moment ago (finished, or taken back), with their queue: late reports still reach the queue,
     // which finishes a task that a former holder completed, or counts the report as ignored.
     private readonly RecentlyFinished _finished;
-    private readonly long _startedAt = Environment.TickCount64;
-    private readonly PubSubTally _heard = new();
     private RegisterWorker? _registration;
     private WorkerPool? _pool;
     private long _epoch;
     private IActorRef _queues = ActorRefs.Nobody;
-    private IActorRef _recorder = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
     private double? _lastHeard;
 
@@ -74,13 +74,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 Become(Unregistered);
                 return;
             }
-            // Nobody knows whether the worker is alive: it gets nothing until it speaks, and its tasks go back to
-            // their queues if it stays silent for a whole worker timeout from now.
             _log.Info("Worker {0} recovered its registration; offline until it is heard from", _worker);
-            Context.SetReceiveTimeout(null); // set for an unregistered one; a registered one never passivates
             _pool = new WorkerPool(r.PoolSize, r.Queues);
-            Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
-            Become(Unconfirmed);
+            AwaitConfirmation();
         });
         Unregistered();
     }
@@ -101,7 +97,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PreStart()
     {
         _queues = _registry.Get<QueueRegion>();
-        _recorder = _registry.Get<MetricsRecorderActor>();
         base.PreStart();
     }
 
@@ -125,33 +120,40 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private void Unregistered()
     {
         Context.SetReceiveTimeout(_settings.IdleUnregistered);
-        CommandHeard<RegisterWorker>((r, _) =>
-        {
-            if (!IsOldNews(r)) Register(r);
-        });
-        CommandHeard<WorkerTaskStatus>(Route);
-        CommandHeard<WorkerHeartbeat>((_, first) => Unknown(first));
-        CommandHeard<UnregisterWorker>((_, first) => Unknown(first));
+        Command<RegisterWorker>(Register);
+        Command<WorkerTaskStatus>(Route);
+        Command<WorkerHeartbeat>(Unknown);
+        Command<UnregisterWorker>(Unknown);
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         CommonCommands(online: false);
     }
 
-    private void Unknown(bool first)
+    private void Unknown(IPubSubCommand command)
     {
-        if (!first) return;
+        if (command.Replayed) return; // counted when it was first taken
         _metrics.CountRejection(ChannelKind.WorkersControl, RejectionReason.UnknownWorker);
         _log.Debug("Worker {0} is not registered: its heartbeat or unregistration is ignored", _worker);
     }
 
-    private void Unconfirmed()
+    // Nobody knows whether the worker is alive: it gets nothing until it speaks, and its tasks go back to their
+    // queues if it stays silent for a whole worker timeout from now.
+    private void AwaitConfirmation()
+    {
+        Context.SetReceiveTimeout(null); // set for an unregistered one; a registered one never passivates
+        Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+        var since = Environment.TickCount64;
+        Become(() => Unconfirmed(since));
+    }
+
+    private void Unconfirmed(long sinceMs)
     {
         OnlineWhenHeard();
         Command<LivenessCheck>(_ =>
         {
             ForgetStale();
-            if (Environment.TickCount64 - _startedAt < _settings.WorkerTimeout.TotalMilliseconds) return;
-            _log.Info("Worker {0} not heard from for {1} since its entity started: offline; what it held goes back",
-                _worker, _settings.WorkerTimeout);
+            if (Environment.TickCount64 - sinceMs < _settings.WorkerTimeout.TotalMilliseconds) return;
+            _log.Info("Worker {0} not heard from for {1} since its registration was recovered: offline; what it " +
+                      "held goes back", _worker, _settings.WorkerTimeout);
             GoOffline("worker_offline");
         });
         CommonCommands(online: false);
@@ -159,27 +161,27 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     private void Online()
     {
-        // Every node forwards the worker's registration: the same one again changes nothing and is not stored.
-        CommandHeard<RegisterWorker>((r, _) =>
+        // The same registration again (a worker repeating it) changes nothing and is not stored.
+        Command<RegisterWorker>(r =>
         {
-            if (IsOldNews(r)) return;
+            if (r.Replayed) return;
             if (SameRegistration(r)) Heard();
             else Register(r);
         });
-        CommandHeard<WorkerHeartbeat>((h, first) =>
+        Command<WorkerHeartbeat>(h =>
         {
-            if (IsReplay(h)) return;
+            if (h.Replayed) return;
             Heard();
-            if (first && h.Running is { } running) ReturnWhatIsNotRunning(running);
+            if (h.Running is { } running) ReturnWhatIsNotRunning(running);
         });
-        CommandHeard<WorkerTaskStatus>((s, first) =>
+        Command<WorkerTaskStatus>(s =>
         {
-            if (!IsReplay(s)) Heard();
-            Route(s, first);
+            if (!s.Replayed) Heard();
+            Route(s);
         });
-        CommandHeard<UnregisterWorker>((u, _) =>
+        Command<UnregisterWorker>(u =>
         {
-            if (!IsOldNews(u)) Unregister();
+            if (!u.Replayed) Unregister();
         });
         Command<AnnounceTick>(_ => Sync());
         Command<LivenessCheck>(_ =>
@@ -232,24 +234,24 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // now, and would bring back one that died with the node.
     private void OnlineWhenHeard()
     {
-        CommandHeard<RegisterWorker>((r, _) =>
+        Command<RegisterWorker>(r =>
         {
-            if (IsReplay(r)) return;
+            if (r.Replayed) return;
             if (SameRegistration(r)) Confirm();
             else Register(r);
         });
-        CommandHeard<WorkerHeartbeat>((h, _) =>
+        Command<WorkerHeartbeat>(h =>
         {
-            if (!IsReplay(h)) Confirm();
+            if (!h.Replayed) Confirm();
         });
-        CommandHeard<WorkerTaskStatus>((s, first) =>
+        Command<WorkerTaskStatus>(s =>
         {
-            Route(s, first);
-            if (!IsReplay(s)) Confirm();
+            Route(s);
+            if (!s.Replayed) Confirm();
         });
-        CommandHeard<UnregisterWorker>((u, _) =>
+        Command<UnregisterWorker>(u =>
         {
-            if (!IsReplay(u)) Unregister();
+            if (!u.Replayed) Unregister();
         });
     }
 
@@ -271,12 +273,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             ForgetStale();
         });
     }
-
-    private static bool IsReplay(IPubSubCommand command) => command.Via is { Replay: true };
-
-    // Replayed registrations matter only to an entity that started in place of one on a node that died: it may
-    // have missed them. Taken in the order they come, they leave it where the last one did.
-    private bool IsOldNews(IPubSubCommand command) => IsReplay(command) && !_settings.TakesReplays(_startedAt);
 
     private void Register(RegisterWorker register)
     {
@@ -314,6 +310,14 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             }
             _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
+            if (register.Replayed)
+            {
+                // A registration this entity lost (taken by a node that died before it was stored); the worker may
+                // have left since, so it is offline until it speaks.
+                AwaitConfirmation();
+                UpdateGauges(online: false);
+                return;
+            }
             Heard();
             GoOnline();
         });
@@ -410,22 +414,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         current.Capabilities.Count == r.Capabilities.Count &&
         current.Capabilities.All(c => r.Capabilities.TryGetValue(c.Key, out var v) && v == c.Value);
 
-    /// <summary>Handles a command that may be one node's copy of a pub/sub message: the first copy of each
-    /// publication is counted (<see cref="PubSubTally"/>) and flagged to the handler; every copy is handled, as
-    /// repeating them is harmless.</summary>
-    private void CommandHeard<T>(Action<T, bool> handler) where T : IPubSubCommand =>
-        Command<T>(m =>
-        {
-            var first = m.Via is null;
-            if (m.Via is { } via && _heard.Observe(via))
-            {
-                first = true;
-                _metrics.CountPubSubMessage(via.Channel, via.MessageType);
-                if (via.LatencySeconds is { } latency) _recorder.Tell(new ObservePubSubLatency(via.Channel, latency));
-            }
-            handler(m, first);
-        });
-
     private void LeaveQueues(IReadOnlyCollection<string> queues, string reason)
     {
         foreach (var queue in queues) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
@@ -456,7 +444,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _finished.Add(taskId, queue, Environment.TickCount64);
     }
 
-    private void Route(WorkerTaskStatus status, bool first)
+    private void Route(WorkerTaskStatus status)
     {
         var queue = status.Queue ?? _pool?.QueueOf(status.TaskId);
         if (queue is not null && _pool is not null && _pool.Holds(queue, status.TaskId))
@@ -467,48 +455,42 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 Grant(); // grants nothing unless online and synced
             }
             else if (status.Progress == TaskProgress.Started) _started.Add((queue, status.TaskId));
-            Report(queue, status, replayed: false);
+            Report(queue, status);
             return;
         }
-        // Not held here: the queue decides (a former holder may finish it) and counts what it ignores. Another
-        // node's copy of a report already routed is old news, except to a queue that started again after a node
-        // died and may have missed the end (it ignores what it knows, uncounted).
+        // Not held here: the queue decides (a former holder may finish it) and counts what it ignores.
         if (queue is null && _finished.TryGet(status.TaskId, out var recent)) queue = recent;
-        if (queue is not null)
-        {
-            if (first || IsReplay(status)) Report(queue, status, replayed: !first);
-            return;
-        }
-        KeepEarly(status, first);
+        if (queue is not null) Report(queue, status);
+        else KeepEarly(status);
     }
 
-    private void Report(string queue, WorkerTaskStatus status, bool replayed) =>
+    private void Report(string queue, WorkerTaskStatus status) =>
         _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
-            status.Exception, replayed));
+            status.Exception, status.Replayed));
 
-    private void KeepEarly(WorkerTaskStatus status, bool first)
+    private void KeepEarly(WorkerTaskStatus status)
     {
         var now = Environment.TickCount64;
         if (_early.Count >= MaxEarlyReports) ForgetStale();
         if (_early.Count >= MaxEarlyReports)
         {
-            Ignored(first, IgnoredReport.UnknownTask);
+            Ignored(status, IgnoredReport.UnknownTask);
             return;
         }
         if (!_early.TryGetValue(status.TaskId, out var entry))
             _early[status.TaskId] = entry = (now, []);
         if (entry.Reports.Count >= MaxEarlyReportsPerTask)
         {
-            Ignored(first, IgnoredReport.UnknownTask); // the same task reported again and again
+            Ignored(status, IgnoredReport.UnknownTask); // the same task reported again and again
             return;
         }
-        entry.Reports.Add((status, first));
+        entry.Reports.Add(status);
     }
 
     private void RouteEarlyReports(string taskId)
     {
         if (_early.Remove(taskId, out var early))
-            foreach (var (report, first) in early.Reports) Route(report, first);
+            foreach (var report in early.Reports) Route(report);
     }
 
     private void RouteEarlyReports()
@@ -525,13 +507,13 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         {
             _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, old);
             _early.Remove(old, out var dropped);
-            foreach (var (_, first) in dropped.Reports) Ignored(first, IgnoredReport.UnknownTask);
+            foreach (var report in dropped.Reports) Ignored(report, IgnoredReport.UnknownTask);
         }
     }
 
-    private void Ignored(bool first, string reason)
+    private void Ignored(WorkerTaskStatus report, string reason)
     {
-        if (first) _metrics.CountIgnoredReport(reason);
+        if (!report.Replayed) _metrics.CountIgnoredReport(reason);
     }
 
     private void Heard()

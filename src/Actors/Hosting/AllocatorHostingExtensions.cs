@@ -1,5 +1,7 @@
 using Akka.Actor;
-using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Akka.DependencyInjection;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
@@ -16,10 +18,10 @@ namespace CeleryActors.Actors.Hosting;
 public static class AllocatorHostingExtensions
 {
     /// <summary>Shard type name of the queue entities.</summary>
-    public const string QueueTypeName = "allocator-queue";
+    public const string QueueTypeName = AllocatorMessageExtractor.QueueTypeName;
 
     /// <summary>Shard type name of the worker entities.</summary>
-    public const string WorkerTypeName = "allocator-worker";
+    public const string WorkerTypeName = AllocatorMessageExtractor.WorkerTypeName;
 
     /// <summary>
     /// Adds the allocator: the serializer of its protocol, the queue and worker shard regions (registered under
@@ -33,30 +35,22 @@ public static class AllocatorHostingExtensions
     /// </summary>
     public static AkkaConfigurationBuilder AddAllocator(this AkkaConfigurationBuilder builder, AllocatorSettings settings)
     {
-        var shardOptions = new ShardOptions
-        {
-            // Entities hold timers (ack deadlines, worker liveness): they must not be passivated while idle.
-            ShouldPassivateIdleEntities = false,
-        };
         return builder
             .AddAllocatorSerializer()
-            .WithShardRegion<QueueRegion>(QueueTypeName, (_, registry, resolver) =>
-                queue => BackoffRestarts.OnStop(QueueEntityActor.Props(queue, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "queue"),
-                new AllocatorMessageExtractor(), shardOptions)
-            .WithShardRegion<WorkerRegion>(WorkerTypeName, (_, registry, resolver) =>
-                worker => BackoffRestarts.OnStop(WorkerEntityActor.Props(worker, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "worker"),
-                new AllocatorMessageExtractor(), shardOptions)
+            .WithAllocatorRegion<QueueRegion>(QueueTypeName, (queue, registry, resolver) =>
+                BackoffRestarts.OnStop(QueueEntityActor.Props(queue, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "queue"))
+            .WithAllocatorRegion<WorkerRegion>(WorkerTypeName, (worker, registry, resolver) =>
+                BackoffRestarts.OnStop(WorkerEntityActor.Props(worker, settings,
+                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "worker"))
             .WithActors((system, registry, resolver) =>
             {
                 var redis = resolver.GetService<IConnectionMultiplexer>();
                 var queues = registry.Get<QueueRegion>();
                 var workers = registry.Get<WorkerRegion>();
-                var node = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress.Uid;
                 var subscription = system.ActorOf(BackoffRestarts.OnFailure(
                     AllocatorSubscriptionActor.Props(redis, settings, registry.Get<MetricsRecorderActor>(),
-                        queues, workers, node, resolver.GetService<MessageOwnership>()),
+                        resolver.GetService<AllocatorMetrics>(), queues, workers, resolver.GetService<MessageOwnership>()),
                     "allocator-subscription"), "allocator-subscription");
                 registry.Register<AllocatorSubscriptionActor>(subscription);
                 var intake = system.ActorOf(BackoffRestarts.OnFailure(
@@ -67,6 +61,23 @@ public static class AllocatorHostingExtensions
                 WakeKnownEntities(redis, settings, queues, workers);
             });
     }
+
+    // A shard region whose shards live where their pub/sub messages are taken (OwnerShardAllocationStrategy), which
+    // Akka.Hosting's WithShardRegion cannot be given; started the way it starts one, and registered under TKey.
+    private static AkkaConfigurationBuilder WithAllocatorRegion<TKey>(this AkkaConfigurationBuilder builder,
+        string typeName, Func<string, IActorRegistry, IDependencyResolver, Props> entityProps) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var config = system.Settings.Config;
+            // Entities hold timers (ack deadlines, worker liveness): they must not be passivated while idle.
+            var settings = ClusterShardingSettings.Create(
+                ConfigurationFactory.ParseString("passivate-idle-entity-after = off")
+                    .WithFallback(config.GetConfig("akka.cluster.sharding")),
+                config.GetConfig("akka.cluster.singleton"));
+            var region = ClusterSharding.Get(system).Start(typeName, entity => entityProps(entity, registry, resolver),
+                settings, new AllocatorMessageExtractor(), new OwnerShardAllocationStrategy(typeName), PoisonPill.Instance);
+            registry.Register<TKey>(region);
+        });
 
     /// <summary>Binds <see cref="IAllocatorProtocol"/> to the <see cref="AllocatorSerializer"/>.</summary>
     public static AkkaConfigurationBuilder AddAllocatorSerializer(this AkkaConfigurationBuilder builder) =>

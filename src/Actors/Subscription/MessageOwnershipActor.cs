@@ -6,9 +6,12 @@ namespace CeleryActors.Actors.Subscription;
 
 /// <summary>
 /// Keeps the node's <see cref="MessageOwnership"/> in step with the cluster: on every membership or
-/// reachability change it lists the members that share the pub/sub messages (Up or Leaving, and reachable from
-/// here) and hands them over. A node seen unreachable stops owning messages at once, so its share is counted
-/// by the others while the split-brain resolver decides about it.
+/// reachability change it lists the members that count pub/sub messages (Up or Leaving, and reachable from
+/// here) and those that take the allocator's (Up), and hands them over. A node seen unreachable stops counting
+/// at once, so its share is counted by the others while the split-brain resolver decides about it; it keeps
+/// taking its shards until it is removed, since their entities live there until then. When the takers change,
+/// it publishes <see cref="MessageOwnership.Changed"/> on the event stream, so the intake can replay what the
+/// change may have let through.
 /// </summary>
 public sealed class MessageOwnershipActor : ReceiveActor
 {
@@ -37,7 +40,7 @@ public sealed class MessageOwnershipActor : ReceiveActor
         {
             _status.Remove(e.Member.UniqueAddress);
             _unreachable.Remove(e.Member.UniqueAddress);
-            Refresh();
+            Refresh(removedDowned: e.PreviousStatus == MemberStatus.Down);
         });
         Receive<ClusterEvent.IMemberEvent>(e =>
         {
@@ -68,12 +71,18 @@ public sealed class MessageOwnershipActor : ReceiveActor
     /// <inheritdoc />
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
-    private void Refresh()
+    private void Refresh(bool removedDowned = false)
     {
         var sharing = _status
             .Where(m => m.Value is MemberStatus.Up or MemberStatus.Leaving && !_unreachable.Contains(m.Key))
             .Select(m => m.Key.ToString());
-        _ownership.Update(sharing, _cluster.SelfUniqueAddress.ToString());
+        var taking = _status.Where(m => m.Value == MemberStatus.Up).Select(m => m.Key.ToString());
+        if (_ownership.Update(sharing, taking, _cluster.SelfUniqueAddress.ToString()) is { } changed)
+        {
+            _log.Info("The allocator's messages are taken by {0} nodes{1}", changed.After.Taking.Count,
+                changed.After.Taking.Self < 0 ? ", not this one" : "");
+            Context.System.EventStream.Publish(changed with { Removed = removedDowned });
+        }
         if (_ownership.Members == _members) return;
         _members = _ownership.Members;
         _log.Info("Pub/sub messages are counted by {0} nodes", _members);

@@ -40,6 +40,10 @@ public readonly record struct ParseResult<T> where T : class
             ? Rejected(RejectionReason.OutOfRange, implausible)
             : new(message, messageType, publishedAt, default, null);
 
+    /// <summary>The same result seen as a result of a base type of <typeparamref name="T"/>.</summary>
+    public ParseResult<TBase> As<TBase>() where TBase : class =>
+        new(Message as TBase, MessageType, PublishedAt, Reason, Detail);
+
     /// <summary>A rejection.</summary>
     public static ParseResult<T> Rejected(RejectionReason reason, string detail) =>
         new(null, string.Empty, null, reason, detail);

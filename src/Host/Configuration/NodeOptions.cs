@@ -1,3 +1,5 @@
+using CeleryActors.Actors.Allocator;
+
 namespace CeleryActors.Host.Configuration;
 
 /// <summary>
@@ -146,6 +148,10 @@ public sealed class AllocatorOptions
     /// <summary>Most queues the allocator keeps, in the whole cluster (<c>ALLOCATOR_MAX_QUEUES</c>); default 10,000.
     /// A task for a new queue beyond is refused (<c>reason="too_many_queues"</c>) and nothing of it stored.</summary>
     public int MaxQueues { get; set; } = 10_000;
+
+    /// <summary>Bytes of recent pub/sub messages each node keeps to take again when the nodes that take them change
+    /// (<c>ALLOCATOR_REPLAY_BYTES</c>); default 512 MiB, 20 s at 20,000 tasks/s of 1 KB.</summary>
+    public long ReplayBytes { get; set; } = AllocatorSettings.DefaultReplayBudgetBytes;
 }
 
 /// <summary>Settings of the node's cluster membership.</summary>

@@ -63,6 +63,8 @@ public static class NodeOptionsValidator
             "Allocator:ChannelPrefix", $"'{o.Allocator.ChannelPrefix}' holds white space, a control character or a Redis pattern character (* ? [ ] \\)");
         Check(o.Allocator.MaxPending >= 1, "Allocator:MaxPending", $"{o.Allocator.MaxPending} is not at least 1");
         Check(o.Allocator.MaxQueues >= 1, "Allocator:MaxQueues", $"{o.Allocator.MaxQueues} is not at least 1");
+        Check(o.Allocator.ReplayBytes >= o.Redis.MaxPayloadBytes, "Allocator:ReplayBytes",
+            $"{o.Allocator.ReplayBytes} is less than MAX_PAYLOAD_BYTES ({o.Redis.MaxPayloadBytes})");
         Check(IsPositive(o.Allocator.AckTimeout), "Allocator:AckTimeout",
             $"{o.Allocator.AckTimeout} is not a positive number of seconds");
         Check(IsPositive(o.Allocator.WorkerTimeout), "Allocator:WorkerTimeout",

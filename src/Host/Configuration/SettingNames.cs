@@ -39,6 +39,7 @@ public static class SettingNames
         ["ALLOCATOR_WORKER_TIMEOUT"] = "CeleryActors:Allocator:WorkerTimeout",
         ["ALLOCATOR_MAX_PENDING"] = "CeleryActors:Allocator:MaxPending",
         ["ALLOCATOR_MAX_QUEUES"] = "CeleryActors:Allocator:MaxQueues",
+        ["ALLOCATOR_REPLAY_BYTES"] = "CeleryActors:Allocator:ReplayBytes",
         ["CLUSTER_HOSTNAME"] = "CeleryActors:Cluster:Hostname",
         ["CLUSTER_PORT"] = "CeleryActors:Cluster:Port",
         ["CLUSTER_SEEDS"] = "CeleryActors:Cluster:Seeds",

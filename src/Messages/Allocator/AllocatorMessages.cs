@@ -20,11 +20,13 @@ public interface IWithWorkerId
     string Worker { get; }
 }
 
-/// <summary>A command that producers and workers also send on Redis pub/sub, where each node forwards a copy.</summary>
+/// <summary>A command that producers and workers also send on Redis pub/sub, where one node takes each message.</summary>
 public interface IPubSubCommand
 {
-    /// <summary>The node copy it is, when it was heard on pub/sub; null from the actor client.</summary>
-    PubSubCopy? Via { get; }
+    /// <summary>Taken again by the pub/sub intake after the nodes that take messages changed: it may repeat one
+    /// already handled (the entity ignores what it knows, and counts nothing twice), and it is not news of the
+    /// worker's liveness.</summary>
+    bool Replayed { get; }
 }
 
 /// <summary>A command or query handled by a queue entity.</summary>
@@ -71,21 +73,6 @@ public enum TaskProgress
 }
 
 /// <summary>
-/// One node's copy of a command heard on Redis pub/sub. Every node subscribes and forwards what it hears, so an
-/// entity gets one copy per node; it counts the publication once - when this copy makes the count of copies
-/// from one node higher than any node's count before (each node hears each publication once, so the highest
-/// count is the number of publications) - and ignores the other copies. Null on commands from the actor client,
-/// which arrive once.
-/// </summary>
-/// <param name="Node">The forwarding node's incarnation (its cluster uid).</param>
-/// <param name="Channel">The channel it came on (the <c>channel</c> label).</param>
-/// <param name="MessageType">Its type (the <c>message_type</c> label).</param>
-/// <param name="LatencySeconds">Publish-to-arrival time on that node, when the producer said when it published.</param>
-/// <param name="Replay">Sent again after a node left the cluster (copies sent to it while it was dying are lost):
-/// never counted, and taken only by an entity that has just started elsewhere.</param>
-public sealed record PubSubCopy(long Node, string Channel, string MessageType, double? LatencySeconds, bool Replay = false);
-
-/// <summary>
 /// Publish a task on a queue (wire: <c>P + tasks:{queue}</c>). A task id that is pending or allocated already
 /// is a duplicate and is ignored; one that finished is never allocated again.
 /// </summary>
@@ -97,7 +84,7 @@ public sealed record PubSubCopy(long Node, string Channel, string MessageType, d
 /// <param name="Requires">Capabilities a worker needs, if any.</param>
 /// <param name="PublishedAt">The producer's publish time (Unix seconds), if it said.</param>
 /// <param name="ArrivedAt">When the node received it (Unix seconds): allocation duration starts here.</param>
-/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Replayed">Taken again by the pub/sub intake (<see cref="IPubSubCommand.Replayed"/>).</param>
 public sealed record SubmitTask(
     string Queue,
     string TaskId,
@@ -107,7 +94,7 @@ public sealed record SubmitTask(
     IReadOnlyDictionary<string, CapabilityValue>? Requires,
     double? PublishedAt,
     double ArrivedAt,
-    PubSubCopy? Via = null) : IQueueCommand, IPubSubCommand;
+    bool Replayed = false) : IQueueCommand, IPubSubCommand;
 
 /// <summary>
 /// A queue's answer to a <see cref="SubmitTask"/> from the actor client, sent once the acceptance (or the earlier
@@ -286,25 +273,25 @@ public sealed record QueueHistory(string Queue, IReadOnlyList<HistoryEntry> Entr
 /// <param name="Queues">The queues it consumes, at least one.</param>
 /// <param name="Capabilities">Its capabilities.</param>
 /// <param name="PoolSize">Its pool size, at least 1: its unfinished tasks over all its queues never exceed it.</param>
-/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Replayed">Taken again by the pub/sub intake (<see cref="IPubSubCommand.Replayed"/>).</param>
 /// <param name="Instance">The worker process's identity (e.g. start time and pid), if it says: a registration with
 /// another instance than the known one means the process restarted, and what it held goes back to its queues.</param>
 public sealed record RegisterWorker(
     string Worker, IReadOnlyList<string> Queues, IReadOnlyDictionary<string, CapabilityValue> Capabilities,
-    int PoolSize, PubSubCopy? Via = null, string? Instance = null) : IWorkerCommand, IPubSubCommand;
+    int PoolSize, bool Replayed = false, string? Instance = null) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker is alive (wire: <c>{"type":"heartbeat"}</c>).</summary>
 /// <param name="Worker">The worker.</param>
-/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Replayed">Taken again by the pub/sub intake (<see cref="IPubSubCommand.Replayed"/>).</param>
 /// <param name="Running">The task ids the worker holds, if it says: a task allocated to it longer than the ack
 /// timeout ago that is not listed goes back to its queue. Null: the worker does not report them.</param>
-public sealed record WorkerHeartbeat(string Worker, PubSubCopy? Via = null, IReadOnlyList<string>? Running = null)
+public sealed record WorkerHeartbeat(string Worker, bool Replayed = false, IReadOnlyList<string>? Running = null)
     : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A worker leaves (wire: <c>{"type":"unregister"}</c>); its unfinished tasks return to their queues.</summary>
 /// <param name="Worker">The worker.</param>
-/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
-public sealed record UnregisterWorker(string Worker, PubSubCopy? Via = null) : IWorkerCommand, IPubSubCommand;
+/// <param name="Replayed">Taken again by the pub/sub intake (<see cref="IPubSubCommand.Replayed"/>).</param>
+public sealed record UnregisterWorker(string Worker, bool Replayed = false) : IWorkerCommand, IPubSubCommand;
 
 /// <summary>A status report from <c>task-status</c>; the worker entity routes it to the task's queue.</summary>
 /// <param name="Worker">The reporting worker.</param>
@@ -312,10 +299,10 @@ public sealed record UnregisterWorker(string Worker, PubSubCopy? Via = null) : I
 /// <param name="Progress">What happened.</param>
 /// <param name="Runtime">Execution time in seconds, on succeeded/failed.</param>
 /// <param name="Exception">The exception type, on failed.</param>
-/// <param name="Via">The node copy it is, when it was heard on pub/sub; null from the actor client.</param>
+/// <param name="Replayed">Taken again by the pub/sub intake (<see cref="IPubSubCommand.Replayed"/>).</param>
 /// <param name="Queue">The task's queue, if the worker says (two queues may use the same task id).</param>
 public sealed record WorkerTaskStatus(
-    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception, PubSubCopy? Via = null,
+    string Worker, string TaskId, TaskProgress Progress, double? Runtime, string? Exception, bool Replayed = false,
     string? Queue = null)
     : IWorkerCommand, IPubSubCommand;
 

@@ -106,7 +106,7 @@ public class QueueStateTests
 
     private static void Submit(QueueState s, SubmitTask t)
     {
-        Assert.Equal(SubmitOutcome.Accepted, s.Process(t, out var accepted, out _));
+        Assert.Equal(SubmitOutcome.Accepted, s.Process(t, out var accepted));
         s.Apply(accepted!);
     }
 
@@ -129,11 +129,11 @@ public class QueueStateTests
     {
         var s = NewState();
         Submit(s, Task("a"));
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
         Grant(s, "w", 1);
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
         Finish(s, "a", "w");
-        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _, out _));
+        Assert.Equal(SubmitOutcome.Duplicate, s.Process(Task("a"), out _));
         Assert.Equal((1L, 3L, 1L), (s.Accepted, s.Duplicates, s.Succeeded));
     }
 
@@ -234,7 +234,7 @@ public class QueueStateTests
         Assert.Equal(s.HeldBy("w"), copy.HeldBy("w"));
         Assert.Equal(s.Stats(0) with { PendingByPriority = null! }, copy.Stats(0) with { PendingByPriority = null! });
         Assert.Equal(s.History(100), copy.History(100));
-        Assert.Equal(SubmitOutcome.Duplicate, copy.Process(Task("t2"), out _, out _));
+        Assert.Equal(SubmitOutcome.Duplicate, copy.Process(Task("t2"), out _));
         Assert.Equal(IgnoredReport.NotHolder,
             copy.Process(new ReportTaskProgress("q", copy.HeldBy("w")[0], "other", TaskProgress.Succeeded, 1, null), 13).Ignored);
         Assert.Equal(s.EventCount, copy.EventCount);
@@ -248,7 +248,7 @@ public class QueueStateTests
         void Record(IQueueEvent e) { s.Apply(e); journal.Add(e); }
         for (var i = 0; i < 5; i++)
         {
-            s.Process(Task($"t{i}", 9 - i), out var a, out _);
+            s.Process(Task($"t{i}", 9 - i), out var a);
             Record(a!);
         }
         while (s.InFlightCount < 3 && s.Allocate("w", None, 1) is { } alloc) Record(alloc);
