@@ -9,7 +9,8 @@ namespace CeleryActors.Benchmarks;
 /// <summary>
 /// The allocator load run: a private redis-server with the append-only file on, a host node process on it
 /// (journal and snapshots in that Redis), and this process as both producer and simulated workers. Each worker
-/// subscribes to its channel and, for every assignment, publishes <c>received</c> and <c>succeeded</c> at once.
+/// subscribes to its channel and, for every assignment, publishes <c>received</c> and <c>succeeded</c> at once
+/// (with <c>--started</c>, also <c>started</c> between them, each its own message).
 /// Tasks are published at a paced rate over several queues. It reports tasks allocated per second, the
 /// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
 /// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
@@ -20,8 +21,10 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--host-dll PATH]</c>. With <c>--intake stream</c> the tasks are
-/// XADDed to the queues' streams (the durable intake) instead of published.
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--host-dll PATH]</c>. With
+/// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
+/// With <c>--nodes N</c> (default 1) N host nodes form one cluster on the Redis; the counters, histograms and CPU
+/// seconds are summed over them.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -35,16 +38,24 @@ public static class AllocatorLoadRun
         var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
         var perWorker = Math.Min(queues, LoadRunNode.IntArg(args, "--queues-per-worker", queues));
         var streamed = LoadRunNode.StreamedIntake(args);
+        var nodeCount = LoadRunNode.IntArg(args, "--nodes", 1);
+        var withStarted = args.Contains("--started");
         Console.WriteLine($"machine: {LoadRunNode.Machine()}");
-        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
+        var nodeSettings = new Dictionary<string, string>
         {
             ["ALLOCATOR_ACK_TIMEOUT"] = "60",
             ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
-        });
-        var http = node.Http;
+        };
+        using var single = nodeCount == 1 ? await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, nodeSettings) : null;
+        using var cluster = nodeCount > 1 ? await LoadRunCluster.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, nodeCount, nodeSettings) : null;
+        List<LoadRunNode> nodes = single is not null ? [single] : cluster!.Running.ToList();
+        var http = nodes[0].Http;
+        // Every node's exposition, one after the other: sums over the lines are sums over the nodes.
+        async Task<string> Scrape() => string.Join('\n', await Task.WhenAll(nodes.Select(n => n.Http.GetStringAsync("/metrics"))));
+        double NodeCpu() => nodes.Sum(n => LoadRunNode.CpuSeconds(n.ProcessId));
         using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var sentAt = new long[count];
@@ -73,6 +84,8 @@ public static class AllocatorLoadRun
                              Stopwatch.GetTimestamp(), 0) == 0)
                     Interlocked.Increment(ref assigned);
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
+                if (withStarted)
+                    workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"started"}""", CommandFlags.FireAndForget);
                 // Counted down before the report leaves: the node cannot have processed it earlier.
                 Interlocked.Decrement(ref unfinished[index]);
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
@@ -81,7 +94,7 @@ public static class AllocatorLoadRun
             await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
                 $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":{{pool}}}""");
         }
-        await WaitForWorkersAsync(http, workers);
+        await WaitForWorkersAsync(Scrape, workers);
         var subscriber = producer.GetSubscriber();
         var streams = streamed ? producer.GetDatabase() : null;
         var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
@@ -90,12 +103,13 @@ public static class AllocatorLoadRun
             await PublishAsync(subscriber, streams, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
             var warmDeadline = DateTime.UtcNow.AddSeconds(120);
             while (DateTime.UtcNow < warmDeadline &&
-                   (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") < warmup))
+                   (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await Scrape(), "celery_task_succeeded_total{") < warmup))
                 await Task.Delay(100);
             Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
         }
-        var beforeText = await http.GetStringAsync("/metrics");
-        var cpuBefore = (Node: LoadRunNode.CpuSeconds(node.ProcessId), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var beforeText = await Scrape();
+        var perNodeBefore = nodes.Select(n => LoadRunNode.CpuSeconds(n.ProcessId)).ToArray();
+        var cpuBefore = (Node: NodeCpu(), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
 
         using var sampling = new CancellationTokenSource();
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
@@ -108,18 +122,19 @@ public static class AllocatorLoadRun
         double succeeded = 0;
         while (DateTime.UtcNow < deadline)
         {
-            succeeded = LoadRunNode.Sum(await http.GetStringAsync("/metrics"), "celery_task_succeeded_total{") - warmup;
+            succeeded = LoadRunNode.Sum(await Scrape(), "celery_task_succeeded_total{") - warmup;
             if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
             await Task.Delay(50);
         }
-        var cpuAfter = (Node: LoadRunNode.CpuSeconds(node.ProcessId), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var cpuAfter = (Node: NodeCpu(), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var perNode = nodes.Select((n, i) => LoadRunNode.CpuSeconds(n.ProcessId) - perNodeBefore[i]).ToArray();
         await sampling.CancelAsync();
         var (samples, sampledMax, sampledOver) = await sampler;
         var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
         var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
         var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
             .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
-        var text = await http.GetStringAsync("/metrics");
+        var text = await Scrape();
 
         Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
         Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
@@ -128,7 +143,9 @@ public static class AllocatorLoadRun
                               $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
         Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
         Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
-                          $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)");
+                          $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)" +
+                          (nodes.Count > 1 ? $"; per node {string.Join(", ", perNode.Select(c => c.ToString("F1", CultureInfo.InvariantCulture)))}" : "") +
+                          $"; {(cpuAfter.Node - cpuBefore.Node) * 1e6 / count:F0} us of node CPU per task");
         Console.WriteLine($"rejected {LoadRunNode.Sum(text, "celery_messages_rejected_total{"):N0}, requeued {LoadRunNode.Sum(text, "celery_task_requeued_total{"):N0}, " +
                           $"duplicates {LoadRunNode.Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {LoadRunNode.Sum(text, "celery_observations_dropped_total"):N0}");
         Console.WriteLine($"pool {pool}: at the workers at most {maxUnfinished} held at an assignment, {overPool} assignments over the pool; " +
@@ -206,12 +223,12 @@ public static class AllocatorLoadRun
         }
     }
 
-    private static async Task WaitForWorkersAsync(HttpClient http, int workers)
+    private static async Task WaitForWorkersAsync(Func<Task<string>> scrape, int workers)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
-            var text = await http.GetStringAsync("/metrics");
+            var text = await scrape();
             if (LoadRunNode.Sum(text, "celery_worker_up{") >= workers) return;
             await Task.Delay(100);
         }
