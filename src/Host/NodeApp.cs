@@ -6,6 +6,7 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Celery;
+using CeleryActors.Actors.Health;
 using CeleryActors.Actors.Hosting;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
@@ -22,8 +23,17 @@ namespace CeleryActors.Host;
 public static class NodeApp
 {
     /// <summary>Builds the node's web application around an open Redis connection.</summary>
+    /// <param name="options">The validated settings.</param>
+    /// <param name="configuration">The configuration they were bound from (logging reads it too).</param>
+    /// <param name="redis">The node's Redis connection.</param>
+    /// <param name="redisUrl">Its URL.</param>
+    /// <param name="brokers">The Celery brokers to monitor, if any.</param>
+    /// <param name="cutOff">Where the node notes that it left the cluster because Redis was out of reach.</param>
+    /// <param name="rejoin">The other members the node knew when it last left that way, tried as seeds after the
+    /// configured ones; empty on a first start.</param>
     internal static WebApplication Build(NodeOptions options, IConfiguration configuration,
-        IConnectionMultiplexer redis, RedisUrl redisUrl, IReadOnlyList<CeleryBrokerConnection> brokers)
+        IConnectionMultiplexer redis, RedisUrl redisUrl, IReadOnlyList<CeleryBrokerConnection> brokers,
+        RedisCutOff cutOff, IReadOnlyList<string> rejoin)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Configuration.AddConfiguration(configuration);
@@ -40,6 +50,7 @@ public static class NodeApp
         builder.Services.AddSingleton(new AllocatorMetrics(metrics));
         builder.Services.AddSingleton(redisUrl);
         builder.Services.AddSingleton(new MessageOwnership());
+        builder.Services.AddSingleton(cutOff);
         var allocator = new AllocatorSettings(new ChannelNames(options.Allocator.ChannelPrefix),
             options.Redis.MaxPayloadBytes, TimeSpan.FromSeconds(options.Allocator.AckTimeout),
             TimeSpan.FromSeconds(options.Allocator.WorkerTimeout))
@@ -51,7 +62,7 @@ public static class NodeApp
         };
         builder.Services.AddSingleton(allocator);
         builder.Services.AddAkka(CeleryActorsHostingExtensions.ActorSystemName,
-            akka => ConfigureAkka(akka, options, redis, allocator, brokers));
+            akka => ConfigureAkka(akka, options, redis, allocator, brokers, rejoin));
 
         var app = builder.Build();
         app.UseBearerTokens(options.Metrics.ApiToken, options.Metrics.Token);
@@ -60,9 +71,11 @@ public static class NodeApp
     }
 
     private static void ConfigureAkka(AkkaConfigurationBuilder akka, NodeOptions options, IConnectionMultiplexer redis,
-        AllocatorSettings allocator, IReadOnlyList<CeleryBrokerConnection> brokers)
+        AllocatorSettings allocator, IReadOnlyList<CeleryBrokerConnection> brokers, IReadOnlyList<string> rejoin)
     {
-        SeedNodes.TryParse(options.Cluster.Seeds, out var seeds, out _);
+        SeedNodes.TryParse(options.Cluster.Seeds, out var configured, out _);
+        // Configured seeds first; after a cut-off from Redis, the members known then, in case no seed is up.
+        var seeds = configured.Concat(rejoin).Distinct().ToList();
         akka.AddCeleryActorsDefaults()
             .ConfigureLoggers(loggers =>
             {
@@ -70,7 +83,7 @@ public static class NodeApp
                 loggers.AddLoggerFactory();
             })
             .WithRemoting(options.Cluster.Hostname, options.Cluster.Port)
-            .WithClustering(new ClusterOptions { SeedNodes = seeds.ToArray() })
+            .WithClustering(new ClusterOptions { SeedNodes = configured.Count > 0 ? seeds.ToArray() : [] })
             .AddMetricsRecorder(ObservationPipelineSettings.Default with
             {
                 BufferSize = options.Metrics.ObservationBuffer,
@@ -78,20 +91,23 @@ public static class NodeApp
             .AddMessageOwnership()
             .AddRedisSubscription(new SubscriptionSettings(
                 new ChannelNames(options.Allocator.ChannelPrefix), options.Redis.MaxPayloadBytes, options.Redis.MaxBufferedBytes))
-            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval))
+            .AddNodeHealth(TimeSpan.FromSeconds(options.Redis.ProbeInterval),
+                options.Cluster.LeaveWithoutRedis > 0 ? TimeSpan.FromSeconds(options.Cluster.LeaveWithoutRedis) : null)
             // The allocator's journal and snapshots live in the node's Redis, on the node's connection.
             .WithRedisPersistence(redis)
             .AddAllocator(allocator)
             .AddClientGateway();
         if (brokers.Count > 0) akka.AddCeleryMonitor(brokers);
-        if (seeds.Count == 0)
+        if (configured.Count == 0)
         {
             // No seeds: the node is its own seed. Joining its own address works with CLUSTER_PORT=0 too, where
-            // the address is known only once remoting has bound.
+            // the address is known only once remoting has bound. Rejoining after a cut-off, it is the first seed
+            // and the members it knew the others: it joins them if they run, else it starts the cluster again.
             akka.AddStartup((system, _) =>
             {
                 var cluster = Cluster.Get(system);
-                cluster.Join(cluster.SelfAddress);
+                if (rejoin.Count == 0) cluster.Join(cluster.SelfAddress);
+                else cluster.JoinSeedNodes([cluster.SelfAddress, .. rejoin.Select(Akka.Actor.Address.Parse)]);
             });
         }
     }

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using CeleryActors.Actors.Celery;
+using CeleryActors.Actors.Health;
 using CeleryActors.Host.Configuration;
 using CeleryActors.Redis;
 using Microsoft.Extensions.Configuration;
@@ -38,6 +40,28 @@ public static class NodeRunner
         {
             foreach (var broker in All) await broker.Multiplexer.DisposeAsync();
         }
+    }
+
+    // True once Redis answers a PING; false when the node is asked to stop first.
+    private static async Task<bool> WaitForRedisAsync(IConnectionMultiplexer redis, CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(1), stopping);
+                return true;
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+        return false;
     }
 
     /// <summary>Runs the node with validated <paramref name="options"/>; returns the exit code.</summary>
@@ -98,9 +122,31 @@ public static class NodeRunner
                 foreach (var warning in warnings) Console.WriteLine($"celery-actors: warning (REDIS_URL): {warning}");
             }
             await using var brokers = await ConnectBrokersAsync(options);
-            var app = NodeApp.Build(options, configuration, redis, url, brokers.All);
-            await app.RunAsync();
-            return ExitCodes.Ok;
+            using var stopping = new CancellationTokenSource();
+            using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            IReadOnlyList<string> rejoin = [];
+            while (true)
+            {
+                var cutOff = new RedisCutOff();
+                await using (var app = NodeApp.Build(options, configuration, redis, url, brokers.All, cutOff, rejoin))
+                    await app.RunAsync();
+                if (!cutOff.Happened || stopping.IsCancellationRequested) return ExitCodes.Ok;
+                // A left actor system cannot join again: a new one is built once Redis answers, with new ports
+                // bound on the same numbers, and joins the members it knew.
+                Console.WriteLine("celery-actors: left the cluster, Redis being out of reach; joining again once it answers");
+                if (!await WaitForRedisAsync(redis, stopping.Token)) return ExitCodes.Ok;
+                Console.WriteLine("celery-actors: Redis answers again; starting the node and joining the cluster");
+                rejoin = cutOff.Members;
+                Environment.ExitCode = ExitCodes.Ok; // the hosting set -1 for the leave
+            }
+
+            // The web host handles the signal while it runs; between two runs, this ends the wait.
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stopping.Cancel();
+            }
         }
         finally
         {

@@ -12,15 +12,21 @@ namespace CeleryActors.Actors.Health;
 /// Probes Redis at an interval and answers <see cref="GetNodeHealth"/>. States: <c>Disconnected</c> (the start,
 /// and after a failed probe) and <c>Connected</c>. Every change is published on the event stream as
 /// <see cref="RedisConnectionChanged"/> and shown in <c>celery_redis_connected</c>. The probe runs on the shared
-/// connection, so it sees exactly what the node's other Redis users see.
+/// connection, so it sees exactly what the node's other Redis users see. A node that stays disconnected for
+/// <c>leaveAfter</c> (<c>CLUSTER_LEAVE_WITHOUT_REDIS</c>) leaves the cluster through coordinated shutdown, so its
+/// entities move to nodes that can write their journals and its share of the pub/sub messages to nodes that hear
+/// them; it notes that in <see cref="RedisCutOff"/>, and the process joins again once Redis is back.
 /// </summary>
 public sealed class NodeHealthActor : ReceiveActor, IWithTimers
 {
     private const string ProbeTimer = "probe";
+    private const string LeaveTimer = "leave";
     private string? _lastError; // the reason last logged, so a reason that does not change is logged once
     private readonly IConnectionMultiplexer _redis;
     private readonly CeleryMetrics _metrics;
     private readonly TimeSpan _interval;
+    private readonly TimeSpan? _leaveAfter;
+    private readonly RedisCutOff _cutOff;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Cluster _cluster = Cluster.Get(Context.System);
 
@@ -28,11 +34,16 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
     /// <param name="redis">The node's shared connection.</param>
     /// <param name="metrics">The node's metrics, for <c>celery_redis_connected</c>.</param>
     /// <param name="interval">How often Redis is probed; a probe times out after the same interval.</param>
-    public NodeHealthActor(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval)
+    /// <param name="leaveAfter">How long Redis may stay out of reach before the node leaves the cluster; null: never.</param>
+    /// <param name="cutOff">Where the node notes that it left because of Redis.</param>
+    public NodeHealthActor(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval, TimeSpan? leaveAfter = null,
+        RedisCutOff? cutOff = null)
     {
         _redis = redis;
         _metrics = metrics;
         _interval = interval;
+        _leaveAfter = leaveAfter;
+        _cutOff = cutOff ?? new RedisCutOff();
         Disconnected();
     }
 
@@ -40,8 +51,9 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval) =>
-        Akka.Actor.Props.Create(() => new NodeHealthActor(redis, metrics, interval));
+    public static Props Props(IConnectionMultiplexer redis, CeleryMetrics metrics, TimeSpan interval,
+        TimeSpan? leaveAfter = null, RedisCutOff? cutOff = null) =>
+        Akka.Actor.Props.Create(() => new NodeHealthActor(redis, metrics, interval, leaveAfter, cutOff));
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -49,6 +61,7 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
         _metrics.RedisConnected.Set(0);
         Self.Tell(Probe.Instance);
         Timers.StartPeriodicTimer(ProbeTimer, Probe.Instance, _interval);
+        StartLeaveTimer();
     }
 
     private void Disconnected()
@@ -56,9 +69,11 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
         Common(connected: false);
         Receive<ProbeSucceeded>(_ =>
         {
+            Timers.Cancel(LeaveTimer);
             Changed(true, "PING answered");
             Become(Connected);
         });
+        Receive<LeaveCluster>(_ => Leave());
         Receive<ProbeFailed>(m =>
         {
             if (m.Reason == _lastError) return;
@@ -75,8 +90,35 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
         {
             _lastError = m.Reason;
             Changed(false, m.Reason);
+            StartLeaveTimer();
             Become(Disconnected);
         });
+        Receive<LeaveCluster>(_ => { }); // Redis came back in time
+    }
+
+    private void StartLeaveTimer()
+    {
+        if (_leaveAfter is { } after) Timers.StartSingleTimer(LeaveTimer, LeaveCluster.Instance, after);
+    }
+
+    // Its journals cannot be written from here, nor its pub/sub heard: the node hands its entities to the others.
+    private void Leave()
+    {
+        var others = _cluster.State.Members.Where(m => m.Address != _cluster.SelfAddress)
+            .Select(m => m.Address.ToString()).ToList();
+        _log.Warning("Redis unreachable for {0} (CLUSTER_LEAVE_WITHOUT_REDIS): leaving the cluster, so that its " +
+                     "entities move to nodes that reach Redis; the node joins again once Redis answers", _leaveAfter);
+        _cutOff.Leaving(others);
+        CoordinatedShutdown.Get(Context.System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        Become(Leaving);
+    }
+
+    private void Leaving()
+    {
+        Common(connected: false);
+        Receive<ProbeSucceeded>(_ => { });
+        Receive<ProbeFailed>(_ => { });
+        Receive<LeaveCluster>(_ => { });
     }
 
     private void Common(bool connected)
@@ -127,4 +169,9 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
     }
 
     private sealed record ProbeFailed(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed record LeaveCluster : INoSerializationVerificationNeeded
+    {
+        public static readonly LeaveCluster Instance = new();
+    }
 }

@@ -106,12 +106,16 @@ public static class CeleryActorsHostingExtensions
             },
             new ClusterSingletonOptions(), createProxyToo: false);
 
-    /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/>.</summary>
-    public static AkkaConfigurationBuilder AddNodeHealth(this AkkaConfigurationBuilder builder, TimeSpan probeInterval) =>
+    /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/> and, with
+    /// <paramref name="leaveAfter"/>, leaves the cluster when Redis stays out of reach that long (noted in the
+    /// <see cref="RedisCutOff"/> of the service provider, when there is one).</summary>
+    public static AkkaConfigurationBuilder AddNodeHealth(this AkkaConfigurationBuilder builder, TimeSpan probeInterval,
+        TimeSpan? leaveAfter = null) =>
         builder.WithActors((system, registry, resolver) =>
         {
             var health = system.ActorOf(NodeHealthActor.Props(
-                resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), probeInterval),
+                resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<CeleryMetrics>(), probeInterval,
+                leaveAfter, resolver.GetService<RedisCutOff>()),
                 "health");
             registry.Register<NodeHealthActor>(health);
         });

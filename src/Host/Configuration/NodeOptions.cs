@@ -166,4 +166,9 @@ public sealed class NodeClusterOptions
     /// <summary>Comma-separated seed nodes, each <c>HOST:PORT</c> or a full Akka address
     /// (<c>CLUSTER_SEEDS</c>); empty, the node is its own seed.</summary>
     public string Seeds { get; set; } = "";
+
+    /// <summary>Seconds Redis may stay out of reach before the node leaves the cluster, so that its entities move
+    /// to nodes that can write (<c>CLUSTER_LEAVE_WITHOUT_REDIS</c>); default 30, 0 never. The node joins again
+    /// once Redis answers.</summary>
+    public double LeaveWithoutRedis { get; set; } = 30;
 }

@@ -72,6 +72,8 @@ public static class NodeOptionsValidator
 
         Check(IsHost(o.Cluster.Hostname), "Cluster:Hostname", $"'{o.Cluster.Hostname}' is not a host name or IP address");
         Check(o.Cluster.Port is >= 0 and <= 65535, "Cluster:Port", $"{o.Cluster.Port} is not a port (0-65535)");
+        Check(double.IsFinite(o.Cluster.LeaveWithoutRedis) && o.Cluster.LeaveWithoutRedis >= 0, "Cluster:LeaveWithoutRedis",
+            $"{o.Cluster.LeaveWithoutRedis} is not a number of seconds (0: never leave)");
         if (!SeedNodes.TryParse(o.Cluster.Seeds, out _, out var seedError))
             errors.Add(new SettingError("CeleryActors:Cluster:Seeds", seedError!));
         return errors;

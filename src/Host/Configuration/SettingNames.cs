@@ -43,6 +43,7 @@ public static class SettingNames
         ["CLUSTER_HOSTNAME"] = "CeleryActors:Cluster:Hostname",
         ["CLUSTER_PORT"] = "CeleryActors:Cluster:Port",
         ["CLUSTER_SEEDS"] = "CeleryActors:Cluster:Seeds",
+        ["CLUSTER_LEAVE_WITHOUT_REDIS"] = "CeleryActors:Cluster:LeaveWithoutRedis",
     };
 
     private static readonly Dictionary<string, string> KeyToEnvironment =
