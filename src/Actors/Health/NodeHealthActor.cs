@@ -15,7 +15,8 @@ namespace CeleryActors.Actors.Health;
 /// connection, so it sees exactly what the node's other Redis users see. A node that stays disconnected for
 /// <c>leaveAfter</c> (<c>CLUSTER_LEAVE_WITHOUT_REDIS</c>) leaves the cluster through coordinated shutdown, so its
 /// entities move to nodes that can write their journals and its share of the pub/sub messages to nodes that hear
-/// them; it notes that in <see cref="RedisCutOff"/>, and the process joins again once Redis is back.
+/// them (unless no other member could take them); it notes that in <see cref="RedisCutOff"/>, and the process joins
+/// again once Redis is back.
 /// </summary>
 public sealed class NodeHealthActor : ReceiveActor, IWithTimers
 {
@@ -102,9 +103,20 @@ public sealed class NodeHealthActor : ReceiveActor, IWithTimers
     }
 
     // Its journals cannot be written from here, nor its pub/sub heard: the node hands its entities to the others.
+    // Alone (or with nobody reachable to take over) it stays: leaving would only stop what waits for Redis here.
     private void Leave()
     {
-        var others = _cluster.State.Members.Where(m => m.Address != _cluster.SelfAddress)
+        var state = _cluster.State;
+        var heirs = state.Members.Count(m => m.Address != _cluster.SelfAddress && m.Status == MemberStatus.Up &&
+                                             !state.Unreachable.Contains(m));
+        if (heirs == 0)
+        {
+            _log.Warning("Redis unreachable for {0}, but no other member could take this node's entities: staying",
+                _leaveAfter);
+            StartLeaveTimer();
+            return;
+        }
+        var others = state.Members.Where(m => m.Address != _cluster.SelfAddress)
             .Select(m => m.Address.ToString()).ToList();
         _log.Warning("Redis unreachable for {0} (CLUSTER_LEAVE_WITHOUT_REDIS): leaving the cluster, so that its " +
                      "entities move to nodes that reach Redis; the node joins again once Redis answers", _leaveAfter);

@@ -49,6 +49,31 @@ public class NodeHealthActorTests(ITestOutputHelper output) : TestKit(ClusterCon
         Assert.True(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(30)).Connected);
     }
     [Fact]
+    public async Task A_node_alone_stays_in_its_cluster_however_long_redis_is_gone()
+    {
+        await using var server = await RedisServerProcess.StartAsync();
+        using var redis = await ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), 10);
+        var cluster = Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        var changes = CreateTestProbe();
+        Sys.EventStream.Subscribe(changes.Ref, typeof(RedisConnectionChanged));
+        var cutOff = new RedisCutOff();
+        var health = Sys.ActorOf(NodeHealthActor.Props(redis, metrics, TimeSpan.FromMilliseconds(100),
+            leaveAfter: TimeSpan.FromMilliseconds(300), cutOff));
+        Assert.True(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(10)).Connected);
+
+        await server.KillAsync();
+        Assert.False(changes.ExpectMsg<RedisConnectionChanged>(TimeSpan.FromSeconds(10)).Connected);
+        // Five leave periods pass: with nobody to hand its entities to, leaving would only stop it.
+        var first = await Task.WhenAny(Sys.WhenTerminated, Task.Delay(TimeSpan.FromSeconds(1.5)));
+        Assert.NotSame(Sys.WhenTerminated, first);
+        var down = await health.Ask<NodeHealth>(GetNodeHealth.Instance, TimeSpan.FromSeconds(3));
+        Assert.Equal((false, true, false), (down.RedisConnected, down.ClusterMember, cutOff.Happened));
+        Assert.Equal(MemberStatus.Up, cluster.SelfMember.Status);
+    }
+
+    [Fact]
     public async Task A_node_that_has_left_the_cluster_is_not_ready()
     {
         await using var server = await RedisServerProcess.StartAsync();
