@@ -19,27 +19,20 @@ namespace CeleryActors.Actors.Allocator;
 /// (throttled, never the payload), counted by channel kind and reason, and the node goes on. Every node keeps
 /// the raw messages of the last moments (<see cref="RecentMessages"/>) and, when the takers change, takes again
 /// those of the shards it takes now (<see cref="IPubSubCommand.Replayed"/>): what nobody took while the nodes
-/// disagreed, and what a node that died took with it. States: <c>Subscribing</c> until Redis confirms all three,
-/// <c>Listening</c>, <c>Interrupted</c> while the subscription connection is lost. A subscription that cannot be
-/// made fails the actor, and its back-off supervisor starts it again.
+/// disagreed, and what a node that died took with it. Its states are those of every intake
+/// (<see cref="PubSubIngressActor"/>).
 /// </summary>
-public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
+public sealed class AllocatorSubscriptionActor : PubSubIngressActor, IWithTimers
 {
     private const string TrimTimer = "trim";
     private readonly IConnectionMultiplexer _redis;
     private readonly AllocatorSettings _settings;
-    private readonly IActorRef _recorder;
     private readonly AllocatorMetrics _metrics;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
     private readonly MessageOwnership _ownership;
     private readonly AllocatorMessageExtractor _shards = new();
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly LogThrottle _rejectionLog = new();
-    private readonly List<PubSubFeed> _feeds = [];
     private readonly RecentMessages _recent;
-    private readonly PubSubBudget _budget;
-    private int _established;
     private long _changes;
 
     /// <summary>Creates the actor.</summary>
@@ -52,16 +45,15 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     /// <param name="ownership">Which messages this node takes, and which rejections it counts.</param>
     public AllocatorSubscriptionActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef recorder,
         AllocatorMetrics metrics, IActorRef queues, IActorRef workers, MessageOwnership ownership)
+        : base(new PubSubBudget(PubSubMessagesDropped.Allocator, settings.MaxBufferedBytes), settings.MaxPayloadBytes, recorder)
     {
         _redis = redis;
         _settings = settings;
-        _recorder = recorder;
         _metrics = metrics;
         _queues = queues;
         _workers = workers;
         _ownership = ownership;
         _recent = new RecentMessages(settings.ReplayBudgetBytes, settings.ReplayWindow);
-        _budget = new PubSubBudget(PubSubMessagesDropped.Allocator, settings.MaxBufferedBytes);
         Subscribing();
     }
 
@@ -84,11 +76,20 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         [_settings.Channels.TasksPattern, _settings.Channels.WorkersControl, _settings.Channels.TaskStatus];
 
     /// <inheritdoc />
+    protected override string Subscription => "the allocator's channels";
+
+    /// <inheritdoc />
+    protected override IEnumerable<IDisposable> StartFeeds() =>
+    [
+        PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self, Budget),
+        PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self, Budget),
+        PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self, Budget),
+    ];
+
+    /// <inheritdoc />
     protected override void PreStart()
     {
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Pattern(_settings.Channels.TasksPattern), Self, _budget));
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.WorkersControl), Self, _budget));
-        _feeds.Add(PubSubFeed.Start(_redis, RedisChannel.Literal(_settings.Channels.TaskStatus), Self, _budget));
+        base.PreStart();
         Context.System.EventStream.Subscribe(Self, typeof(MessageOwnership.Changed));
         // An idle node lets go of what it kept as the window passes, not only when the next message comes.
         Timers.StartPeriodicTimer(TrimTimer, TrimRecent.Instance, TimeSpan.FromSeconds(1));
@@ -98,86 +99,55 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         Context.System.EventStream.Unsubscribe(Self);
-        foreach (var feed in _feeds) feed.Dispose();
+        base.PostStop();
     }
 
-    private void Subscribing()
+    /// <inheritdoc />
+    protected override void Resubscribed()
     {
-        Receive<PubSubFeed.Established>(m =>
-        {
-            _log.Info("Allocator subscribed to {0}", m.Channel);
-            if (++_established == 3) Become(Listening);
-        });
-        Receive<PubSubFeed.Failed>(m =>
-            throw new RedisSubscriptionException($"Could not subscribe to {m.Channel}", m.Cause));
-        // Messages of the feeds already established are handled while the others confirm.
-        Receive<PubSubFeed.Interrupted>(_ => { });
-        Receive<PubSubFeed.Restored>(_ => { });
-        Always();
+        var resubscribed = new ChannelsResubscribed(Channels);
+        Context.System.EventStream.Publish(resubscribed);
+        Recorder.Tell(resubscribed);
     }
 
-    private void Listening()
+    // Changes of the takers, and the window's passing, whatever the subscription's state.
+    /// <inheritdoc />
+    protected override void EveryState()
     {
-        Receive<PubSubFeed.Interrupted>(m =>
-        {
-            _log.Warning("Allocator pub/sub connection lost ({0}); waiting for it to come back", m.Detail);
-            Become(Interrupted);
-        });
-        Receive<PubSubFeed.Restored>(_ => { });
-        Always();
-    }
-
-    private void Interrupted()
-    {
-        // Every feed hears the same connection event; the first one back is the subscription back.
-        Receive<PubSubFeed.Restored>(_ =>
-        {
-            _log.Info("Allocator pub/sub connection restored");
-            var resubscribed = new ChannelsResubscribed(Channels);
-            Context.System.EventStream.Publish(resubscribed);
-            _recorder.Tell(resubscribed);
-            Become(Listening);
-        });
-        Receive<PubSubFeed.Interrupted>(_ => { });
-        Always();
-    }
-
-    // What every state handles alike: messages, changes of the takers, and the window's passing.
-    private void Always()
-    {
-        Receive<PubSubFeed.Message>(Handle);
         Receive<MessageOwnership.Changed>(changed =>
             Timers.StartSingleTimer("take-again-" + ++_changes, new TakeAgain(changed.Removed), ReplayDelay));
         Receive<TakeAgain>(TakeAgainNow);
         Receive<TrimRecent>(_ => _recent.Trim(Environment.TickCount64));
     }
 
-    private void Handle(PubSubFeed.Message message)
+    // A message whose entity is not known (too large to read) is counted by one node, chosen from its bytes.
+    /// <inheritdoc />
+    protected override void TooLarge(PubSubFeed.Message message, string detail)
     {
-        _budget.Handled(message, _recorder, _log);
+        if (_settings.Channels.Classify(message.Channel) is not (null or ChannelKind.Metrics))
+            RejectOnce(message, RejectionReason.TooLarge, detail);
+    }
+
+    /// <inheritdoc />
+    protected override void Take(PubSubFeed.Message message)
+    {
         if (_settings.Channels.Classify(message.Channel) is not { } kind || kind == ChannelKind.Metrics) return;
-        if (message.Payload.Length > _settings.MaxPayloadBytes)
-        {
-            RejectOnce(kind, message, RejectionReason.TooLarge,
-                $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
-            return;
-        }
         var arrivedAt = AllocatorSettings.Now();
         if (kind == ChannelKind.Tasks)
         {
             // The queue is in the channel name: a node that does not take it never reads the payload.
             var shard = _shards.ShardId(_settings.Channels.QueueOf(message.Channel));
-            if (Keep(kind, message, shard, arrivedAt)) Take(kind, message, Parse(kind, message.Channel, message.Payload.Span, arrivedAt));
+            if (Keep(kind, message, shard, arrivedAt)) Forward(kind, message, Parse(kind, message.Channel, message.Payload.Span, arrivedAt));
             return;
         }
         var parsed = Parse(kind, message.Channel, message.Payload.Span, arrivedAt);
         if (parsed.IsRejected)
         {
-            RejectOnce(kind, message, parsed.Reason, parsed.Detail!);
+            RejectOnce(message, parsed.Reason, parsed.Detail!);
             return;
         }
         var worker = ((IWithWorkerId)parsed.Message!).Worker;
-        if (Keep(kind, message, _shards.ShardId(worker), arrivedAt)) Take(kind, message, parsed);
+        if (Keep(kind, message, _shards.ShardId(worker), arrivedAt)) Forward(kind, message, parsed);
     }
 
     // Kept whoever takes it; true when this node does.
@@ -189,16 +159,15 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
         return taken;
     }
 
-    private void Take(ChannelKind kind, PubSubFeed.Message message, ParseResult<IPubSubCommand> parsed)
+    private void Forward(ChannelKind kind, PubSubFeed.Message message, ParseResult<IPubSubCommand> parsed)
     {
         if (parsed.IsRejected)
         {
-            Reject(kind, message.Channel, parsed.Reason, parsed.Detail!);
+            Reject(message.Channel, parsed.Reason, parsed.Detail!);
             return;
         }
         _metrics.CountPubSubMessage(message.Channel, parsed.MessageType);
-        if (parsed.PublishedAt is { } sent)
-            _recorder.Tell(new ObservePubSubLatency(message.Channel, Math.Max(0, AllocatorSettings.Now() - sent)));
+        if (LatencySince(parsed.PublishedAt) is { } latency) Recorder.Tell(new ObservePubSubLatency(message.Channel, latency));
         (kind == ChannelKind.Tasks ? _queues : _workers).Tell(parsed.Message!, ActorRefs.NoSender);
     }
 
@@ -218,7 +187,7 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
             (entry.Kind == ChannelKind.Tasks ? _queues : _workers).Tell(Replayed(parsed.Message!), ActorRefs.NoSender);
             taken++;
         }
-        _log.Info("The nodes that take the allocator's messages changed{0}: took {1} messages of the last {2} again",
+        Log.Info("The nodes that take the allocator's messages changed{0}: took {1} messages of the last {2} again",
             again.EvenTaken ? " (a downed node is gone)" : "", taken, _settings.ReplayWindow);
     }
 
@@ -243,18 +212,17 @@ public sealed class AllocatorSubscriptionActor : ReceiveActor, IWithTimers
 
     // A message whose entity is not known (too large to read, or no worker in it) is counted by one node, chosen from
     // its bytes (MessageOwnership.Owns).
-    private void RejectOnce(ChannelKind kind, PubSubFeed.Message message, RejectionReason reason, string detail)
+    private void RejectOnce(PubSubFeed.Message message, RejectionReason reason, string detail)
     {
-        if (_ownership.Owns(message.Channel, message.Payload.Span)) Reject(kind, message.Channel, reason, detail);
+        if (_ownership.Owns(message.Channel, message.Payload.Span)) Reject(message.Channel, reason, detail);
     }
 
-    private void Reject(ChannelKind kind, string channel, RejectionReason reason, string detail)
+    /// <inheritdoc />
+    protected override void CountRejection(string channel, RejectionReason reason, string detail)
     {
-        _recorder.Tell(new MessageRejected(kind, channel, reason, detail));
-        _recorder.Tell(new PubSubMessageHandled(channel, RedisSubscriptionActor.RejectedMessageType, null));
-        if (_rejectionLog.TryAcquire(out var suppressed))
-            _log.Warning("Rejected a message on {0}: {1} ({2}){3}", channel, reason, detail,
-                suppressed > 0 ? $"; {suppressed} more rejections not logged" : "");
+        var kind = _settings.Channels.Classify(channel) ?? ChannelKind.Tasks;
+        Recorder.Tell(new MessageRejected(kind, channel, reason, detail));
+        Recorder.Tell(new PubSubMessageHandled(channel, RedisSubscriptionActor.RejectedMessageType, null));
     }
 
     private sealed record TakeAgain(bool EvenTaken) : INoSerializationVerificationNeeded;

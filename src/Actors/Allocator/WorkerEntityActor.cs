@@ -461,6 +461,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         // Not held here: the queue decides (a former holder may finish it) and counts what it ignores.
         if (queue is null && _finished.TryGet(status.TaskId, out var recent)) queue = recent;
         if (queue is not null) Report(queue, status);
+        // A replay comes in a burst, often to an entity that has just started and knows nothing yet: rather than
+        // fill the early reports, it goes to every queue of the worker, and the one that holds the task applies it
+        // (the others ignore it, uncounted).
+        else if (status.Replayed && _pool is not null)
+            foreach (var q in _pool.Queues) Report(q, status);
         else KeepEarly(status);
     }
 

@@ -15,18 +15,15 @@ namespace CeleryActors.Actors.Celery;
 /// from a bounded <see cref="TaskMemory"/> fed by <c>task-sent</c>, <c>task-received</c> and remote control; the
 /// events of a task whose queue is not known yet wait a moment for its late <c>task-sent</c> (<see cref="HeldTaskEvents"/>).
 /// Worker heartbeats carry a running count of tasks started; when it runs ahead of the <c>task-started</c>
-/// events seen, the gap is counted as lost events. States: <c>Subscribing</c>, <c>Listening</c>,
-/// <c>Interrupted</c> (the broker connection is down; a restored subscription is counted).
+/// events seen, the gap is counted as lost events. Its states are those of every intake (<see cref="PubSubIngressActor"/>):
+/// a restored subscription is counted, and workers' silence is judged only while listening.
 /// </summary>
-public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
+public sealed class CeleryEventsActor : PubSubIngressActor, IWithTimers
 {
     private const string SweepTimer = "sweep";
     private readonly CeleryMonitorSettings _settings;
     private readonly CeleryBrokerMetrics _metrics;
     private readonly IActorRef _queueWatcher;
-    private readonly IActorRef _recorder;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly LogThrottle _rejectionLog = new();
     private readonly LogThrottle _lostEventsLog = new();
     private readonly TaskMemory _tasks;
     private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
@@ -34,8 +31,6 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     // What remote control said each worker consumes; kept apart from _workers, as it may come before any event.
     private readonly Dictionary<string, IReadOnlyList<string>> _inspectedQueues = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly PubSubBudget _budget;
-    private FlowControlledFeed? _feed;
     private readonly HeldTaskEvents _held = new(MaxHeldTasks);
     private bool _sentSeen;
     private string? _lastChannel;
@@ -48,14 +43,13 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
     /// <param name="recorder">The metrics recorder: counts each pub/sub message and observes its latency.</param>
     public CeleryEventsActor(CeleryMonitorSettings settings, CeleryBrokerMetrics metrics, IActorRef queueWatcher,
         IActorRef recorder)
+        : base(new PubSubBudget(PubSubMessagesDropped.Celery, Math.Min(settings.MaxBufferedBytes, FlowControlledFeed.WindowBytes),
+            settings.BrokerName), settings.MaxPayloadBytes, recorder)
     {
-        _recorder = recorder;
         _settings = settings;
         _metrics = metrics;
         _queueWatcher = queueWatcher;
         _tasks = new TaskMemory(settings.TaskMemorySize, settings.TaskMemoryAge);
-        _budget = new PubSubBudget(PubSubMessagesDropped.Celery,
-            Math.Min(settings.MaxBufferedBytes, FlowControlledFeed.WindowBytes), settings.BrokerName);
         Subscribing();
     }
 
@@ -68,95 +62,71 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new CeleryEventsActor(settings, metrics, queueWatcher, recorder));
 
     /// <inheritdoc />
+    protected override string Subscription => "Celery events on " + _settings.Describe();
+
+    // Flow-controlled: a burst beyond the budget waits in Redis instead of being dropped here.
+    /// <inheritdoc />
+    protected override IEnumerable<IDisposable> StartFeeds() =>
+        [FlowControlledFeed.Start(_settings.Broker, _settings.EventsPattern, Self, Budget)];
+
+    /// <inheritdoc />
     protected override void PreStart()
     {
-        // Flow-controlled: a burst beyond the budget waits in Redis instead of being dropped here.
-        _feed = FlowControlledFeed.Start(_settings.Broker, _settings.EventsPattern, Self, _budget);
+        base.PreStart();
         Timers.StartPeriodicTimer(SweepTimer, Sweep.Instance, TimeSpan.FromSeconds(1));
     }
 
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _feed?.Dispose();
+        base.PostStop();
         // Another node may take over the monitor; this node must not keep showing workers it no longer watches.
         foreach (var worker in _workers.Keys) _metrics.RemoveWorker(worker);
     }
 
     private double Now => _clock.Elapsed.TotalSeconds;
 
-    private void Subscribing()
+    /// <inheritdoc />
+    protected override void Resubscribed()
     {
-        Common();
-        Receive<Sweep>(_ => { });
-        Receive<PubSubFeed.Established>(m =>
-        {
-            _log.Info("Subscribed to Celery events on {0} ({1})", _settings.Describe(), m.Channel);
-            Become(Listening);
-        });
-        Receive<PubSubFeed.Failed>(m => throw new RedisSubscriptionException(
-            $"Could not subscribe to Celery events ({m.Channel}) on {_settings.Describe()}", m.Cause));
-        Receive<PubSubFeed.Interrupted>(_ => { });
-        Receive<PubSubFeed.Restored>(_ => { });
+        _metrics.CountResubscription();
+        // The outage was ours, not the workers': their silence is timed from now.
+        var now = Now;
+        foreach (var state in _workers.Values.Where(w => w.Online)) state.LastSeen = now;
     }
 
-    private void Listening()
-    {
-        Common();
+    // Silence is judged only while listening: with the broker connection down, every worker would look silent.
+    /// <inheritdoc />
+    protected override void WhileListening() =>
         Receive<Sweep>(_ =>
         {
             ReleaseHeldEvents();
             SweepWorkers();
         });
-        Receive<PubSubFeed.Message>(Handle);
-        Receive<PubSubFeed.Interrupted>(m =>
-        {
-            _log.Warning("Connection to the Celery broker lost ({0}); events published meanwhile are lost", m.Detail);
-            Become(Interrupted);
-        });
-        Receive<PubSubFeed.Restored>(_ => { });
-    }
 
-    private void Interrupted()
-    {
-        Common();
-        Receive<Sweep>(_ => { });
-        Receive<PubSubFeed.Message>(Handle);
-        Receive<PubSubFeed.Restored>(_ =>
-        {
-            _log.Info("Connection to the Celery broker restored; event subscription re-established");
-            _metrics.CountResubscription();
-            // The outage was ours, not the workers': their silence is timed from now.
-            var now = Now;
-            foreach (var state in _workers.Values.Where(w => w.Online)) state.LastSeen = now;
-            Become(Listening);
-        });
-        Receive<PubSubFeed.Interrupted>(_ => { });
-    }
-
-    /// <summary>What every state handles; registered first, so it must not swallow what the states tell apart.
-    /// Silence is judged only while listening: with the broker connection down, every worker would look silent.</summary>
-    private void Common()
+    /// <inheritdoc />
+    protected override void EveryState()
     {
         Receive<CeleryWorkerInspected>(Handle);
+        Receive<Sweep>(_ => { });
     }
 
-    private void Handle(PubSubFeed.Message message)
+    /// <inheritdoc />
+    protected override void TooLarge(PubSubFeed.Message message, string detail)
     {
-        _budget.Handled(message, _recorder, _log);
+        Reject(message.Channel, RejectionReason.TooLarge, detail);
+        Recorder.Tell(new PubSubMessageHandled(message.Channel, RedisSubscriptionActor.RejectedMessageType, null,
+            _metrics.Broker));
+    }
+
+    /// <inheritdoc />
+    protected override void Take(PubSubFeed.Message message)
+    {
         var routingKey = RoutingKey(message.Channel);
-        if (message.Payload.Length > _settings.MaxPayloadBytes)
-        {
-            Reject(message.Channel, RejectionReason.TooLarge,
-                $"payload of {message.Payload.Length} bytes is over the limit of {_settings.MaxPayloadBytes}");
-            _recorder.Tell(new PubSubMessageHandled(message.Channel, RedisSubscriptionActor.RejectedMessageType, null,
-                _metrics.Broker));
-            return;
-        }
         var batch = CeleryEventParser.Parse(message.Payload.Span);
         foreach (var (reason, detail) in batch.Rejections) Reject(message.Channel, reason, detail);
         var accepted = batch.Events.Count > 0 || batch.Rejections.Count == 0;
-        _recorder.Tell(new PubSubMessageHandled(message.Channel,
+        Recorder.Tell(new PubSubMessageHandled(message.Channel,
             accepted ? routingKey : RedisSubscriptionActor.RejectedMessageType, Latency(batch), _metrics.Broker));
         foreach (var e in batch.Events)
         {
@@ -227,11 +197,11 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             case CeleryTaskEventType.Started:
                 if (QueueWait(e, remembered) is { } wait)
-                    _recorder.Tell(new ObserveQueueWait(name, queue, wait, _metrics.Broker));
+                    Recorder.Tell(new ObserveQueueWait(name, queue, wait, _metrics.Broker));
                 if (remembered?.QueuedAt is not null) _tasks.Started(e.TaskId);
                 break;
             case CeleryTaskEventType.Succeeded or CeleryTaskEventType.Failed:
-                if (e.Runtime is { } runtime) _recorder.Tell(new ObserveTaskDuration(name, queue, runtime, _metrics.Broker));
+                if (e.Runtime is { } runtime) Recorder.Tell(new ObserveTaskDuration(name, queue, runtime, _metrics.Broker));
                 _tasks.Forget(e.TaskId);
                 break;
             case CeleryTaskEventType.Revoked or CeleryTaskEventType.Rejected:
@@ -276,7 +246,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             case CeleryWorkerEventType.Offline:
                 if (_workers.TryGetValue(e.Hostname, out var state) && state.Online)
                 {
-                    _log.Info("Celery worker {0} went offline", e.Hostname);
+                    Log.Info("Celery worker {0} went offline", e.Hostname);
                     GoOffline(e.Hostname, state, now);
                 }
                 break;
@@ -303,7 +273,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             _metrics.CountLostEvents(worker, deficit - state.LostCounted);
             if (_lostEventsLog.TryAcquire(out var unlogged))
-                _log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost{2}",
+                Log.Warning("Worker {0} started {1} more tasks than the node saw task-started events for: events were lost{2}",
                     worker, deficit - state.LostCounted, unlogged > 0 ? $" ({unlogged} such reports not logged)" : "");
             state.LostCounted = deficit;
         }
@@ -330,7 +300,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         state.Online = true;
         state.OfflineSince = null;
         _metrics.WorkerOnline(label);
-        _log.Info("Celery worker {0} is online", worker);
+        Log.Info("Celery worker {0} is online", worker);
     }
 
     private void GoOffline(string worker, WorkerState state, double now)
@@ -348,7 +318,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         {
             if (state.Online && now - state.LastSeen > _settings.WorkerTimeout.TotalSeconds)
             {
-                _log.Warning("Celery worker {0} sent nothing for {1:F0} s: offline", worker, now - state.LastSeen);
+                Log.Warning("Celery worker {0} sent nothing for {1:F0} s: offline", worker, now - state.LastSeen);
                 GoOffline(worker, state, now);
             }
             else if (!state.Online && state.OfflineSince is { } since && now - since > _settings.OfflineSeriesTtl.TotalSeconds)
@@ -361,7 +331,7 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
             _workers.Remove(worker);
             _inspectedQueues.Remove(worker);
             _metrics.RemoveWorker(worker);
-            _log.Info("Removed the series of Celery worker {0}, offline for over {1}", worker, _settings.OfflineSeriesTtl);
+            Log.Info("Removed the series of Celery worker {0}, offline for over {1}", worker, _settings.OfflineSeriesTtl);
         }
     }
 
@@ -370,13 +340,9 @@ public sealed class CeleryEventsActor : ReceiveActor, IWithTimers
         if (_knownQueues.Count < 10_000 && _knownQueues.Add(queue)) _queueWatcher.Tell(new CeleryQueuesDiscovered([queue]));
     }
 
-    private void Reject(string channel, RejectionReason reason, string detail)
-    {
+    /// <inheritdoc />
+    protected override void CountRejection(string channel, RejectionReason reason, string detail) =>
         _metrics.CountRejection(reason);
-        if (_rejectionLog.TryAcquire(out var suppressed))
-            _log.Warning("Rejected a Celery event on {0}: {1} ({2}){3}", channel, reason, detail,
-                suppressed > 0 ? $"; {suppressed} more not logged" : "");
-    }
 
     /// <summary>Publish-to-handled latency by the sender's clock (the first event's timestamp).</summary>
     private static double? Latency(CeleryEventBatch batch)

@@ -501,6 +501,25 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         Assert.Equal((true, 0), (status.Online, status.UnfinishedTasks));
     }
 
+    [Fact]
+    public async Task A_replayed_report_reaches_the_queue_that_holds_its_task_before_the_restarted_worker_entity_knows_it()
+    {
+        using var h = Start();
+        h.Workers.Tell(new RegisterWorker("w", ["other", Q], NoCaps, 2));
+        AwaitAssert(() => Assert.Equal(1, Stats(h).Consumers), Wait);
+        h.Queues.Tell(NewTask("held"), ActorRefs.NoSender);
+        AwaitAssert(() => Assert.Single(h.Assignments), Wait);
+
+        await StopEntity(h.Workers, "w");
+        // A survivor's replay reaches the successor before the worker speaks, so it has not asked its queues what it
+        // holds: the report goes to each of them, and the one that holds the task finishes it.
+        h.Workers.Tell(new WorkerTaskStatus("w", "held", TaskProgress.Succeeded, 0.01, null, Replayed: true));
+        AwaitAssert(() => Assert.Equal((1L, 0), (Stats(h).Succeeded, Stats(h).InFlight)), Wait);
+        // The queue that did not hold it ignored it without counting: a replay repeats what was counted.
+        Assert.Equal(0, h.Allocator.TaskReportsIgnored.WithLabels(IgnoredReport.UnknownTask).Value);
+        Assert.False((await Status(h, "w")).Online);
+    }
+
     private Task<WorkerStatus> Status(AllocatorHarness h, string worker) =>
         h.Workers.Ask<WorkerStatus>(new GetWorkerStatus(worker), Wait);
 
