@@ -59,8 +59,8 @@ public sealed record AllocatorSettings(
     /// (<c>reason="too_many_queues"</c>), and nothing of that queue is stored.</summary>
     public int MaxQueues { get; init; } = 10_000;
 
-    /// <summary>How long an entity that holds nothing (a worker that is not registered, a queue refused by
-    /// <see cref="MaxQueues"/>) stays without messages before it passivates.</summary>
+    /// <summary>How long an entity that holds nothing (a worker that is not registered or is offline, a queue
+    /// refused by <see cref="MaxQueues"/>) stays without messages before it passivates.</summary>
     public TimeSpan IdleUnregistered { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Bytes of messages heard and not handled yet the allocator's subscriber holds (<c>MAX_BUFFERED_BYTES</c>);

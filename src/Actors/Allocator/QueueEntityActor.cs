@@ -97,7 +97,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         Command<Sweep>(_ => HandleSweep());
         Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _commit.Count + _writingEvents }));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, AllocatorQueries.MaxHistoryLimit)))));
-        Command<WakeQueue>(_ => { });
         Command<SaveSnapshotSuccess>(s =>
         {
             // Events up to the snapshot are in it; older snapshots are superseded.

@@ -16,11 +16,12 @@ namespace CeleryActors.Actors.Allocator;
 /// registration, watches its liveness, routes its status reports to the queue of each task, and is the one
 /// authority over its pool (<see cref="WorkerPool"/>): queues tell it what waits for it, and only it grants slots,
 /// to the most urgent offer of all its queues, so its unfinished tasks over all queues never exceed its pool.
-/// States: <c>Unregistered</c>; <c>Unconfirmed</c> (a registration recovered after a restart or a move, or one
-/// taken from a replay: offline and given nothing until the worker is heard from, and its tasks go back if it stays
-/// silent for the worker timeout); <c>Online</c>; <c>Offline</c>. A replayed message (<see cref="IPubSubCommand.Replayed"/>)
-/// is old news of the worker: it never brings a worker online nor changes or ends a registration; it only fills
-/// in a registration this entity lost, and its status reports reach their queues, which ignore what they know.
+/// States: <c>Unregistered</c> (passivates when idle); <c>Unconfirmed</c> (a registration recovered after a restart
+/// or a move: offline and given nothing until the worker is heard from, and its tasks go back if it stays silent for
+/// the worker timeout); <c>Online</c>; <c>Offline</c> (holds nothing, passivates when idle). A replayed message
+/// (<see cref="IPubSubCommand.Replayed"/>) is old news of the worker: it never brings an offline worker back nor
+/// changes or ends a registration; it only fills in a registration this entity never had, and its status reports
+/// reach their queues, which ignore what they know.
 /// Deadlines run on the monotonic clock of the node that runs it.
 /// </summary>
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
@@ -224,9 +225,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         CommonCommands(online: true);
     }
 
+    // Offline and holding nothing: after a while with no message it passivates, and its shard forgets it (it is
+    // started again by the worker's next message, or a query).
     private void Offline()
     {
         OnlineWhenHeard();
+        Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         CommonCommands(online: false);
     }
 
@@ -265,7 +269,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<SlotsReturned>(_ => { });
         Command<TaskReleasedFromWorker>(_ => { });
         Command<GetWorkerStatus>(_ => Sender.Tell(Status(online)));
-        Command<WakeWorker>(_ => { });
         Command<AnnounceTick>(_ => { });
         Command<LivenessCheck>(_ =>
         {
@@ -310,14 +313,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             }
             _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
-            if (register.Replayed)
-            {
-                // A registration this entity lost (taken by a node that died before it was stored); the worker may
-                // have left since, so it is offline until it speaks.
-                AwaitConfirmation();
-                UpdateGauges(online: false);
-                return;
-            }
+            // A replayed one is a registration this entity never had (taken by nobody while the nodes changed, or
+            // by a node that died before it was stored): at most the replay window old, so the worker is taken as
+            // alive, and its silence takes it offline after the worker timeout if it is not.
             Heard();
             GoOnline();
         });
@@ -369,6 +367,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _pool.Reset();
         Timers.Cancel(AnnounceTimer);
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
+        Context.SetReceiveTimeout(_settings.IdleUnregistered);
         Become(Offline);
         UpdateGauges(online: false);
     }
@@ -538,7 +537,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _registration?.Capabilities ?? new Dictionary<string, CapabilityValue>(), _registration?.PoolSize ?? 0,
         _pool?.Held ?? 0, online, _lastHeard, _registration?.Instance);
 
-    private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    // Its own clock: it does not keep an idle entity from passivating.
+    private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression, INotInfluenceReceiveTimeout
     {
         public static readonly LivenessCheck Instance = new();
     }

@@ -26,9 +26,9 @@ public static class AllocatorHostingExtensions
     /// <summary>
     /// Adds the allocator: the serializer of its protocol, the queue and worker shard regions (registered under
     /// <see cref="QueueRegion"/> and <see cref="WorkerRegion"/>), its Redis subscription (supervised with
-    /// back-off), the durable intake reading the task streams (<see cref="StreamIntakeActor"/>, supervised alike),
-    /// and a wake-up at start of every queue and worker the allocator has seen, so in-flight
-    /// assignments and worker liveness are watched again after a restart. Needs a journal and snapshot store
+    /// back-off) and the durable intake reading the task streams (<see cref="StreamIntakeActor"/>, supervised alike).
+    /// The regions remember their entities, so in-flight assignments and worker liveness are watched again after a
+    /// restart or a move without a message to each. Needs a journal and snapshot store
     /// (e.g. <c>WithRedisPersistence</c>), the <see cref="AllocatorMetrics"/> and <see cref="IConnectionMultiplexer"/>
     /// services, <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
     /// <see cref="CeleryActorsHostingExtensions.AddMessageOwnership"/>.
@@ -58,7 +58,6 @@ public static class AllocatorHostingExtensions
                         resolver.GetService<AllocatorMetrics>()),
                     "stream-intake"), "stream-intake");
                 registry.Register<StreamIntakeActor>(intake);
-                WakeKnownEntities(redis, settings, queues, workers);
             });
     }
 
@@ -69,9 +68,11 @@ public static class AllocatorHostingExtensions
         builder.WithActors((system, registry, resolver) =>
         {
             var config = system.Settings.Config;
-            // Entities hold timers (ack deadlines, worker liveness): they must not be passivated while idle.
+            // Entities hold timers (ack deadlines, worker liveness): each shard remembers its entities (in the
+            // journal, with the coordinator's state) and starts them again wherever it starts, with no message for
+            // them; only an entity that passivates itself (nothing to watch) is forgotten.
             var settings = ClusterShardingSettings.Create(
-                ConfigurationFactory.ParseString("passivate-idle-entity-after = off")
+                ConfigurationFactory.ParseString("remember-entities = on")
                     .WithFallback(config.GetConfig("akka.cluster.sharding")),
                 config.GetConfig("akka.cluster.singleton"));
             var region = ClusterSharding.Get(system).Start(typeName, entity => entityProps(entity, registry, resolver),
@@ -84,21 +85,4 @@ public static class AllocatorHostingExtensions
         builder.WithCustomSerializer("celery-allocator", [typeof(IAllocatorProtocol)],
             system => new AllocatorSerializer(system));
 
-    private static void WakeKnownEntities(IConnectionMultiplexer redis, AllocatorSettings settings,
-        IActorRef queues, IActorRef workers)
-    {
-        var database = redis.GetDatabase();
-        // Fire and forget: the regions buffer until the node is up; a failed read only delays each entity's
-        // wake-up to its next message.
-        _ = database.SetMembersAsync(settings.QueuesKey).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully)
-                foreach (var queue in t.Result) queues.Tell(new WakeQueue(queue!));
-        }, TaskScheduler.Default);
-        _ = database.SetMembersAsync(settings.WorkersKey).ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully)
-                foreach (var worker in t.Result) workers.Tell(new WakeWorker(worker!));
-        }, TaskScheduler.Default);
-    }
 }

@@ -210,11 +210,6 @@ public sealed record ReturnTask(string Queue, string TaskId, string Worker, stri
 /// <param name="Reason">Why, for the history: <c>worker_offline</c>, <c>unregistered</c>, <c>reregistered</c>.</param>
 public sealed record WorkerLeftQueue(string Queue, string Worker, string Reason) : IQueueCommand;
 
-/// <summary>Starts a queue entity (recovering it) without changing it: sent at node start to every known queue,
-/// so in-flight assignments get their ack timers back.</summary>
-/// <param name="Queue">The queue.</param>
-public sealed record WakeQueue(string Queue) : IQueueCommand;
-
 /// <summary>Asks a queue for its statistics; answered with <see cref="QueueStats"/>.</summary>
 /// <param name="Queue">The queue.</param>
 public sealed record GetQueueStats(string Queue) : IQueueCommand;
@@ -320,10 +315,6 @@ public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Q
 /// <param name="TaskId">The task.</param>
 /// <param name="Queue">The queue that took it back or finished it.</param>
 public sealed record TaskReleasedFromWorker(string Worker, string TaskId, string Queue) : IWorkerCommand;
-
-/// <summary>Starts a worker entity (recovering its registration); sent at node start to every known worker.</summary>
-/// <param name="Worker">The worker.</param>
-public sealed record WakeWorker(string Worker) : IWorkerCommand;
 
 /// <summary>Asks a worker entity for its status; answered with <see cref="WorkerStatus"/>.</summary>
 /// <param name="Worker">The worker.</param>

@@ -371,6 +371,52 @@ public class AllocatorEndToEndTests(RedisFixture redis) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task A_worker_that_never_speaks_after_a_restart_gives_its_task_back_though_nothing_is_sent_to_it()
+    {
+        var p = NewPrefix();
+        var silent = Listen(p + "worker:silent");
+        var next = Listen(p + "worker:next");
+        // Online until the kill, whatever the test's pace: only the restarted node may take it offline.
+        var node = await StartNode(p, ack: "30", worker: "30");
+        try
+        {
+            await WaitForAllocatorSubscriptions(p);
+            Publish(p + "workers:control", """{"type":"register","worker":"silent","queues":["held"],"pool_size":1}""");
+            Publish(p + "tasks:held", """{"task_name":"job","task_id":"h1"}""");
+            await Eventually.Holds(() =>
+            {
+                Assert.True(silent.Count == 1, node.Describe(200));
+                return Task.CompletedTask;
+            }, Within);
+            // Acknowledged, so no ack timeout can return it: only the worker's silence can.
+            Publish(p + "task-status", """{"task_id":"h1","worker":"silent","status":"received"}""");
+            await Eventually.Holds(async () =>
+                Assert.Contains("acknowledged", (await GetJson(node, "/api/queues/held/history?limit=5")).ToString()), Within);
+            node.Process.Kill(entireProcessTree: true);
+            await node.Process.WaitForExitAsync();
+        }
+        finally
+        {
+            await node.DisposeAsync();
+        }
+
+        // The restarted node is told nothing about "silent": its entity must be started by the node itself (remember
+        // entities) to time the worker out and give the task back. No query names it before that.
+        await using var second = await StartNode(p, worker: "3");
+        await WaitForAllocatorSubscriptions(p);
+        Publish(p + "workers:control", """{"type":"register","worker":"next","queues":["held"],"pool_size":1}""");
+        // "next" speaks while it waits, so its own silence does not take it offline first.
+        await Eventually.Holds(() =>
+        {
+            Publish(p + "workers:control", """{"type":"heartbeat","worker":"next"}""");
+            Assert.True(next.Count == 1, second.Describe(100));
+            return Task.CompletedTask;
+        }, Within);
+        var taken = next.Single();
+        Assert.Equal(("h1", 2), (taken.GetProperty("task_id").GetString(), taken.GetProperty("attempt").GetInt32()));
+    }
+
+    [Fact]
     public async Task A_worker_offline_before_the_node_was_killed_stays_offline_after_the_restart_and_gets_nothing()
     {
         var p = NewPrefix();
