@@ -10,10 +10,11 @@ namespace CeleryActors.Actors.Subscription;
 /// <item><see cref="Owns"/> (the metrics channel, rejected messages): a hash of the channel and bytes over the
 /// reachable members that are Up or Leaving, so a dead node's share is taken over once it is seen unreachable.</item>
 /// <item><see cref="Takes"/> (the allocator's channels): the shard the message is for, by rendezvous hashing over
-/// the members that are Up, reachable or not. The shard's entity lives on the node that takes its messages
-/// (<see cref="OwnerShardAllocationStrategy"/>), so most of them never cross the network; a member joining or
-/// leaving moves only its own share. An unreachable member keeps its share until it is removed: its entities
-/// cannot be reached before, and what it missed is replayed by the new taker then (<see cref="Changed"/>).</item>
+/// the members that are Up (reachable or not) or downed and not removed yet. The shard's entity lives on the node
+/// that takes its messages (<see cref="OwnerShardAllocationStrategy"/>), so most of them never cross the network;
+/// a member joining or leaving moves only its own share. An unreachable or downed member keeps its share until
+/// it is removed: its entities cannot be reached before, and what it missed is replayed by the new taker then
+/// (<see cref="Changed"/>).</item>
 /// </list>
 /// While the nodes agree on the members, each message is handled by one node. When the membership changes, nodes
 /// see the change a moment apart, and a message of that moment may be handled twice or not at all: the allocator
@@ -40,7 +41,8 @@ public sealed class MessageOwnership
 
     /// <summary>Sets the members and which of them this node is.</summary>
     /// <param name="sharing">Reachable members that are Up or Leaving (they count messages), in any order.</param>
-    /// <param name="taking">Members that are Up, reachable or not (they take the allocator's messages).</param>
+    /// <param name="taking">Members that are Up, reachable or not, or downed and not removed yet (they take the
+    /// allocator's messages).</param>
     /// <param name="self">This node's address.</param>
     /// <returns>The view before and after, when the takers changed; null when they did not.</returns>
     public Changed? Update(IEnumerable<string> sharing, IEnumerable<string> taking, string self)

@@ -7,9 +7,9 @@ namespace CeleryActors.Actors.Subscription;
 /// <summary>
 /// Keeps the node's <see cref="MessageOwnership"/> in step with the cluster: on every membership or
 /// reachability change it lists the members that count pub/sub messages (Up or Leaving, and reachable from
-/// here) and those that take the allocator's (Up), and hands them over. A node seen unreachable stops counting
-/// at once, so its share is counted by the others while the split-brain resolver decides about it; it keeps
-/// taking its shards until it is removed, since their entities live there until then. When the takers change,
+/// here) and those that take the allocator's (Up, or downed and not removed yet), and hands them over. A node seen
+/// unreachable stops counting at once, so its share is counted by the others while the split-brain resolver
+/// decides about it; it keeps taking its shards until it is removed, since their entities live there until then. When the takers change,
 /// it publishes <see cref="MessageOwnership.Changed"/> on the event stream, so the intake can replay what the
 /// change may have let through.
 /// </summary>
@@ -76,7 +76,9 @@ public sealed class MessageOwnershipActor : ReceiveActor
         var sharing = _status
             .Where(m => m.Value is MemberStatus.Up or MemberStatus.Leaving && !_unreachable.Contains(m.Key))
             .Select(m => m.Key.ToString());
-        var taking = _status.Where(m => m.Value == MemberStatus.Up).Select(m => m.Key.ToString());
+        // A downed member keeps its share until it is removed: until then the regions still send its shards'
+        // messages to it, and what is taken again must wait for its removal (MessageOwnership.Changed.Removed).
+        var taking = _status.Where(m => m.Value is MemberStatus.Up or MemberStatus.Down).Select(m => m.Key.ToString());
         if (_ownership.Update(sharing, taking, _cluster.SelfUniqueAddress.ToString()) is { } changed)
         {
             _log.Info("The allocator's messages are taken by {0} nodes{1}", changed.After.Taking.Count,
