@@ -140,7 +140,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // queues if it stays silent for a whole worker timeout from now.
     private void AwaitConfirmation()
     {
-        Context.SetReceiveTimeout(null); // set for an unregistered one; a registered one never passivates
+        Context.SetReceiveTimeout(null); // it watches a deadline: it must not passivate
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         var since = Environment.TickCount64;
         Become(() => Unconfirmed(since));
