@@ -19,8 +19,8 @@ namespace CeleryActors.Actors.Allocator;
 /// by group commit: while one journal write is under way, new events collect, and they go as one
 /// <see cref="QueueEventBatch"/> when it completes - one write per round trip, however busy the queue. What
 /// leaves the entity - an assignment on the worker's channel, the worker entity's bookkeeping, metrics - happens
-/// only once its event is in the journal, so nothing is promised that a crash could forget. A persist failure
-/// stops the entity and the next message recovers it from the journal. States: <c>Active</c>, and
+/// only once its event is in the journal, in one place (<see cref="QueueOutbox"/>), so nothing is promised that a
+/// crash could forget. A persist failure stops the entity and the next message recovers it from the journal. States: <c>Active</c>, and
 /// <c>Draining</c> when a snapshot is due while events are being written: commands are stashed until the
 /// write completes, so the snapshot equals the journal; older snapshots and events are then deleted. A queue
 /// that has no events yet starts <c>Unlisted</c>: its first task or consumer asks Redis for a place among the
@@ -40,7 +40,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly QueueState _state;
     private readonly QueueConsumers _consumers = new();
     private IActorRef _workers = ActorRefs.Nobody;
-    private IActorRef _recorder = ActorRefs.Nobody;
+    private QueueOutbox _outbox = null!;
     private readonly GroupCommit _commit;
     private bool _writing;
     private int _writingEvents;
@@ -191,7 +191,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     {
         // Both regions exist once any entity runs: they are registered before the node takes messages.
         _workers = _registry.Get<WorkerRegion>();
-        _recorder = _registry.Get<MetricsRecorderActor>();
+        _outbox = new QueueOutbox(_queue, _settings, _publisher, _metrics, _workers, _registry.Get<MetricsRecorderActor>());
         base.PreStart();
     }
 
@@ -246,7 +246,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (outcome == SubmitOutcome.Duplicate) _metrics.CountDuplicate(_queue);
         if (outcome == SubmitOutcome.Accepted)
         {
-            Emit(accepted!, static (_, _) => { });
+            Emit(accepted!, static () => { });
             Offer(_state.Find(accepted!.TaskId));
         }
         // The client's call (or the stream intake's entry) completes once what it asked for is in the journal: a
@@ -284,16 +284,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (decision.Event is not { } e) return;
         var task = _state.Find(report.TaskId);
         var (name, holder) = (task?.TaskName ?? LabelValues.Unknown, task?.Worker);
-        Emit(e, (self, _) =>
-        {
-            if (report.Progress is TaskProgress.Started or TaskProgress.Succeeded or TaskProgress.Failed)
-                self._metrics.CountTaskProgress(name, self._queue, report.Progress, report.Exception);
-            if (report.Runtime is { } runtime)
-                self._recorder.Tell(new ObserveTaskDuration(name, self._queue, runtime));
-            // Finished by a former holder: the current holder no longer has it, and its slot is free.
-            if (e is TaskSucceeded or TaskFailed && holder is not null && holder != report.Worker)
-                self._workers.Tell(new TaskReleasedFromWorker(holder, report.TaskId, self._queue));
-        });
+        Emit(e, () => _outbox.Progressed(e, report, name, holder));
         WriteIfIdle();
     }
 
@@ -384,29 +375,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         UpdateGauges();
     }
 
-    private void EmitRequeue(TaskRequeued requeued, bool release) =>
-        Emit(requeued, (self, _) =>
-        {
-            self._metrics.CountRequeue(self._queue);
-            // A worker that left drops its tasks itself; one that timed out on an ack still serves and gets the slot back.
-            if (release) self._workers.Tell(new TaskReleasedFromWorker(requeued.Worker, requeued.TaskId, self._queue));
-        });
+    private void EmitRequeue(TaskRequeued requeued, bool release) => Emit(requeued, () => _outbox.Requeued(requeued, release));
 
     private void EmitAllocation(TaskAllocated allocation, TaskOffer? next)
     {
         var task = _state.Find(allocation.TaskId)!;
         var payload = AssignmentWriter.Write(task, _queue, allocation.Attempt, allocation.At);
         var waited = Math.Max(0, allocation.At - task.ArrivedAt);
-        Emit(allocation, (self, a) =>
-        {
-            // The worker entity hears of the task before the worker can answer over Redis (its reports are routed
-            // by it); it also keeps early reports a moment, for the rare reply that wins the race.
-            self._workers.Tell(new TaskAssignedToWorker(a.Worker, a.TaskId, self._queue, next));
-            self._publisher.Publish(RedisChannel.Literal(self._settings.Channels.Worker(a.Worker)), payload,
-                CommandFlags.FireAndForget);
-            self._metrics.CountAllocation(self._queue, a.Worker);
-            self._recorder.Tell(new ObserveAllocation(self._queue, waited));
-        });
+        Emit(allocation, () => _outbox.Allocated(allocation, payload, waited, next));
     }
 
     // Tells workers what waits here: the least loaded ones with room, until their room covers the waiting tasks,
@@ -417,10 +393,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             _workers.Tell(new TasksWaiting(worker, _queue, offer));
     }
 
-    private void Emit<TEvent>(TEvent e, Action<QueueEntityActor, TEvent> afterPersisted) where TEvent : IQueueEvent
+    // Applied at once (the next message sees it); its effects (QueueOutbox) run once it is in the journal.
+    private void Emit(IQueueEvent e, Action afterPersisted)
     {
         _state.Apply(e);
-        _commit.Add(e, () => afterPersisted(this, e));
+        _commit.Add(e, afterPersisted);
     }
 
     /// <summary>Runs <paramref name="action"/> once everything decided so far is in the journal.</summary>
@@ -472,9 +449,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         });
     }
 
-    // Gauges are set on the sweep (at most a second old, well under any scrape interval) and on worker changes,
-    // not per task: two labelled gauge updates per message were a measurable share of a task's cost.
-    private void UpdateGauges() => _metrics.SetQueue(_queue, _state.PendingCount, _consumers.Count);
+    private void UpdateGauges() => _outbox.Gauges(_state.PendingCount, _consumers.Count);
 
     // A queue with events is in the set already, unless Redis lost it: then it is put back, over the cap if need be,
     // since its tasks are stored.
