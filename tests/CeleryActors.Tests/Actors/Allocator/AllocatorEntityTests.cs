@@ -135,19 +135,27 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
         AwaitAssert(() => Assert.Equal(40, ignored.Value), TimeSpan.FromSeconds(15));
     }
 
+    // Entities that hold nothing passivate after 2 s without messages.
+    private AllocatorHarness StartIdling(TimeSpan workerTimeout) =>
+        new(Sys, redis.Server.ConnectionString, redis.Connection,
+            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), workerTimeout) with { IdleUnregistered = TimeSpan.FromSeconds(2) },
+            CreateTestProbe().Ref);
+
+    // The region starts an entity when it takes its first message, a moment after the Tell.
+    private async Task<IActorRef> WorkerEntity(AllocatorHarness h, string worker)
+    {
+        IActorRef entity = ActorRefs.Nobody;
+        await AwaitAssertAsync(async () => entity = await Sys.ActorSelection(h.Workers.Path / worker).ResolveOne(Wait),
+            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
+        return entity;
+    }
+
     [Fact]
     public async Task Heartbeats_of_a_worker_nobody_registered_are_counted_as_rejected_and_its_entity_passivates()
     {
-        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
-            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)) with
-            {
-                IdleUnregistered = TimeSpan.FromSeconds(2),
-            }, CreateTestProbe().Ref);
+        using var h = StartIdling(workerTimeout: TimeSpan.FromSeconds(30));
         h.Workers.Tell(new WorkerHeartbeat("ghost"));
-        IActorRef ghost = ActorRefs.Nobody;
-        // The region starts it when it takes the message, a moment after the Tell.
-        await AwaitAssertAsync(async () => ghost = await Sys.ActorSelection(h.Workers.Path / "ghost").ResolveOne(Wait),
-            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
+        var ghost = await WorkerEntity(h, "ghost");
         Watch(ghost);
         h.Workers.Tell(new UnregisterWorker("ghost"));
         var rejected = h.Metrics.MessagesRejected.WithLabels("workers_control", "unknown_worker");
@@ -156,10 +164,7 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
 
         // A registered worker is not passivated however long it stays quiet, and nothing about it is rejected.
         h.Workers.Tell(new RegisterWorker("real", [Q], NoCaps, 1));
-        IActorRef real = ActorRefs.Nobody;
-        await AwaitAssertAsync(async () => real = await Sys.ActorSelection(h.Workers.Path / "real").ResolveOne(Wait),
-            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
-        Watch(real);
+        Watch(await WorkerEntity(h, "real"));
         ExpectNoMsg(TimeSpan.FromSeconds(3)); // longer than the idle time of an unregistered one
         h.Workers.Tell(new WorkerHeartbeat("real"));
         Assert.True((await h.Workers.Ask<WorkerStatus>(new GetWorkerStatus("real"), Wait)).Online);
@@ -169,15 +174,9 @@ public class AllocatorEntityTests(RedisFixture redis, ITestOutputHelper output)
     [Fact]
     public async Task An_offline_worker_entity_passivates_when_idle_and_its_worker_speaking_brings_it_back_online()
     {
-        using var h = new AllocatorHarness(Sys, redis.Server.ConnectionString, redis.Connection,
-            AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1)) with
-            {
-                IdleUnregistered = TimeSpan.FromSeconds(2),
-            }, CreateTestProbe().Ref);
+        using var h = StartIdling(workerTimeout: TimeSpan.FromSeconds(1));
         h.Workers.Tell(new RegisterWorker("quiet", [Q], NoCaps, 1));
-        IActorRef quiet = ActorRefs.Nobody;
-        await AwaitAssertAsync(async () => quiet = await Sys.ActorSelection(h.Workers.Path / "quiet").ResolveOne(Wait),
-            TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20));
+        var quiet = await WorkerEntity(h, "quiet");
         Watch(quiet);
         // Silent past its timeout: offline, holding nothing; its own liveness ticks do not keep it alive.
         ExpectTerminated(quiet, TimeSpan.FromSeconds(10));
