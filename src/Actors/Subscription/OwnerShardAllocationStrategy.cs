@@ -28,7 +28,7 @@ public sealed class OwnerShardAllocationStrategy(string typeName, int rebalanceL
         IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations)
     {
         var regions = RegionsByAddress(currentShardAllocations);
-        if (TakerOf(shardId) is { } taker && regions.TryGetValue(taker, out var home)) return Task.FromResult(home);
+        if (Takers().Of(shardId) is { } taker && regions.TryGetValue(taker, out var home)) return Task.FromResult(home);
         // The taker's region is not registered yet (or the view lags): the least loaded one for now.
         var least = currentShardAllocations.OrderBy(r => r.Value.Count).Select(r => r.Key).FirstOrDefault() ?? requester;
         return Task.FromResult(least);
@@ -43,21 +43,28 @@ public sealed class OwnerShardAllocationStrategy(string typeName, int rebalanceL
             state.Members.Any(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp))
             return Task.FromResult<IImmutableSet<string>>(ImmutableHashSet<string>.Empty);
         var regions = RegionsByAddress(currentShardAllocations);
+        var takers = Takers();
         var moving = currentShardAllocations
             .SelectMany(r => r.Value.Select(shard => (Region: r.Key, Shard: shard)))
-            .Where(x => TakerOf(x.Shard) is { } taker && regions.TryGetValue(taker, out var home) && !home.Equals(x.Region))
+            .Where(x => takers.Of(x.Shard) is { } taker && regions.TryGetValue(taker, out var home) && !home.Equals(x.Region))
             .Select(x => x.Shard)
             .Take(rebalanceLimit)
             .ToImmutableHashSet();
         return Task.FromResult<IImmutableSet<string>>(moving);
     }
 
-    // The member that takes the shard's messages, by the same rule as the nodes' intake.
-    private Address? TakerOf(string shardId)
+    // The members that take messages, by the same rule as the nodes' intake, listed once per decision: a rebalance
+    // asks for every shard.
+    private TakerList Takers()
     {
-        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up).ToList();
-        var index = MessageOwnership.Taker(up.Select(m => m.UniqueAddress.ToString()).ToList(), typeName, shardId);
-        return index < 0 ? null : up[index].Address;
+        var up = _cluster.State.Members.Where(m => m.Status == MemberStatus.Up).ToArray();
+        return new TakerList(new MessageOwnership.MemberList(up.Select(m => m.UniqueAddress.ToString()).ToArray(), -1),
+            up.Select(m => m.Address).ToArray(), typeName);
+    }
+
+    private sealed record TakerList(MessageOwnership.MemberList Members, Address[] Addresses, string TypeName)
+    {
+        public Address? Of(string shardId) => Members.Taker(TypeName, shardId) is var i and >= 0 ? Addresses[i] : null;
     }
 
     private Dictionary<Address, IActorRef> RegionsByAddress(IImmutableDictionary<IActorRef, IImmutableList<string>> allocations) =>
