@@ -45,23 +45,25 @@ public static class NodeRunner
     // True once Redis answers a PING; false when the node is asked to stop first.
     private static async Task<bool> WaitForRedisAsync(IConnectionMultiplexer redis, CancellationToken stopping)
     {
-        while (!stopping.IsCancellationRequested)
+        try
         {
-            try
+            while (true)
             {
-                await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(1), stopping);
-                return true;
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return false;
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+                try
+                {
+                    await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(1), stopping);
+                    return true;
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), stopping);
+                }
             }
         }
-        return false;
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     /// <summary>Runs the node with validated <paramref name="options"/>; returns the exit code.</summary>
