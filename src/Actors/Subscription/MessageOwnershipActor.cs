@@ -9,9 +9,9 @@ namespace CeleryActors.Actors.Subscription;
 /// reachability change it lists the members that count pub/sub messages (Up or Leaving, and reachable from
 /// here) and those that take the allocator's (Up, or downed and not removed yet), and hands them over. A node seen
 /// unreachable stops counting at once, so its share is counted by the others while the split-brain resolver
-/// decides about it; it keeps taking its shards until it is removed, since their entities live there until then. When the takers change,
-/// it publishes <see cref="MessageOwnership.Changed"/> on the event stream, so the intake can replay what the
-/// change may have let through.
+/// decides about it; it keeps taking its shards until it is removed, since their entities live there until then.
+/// When the takers change, it publishes <see cref="MessageOwnership.Changed"/> on the event stream, so the intake
+/// can take again what the change may have let through.
 /// </summary>
 public sealed class MessageOwnershipActor : ReceiveActor
 {
