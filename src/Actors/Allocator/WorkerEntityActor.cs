@@ -155,7 +155,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (Environment.TickCount64 - sinceMs < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} not heard from for {1} since its registration was recovered: offline; what it " +
                       "held goes back", _worker, _settings.WorkerTimeout);
-            GoOffline("worker_offline");
+            GoOffline(RequeueReason.WorkerOffline);
         });
         CommonCommands(online: false);
     }
@@ -192,7 +192,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
                 _worker, _settings.WorkerTimeout, _pool!.Held);
-            GoOffline("worker_offline");
+            GoOffline(RequeueReason.WorkerOffline);
         });
         Command<TasksWaiting>(w =>
         {
@@ -296,13 +296,13 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             {
                 _log.Info("Worker {0} registered as a new instance ({1}): the process restarted, what it held goes back",
                     _worker, register.Instance);
-                LeaveQueues(_pool.Queues.ToList(), "worker_restarted");
+                LeaveQueues(_pool.Queues.ToList(), RequeueReason.WorkerRestarted);
                 _pool.Reset();
             }
             else if (_pool is not null)
             {
                 var dropped = _pool.Queues.Except(register.Queues).ToList();
-                if (dropped.Count > 0) LeaveQueues(dropped, "reregistered");
+                if (dropped.Count > 0) LeaveQueues(dropped, RequeueReason.Reregistered);
             }
             _registration = register;
             if (_pool is null) _pool = new WorkerPool(register.PoolSize, register.Queues);
@@ -325,7 +325,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Persist(new WorkerUnregistered(_worker), _ =>
         {
             _log.Info("Worker {0} unregistered", _worker);
-            LeaveQueues(_pool!.Queues.ToList(), "unregistered");
+            LeaveQueues(_pool!.Queues.ToList(), RequeueReason.Unregistered);
             _registration = null;
             _pool = null;
             Timers.Cancel(LivenessTimer);
@@ -429,7 +429,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             (long)_settings.AckTimeout.TotalMilliseconds);
         foreach (var (queue, id) in gone)
         {
-            _queues.Tell(new ReturnTask(queue, id, _worker, "not_running"));
+            _queues.Tell(new ReturnTask(queue, id, _worker, RequeueReason.NotRunning));
             Let(queue, id);
         }
         if (gone.Count > 0) Grant();
