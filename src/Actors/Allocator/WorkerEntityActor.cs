@@ -22,33 +22,24 @@ namespace CeleryActors.Actors.Allocator;
 /// (<see cref="IPubSubCommand.Replayed"/>) is old news of the worker: it never brings an offline worker back nor
 /// changes or ends a registration; it only fills in a registration this entity never had, and its status reports
 /// reach their queues, which ignore what they know.
-/// Deadlines run on the monotonic clock of the node that runs it.
+/// The registered states carry their <see cref="WorkerSlots"/> (the registration, the pool and the worker's side of
+/// the slot protocol); <see cref="WorkerReports"/> keeps what the reports need beyond the pool. Deadlines run on
+/// the monotonic clock of the node that runs it.
 /// </summary>
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 {
     private const string LivenessTimer = "liveness";
     private const string AnnounceTimer = "announce";
-    private const int MaxEarlyReports = 10_000;
-    // A task has four reports at most (received, started, an outcome, a retry), and a replay may repeat them.
-    private const int MaxEarlyReportsPerTask = 8;
-    private const int MaxFinished = 50_000;
-    private const long EarlyReportLifetimeMs = 5_000;
     private readonly string _worker;
     private readonly AllocatorSettings _settings;
     private readonly IDatabase _database;
     private readonly AllocatorMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly HashSet<(string Queue, string TaskId)> _started = []; // the unfinished tasks it started
-    // Reports about a task this entity has not heard of yet, kept a few seconds: a worker's reply can overtake
-    // the queue's notice (they travel different paths), and dropping it would cost a redelivery.
-    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
-    // Tasks it held a moment ago (finished, or taken back), with their queue: late reports still reach the queue,
-    // which finishes a task that a former holder completed, or counts the report as ignored.
-    private readonly RecentlyFinished _finished;
-    private RegisterWorker? _registration;
-    private WorkerPool? _pool;
-    private long _epoch;
+    private readonly WorkerReports _reports;
+    private readonly Action<IQueueCommand> _send;
+    private RegisterWorker? _recovered; // only while recovering; the states carry the registration after that
+    private long _epoch; // the sequence number of this incarnation's first event, which its grants carry
     private IActorRef _queues = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
     private double? _lastHeard;
@@ -62,22 +53,23 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _database = redis.GetDatabase();
         _metrics = metrics;
         _registry = registry;
-        _finished = new RecentlyFinished(MaxFinished, settings.ReplayWindow);
+        _reports = new WorkerReports(settings.ReplayWindow, Ignored);
+        _send = m => _queues.Tell(m);
 
         Recover<WorkerRegistered>(r =>
-            _registration = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize, Instance: r.Instance));
-        Recover<WorkerUnregistered>(_ => _registration = null);
+            _recovered = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize, Instance: r.Instance));
+        Recover<WorkerUnregistered>(_ => _recovered = null);
         Recover<WorkerIncarnationStarted>(_ => { });
         Recover<RecoveryCompleted>(_ =>
         {
-            if (_registration is not { } r)
+            if (_recovered is not { } r)
             {
                 Become(Unregistered);
                 return;
             }
+            _recovered = null;
             _log.Info("Worker {0} recovered its registration; offline until it is heard from", _worker);
-            _pool = new WorkerPool(r.PoolSize, r.Queues);
-            AwaitConfirmation();
+            AwaitConfirmation(new WorkerSlots(r, _reports, _send));
         });
         Unregistered();
     }
@@ -116,17 +108,22 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
+    private long Now => Environment.TickCount64;
+
     // Not (or no longer) registered: anyone can name a worker on the wire, so an entity started by a message about
     // an unknown name counts it as rejected and passivates once idle, and a flood of names holds no memory.
     private void Unregistered()
     {
         Context.SetReceiveTimeout(_settings.IdleUnregistered);
-        Command<RegisterWorker>(Register);
-        Command<WorkerTaskStatus>(Route);
+        Command<RegisterWorker>(r => Register(null, r));
+        Command<WorkerTaskStatus>(s => Route(null, s));
         Command<WorkerHeartbeat>(Unknown);
         Command<UnregisterWorker>(Unknown);
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
-        CommonCommands(online: false);
+        Command<LivenessCheck>(_ => Tidy(null, online: false));
+        AnswersToEarlierStates();
+        Command<GetWorkerStatus>(_ => Sender.Tell(new WorkerStatus(_worker, false, [],
+            new Dictionary<string, CapabilityValue>(), 0, 0, false, _lastHeard, null)));
     }
 
     private void Unknown(IPubSubCommand command)
@@ -138,146 +135,111 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     // Nobody knows whether the worker is alive: it gets nothing until it speaks, and its tasks go back to their
     // queues if it stays silent for a whole worker timeout from now.
-    private void AwaitConfirmation()
+    private void AwaitConfirmation(WorkerSlots w)
     {
         Context.SetReceiveTimeout(null); // it watches a deadline: it must not passivate
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
-        var since = Environment.TickCount64;
-        Become(() => Unconfirmed(since));
+        var since = Now;
+        Become(() => Unconfirmed(w, since));
     }
 
-    private void Unconfirmed(long sinceMs)
+    private void Unconfirmed(WorkerSlots w, long sinceMs)
     {
-        OnlineWhenHeard();
+        WorkerSpeaks(w, () => Confirm(w), online: false);
         Command<LivenessCheck>(_ =>
         {
-            ForgetStale();
-            if (Environment.TickCount64 - sinceMs < _settings.WorkerTimeout.TotalMilliseconds) return;
+            _reports.ForgetStale(Now);
+            if (Now - sinceMs < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} not heard from for {1} since its registration was recovered: offline; what it " +
                       "held goes back", _worker, _settings.WorkerTimeout);
-            GoOffline(RequeueReason.WorkerOffline);
+            GoOffline(w, RequeueReason.WorkerOffline);
         });
-        CommonCommands(online: false);
+        AnswersToEarlierStates();
+        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: false, _lastHeard)));
     }
 
-    private void Online()
+    private void Online(WorkerSlots w)
     {
-        // The same registration again (a worker repeating it) changes nothing and is not stored.
-        Command<RegisterWorker>(r =>
-        {
-            if (r.Replayed) return;
-            if (SameRegistration(r)) Heard();
-            else Register(r);
-        });
-        Command<WorkerHeartbeat>(h =>
-        {
-            if (h.Replayed) return;
-            Heard();
-            if (h.Running is { } running) ReturnWhatIsNotRunning(running);
-        });
-        Command<WorkerTaskStatus>(s =>
-        {
-            if (!s.Replayed) Heard();
-            Route(s);
-        });
-        Command<UnregisterWorker>(u =>
-        {
-            if (!u.Replayed) Unregister();
-        });
-        Command<AnnounceTick>(_ => Sync());
+        WorkerSpeaks(w, Heard, online: true);
+        Command<AnnounceTick>(_ => Sync(w));
         Command<LivenessCheck>(_ =>
         {
-            UpdateGauges(online: true);
-            ForgetStale();
-            if (Environment.TickCount64 - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
+            Tidy(w, online: true);
+            if (Now - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
             _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
-                _worker, _settings.WorkerTimeout, _pool!.Held);
-            GoOffline(RequeueReason.WorkerOffline);
+                _worker, _settings.WorkerTimeout, w.Pool.Held);
+            GoOffline(w, RequeueReason.WorkerOffline);
         });
-        Command<TasksWaiting>(w =>
-        {
-            _pool!.Offered(w.Queue, w.Offer);
-            Grant();
-        });
+        Command<TasksWaiting>(t => w.Offered(t, _epoch));
         Command<QueueSynced>(s =>
         {
-            if (s.Epoch != _epoch || !_pool!.Synced(s.Queue, s.Stamp, s.Held, s.Offer, Environment.TickCount64)) return;
-            RouteEarlyReports();
-            Grant();
+            // Reports that came before the queue's notice of their task are placed once the sync says it is held.
+            if (w.Synced(s, _epoch, Now))
+                foreach (var report in _reports.HeldNow(id => w.Pool.QueueOf(id) is not null)) Route(w, report);
         });
         Command<TaskAssignedToWorker>(a =>
         {
-            _pool!.Assigned(a.Queue, a.TaskId, a.Next, Environment.TickCount64);
-            _finished.Remove(a.TaskId);
-            RouteEarlyReports(a.TaskId);
-            if (a.Next is not null) Grant();
+            w.Assigned(a, _epoch, Now);
+            foreach (var report in _reports.Assigned(a.TaskId)) Route(w, report);
         });
-        Command<SlotsReturned>(r =>
-        {
-            _pool!.Returned(r.Queue, r.Count, r.Next);
-            Grant();
-        });
-        Command<TaskReleasedFromWorker>(r =>
-        {
-            Let(r.Queue, r.TaskId);
-            Grant();
-        });
-        CommonCommands(online: true);
+        Command<SlotsReturned>(r => w.Returned(r, _epoch));
+        Command<TaskReleasedFromWorker>(r => w.Released(r, _epoch));
+        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: true, _lastHeard)));
     }
 
     // Offline and holding nothing: after a while with no message it passivates, and its shard forgets it (it is
     // started again by the worker's next message, or a query).
-    private void Offline()
+    private void Offline(WorkerSlots w)
     {
-        OnlineWhenHeard();
+        WorkerSpeaks(w, () => Confirm(w), online: false);
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
-        CommonCommands(online: false);
+        Command<LivenessCheck>(_ => Tidy(w, online: false));
+        AnswersToEarlierStates();
+        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: false, _lastHeard)));
     }
 
-    // A worker that speaks again is alive again, with the registration it had; a replay is not the worker speaking
-    // now, and would bring back one that died with the node.
-    private void OnlineWhenHeard()
+    // What a registered worker says. The same registration again (a worker repeating it) is not stored, only heard;
+    // one that is not online is alive again when it speaks (heard confirms it), with the registration it had. A
+    // replay is not the worker speaking now, and would bring back one that died with the node.
+    private void WorkerSpeaks(WorkerSlots w, Action heard, bool online)
     {
         Command<RegisterWorker>(r =>
         {
             if (r.Replayed) return;
-            if (SameRegistration(r)) Confirm();
-            else Register(r);
+            if (w.Matches(r)) heard();
+            else Register(w, r);
         });
         Command<WorkerHeartbeat>(h =>
         {
-            if (!h.Replayed) Confirm();
+            if (h.Replayed) return;
+            heard();
+            if (online && h.Running is { } running)
+                w.Running(running, _epoch, Now, (long)_settings.AckTimeout.TotalMilliseconds);
         });
         Command<WorkerTaskStatus>(s =>
         {
-            Route(s);
-            if (!s.Replayed) Confirm();
+            Route(w, s);
+            if (!s.Replayed) heard();
         });
         Command<UnregisterWorker>(u =>
         {
-            if (!u.Replayed) Unregister();
+            if (!u.Replayed) Unregister(w);
         });
     }
 
     // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an
     // earlier state did: its queues took its tasks back when it left, and the sync on its return tells the rest.
-    private void CommonCommands(bool online)
+    private void AnswersToEarlierStates()
     {
         Command<TasksWaiting>(_ => { });
         Command<QueueSynced>(_ => { });
         Command<TaskAssignedToWorker>(_ => { });
         Command<SlotsReturned>(_ => { });
         Command<TaskReleasedFromWorker>(_ => { });
-        Command<GetWorkerStatus>(_ => Sender.Tell(Status(online)));
         Command<AnnounceTick>(_ => { });
-        Command<LivenessCheck>(_ =>
-        {
-            UpdateGauges(online);
-            ForgetStale();
-        });
     }
 
-    private void Register(RegisterWorker register)
+    private void Register(WorkerSlots? current, RegisterWorker register)
     {
         // The parsers and the client gateway refuse these; an event this entity could not apply on recovery
         // must never reach the journal, whoever sent the command.
@@ -291,251 +253,116 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             register.Instance), _ =>
         {
             if (_epoch == 0) _epoch = LastSequenceNr;
-            var restarted = _registration?.Instance is { } known && register.Instance is { } now && known != now;
-            if (restarted && _pool is not null)
-            {
+            if (current is not null && current.IsRestart(register))
                 _log.Info("Worker {0} registered as a new instance ({1}): the process restarted, what it held goes back",
                     _worker, register.Instance);
-                LeaveQueues(_pool.Queues.ToList(), RequeueReason.WorkerRestarted);
-                _pool.Reset();
-            }
-            else if (_pool is not null)
-            {
-                var dropped = _pool.Queues.Except(register.Queues).ToList();
-                if (dropped.Count > 0) LeaveQueues(dropped, RequeueReason.Reregistered);
-            }
-            _registration = register;
-            if (_pool is null) _pool = new WorkerPool(register.PoolSize, register.Queues);
-            else
-            {
-                _pool.Size = register.PoolSize;
-                _pool.SetQueues(register.Queues);
-            }
+            var slots = current?.Reregistered(register) ?? new WorkerSlots(register, _reports, _send);
             _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
             // A replayed one is a registration this entity never had (taken by nobody while the nodes changed, or
             // by a node that died before it was stored): at most the replay window old, so the worker is taken as
             // alive, and its silence takes it offline after the worker timeout if it is not.
             Heard();
-            GoOnline();
+            GoOnline(slots);
         });
     }
 
-    private void Unregister() =>
+    private void Unregister(WorkerSlots w) =>
         Persist(new WorkerUnregistered(_worker), _ =>
         {
             _log.Info("Worker {0} unregistered", _worker);
-            LeaveQueues(_pool!.Queues.ToList(), RequeueReason.Unregistered);
-            _registration = null;
-            _pool = null;
+            w.Leave(w.Pool.Queues.ToList(), RequeueReason.Unregistered);
             Timers.Cancel(LivenessTimer);
             Timers.Cancel(AnnounceTimer);
             Become(Unregistered);
-            UpdateGauges(online: false);
+            UpdateGauges(null, online: false);
         });
 
     // Heard from after a restart or a silence: online with the registration it has, once this incarnation has an
-    // epoch (the sequence number of its first event), which its grants carry.
-    private void Confirm()
+    // epoch, which its grants carry.
+    private void Confirm(WorkerSlots w)
     {
         Heard();
         if (_epoch != 0)
         {
-            GoOnline();
+            GoOnline(w);
             return;
         }
         Persist(new WorkerIncarnationStarted(_worker), _ =>
         {
             _epoch = LastSequenceNr;
-            GoOnline();
+            GoOnline(w);
         });
     }
 
-    private void GoOnline()
+    private void GoOnline(WorkerSlots w)
     {
         Context.SetReceiveTimeout(null);
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
-        Become(Online);
-        Sync();
-        UpdateGauges(online: true);
+        Become(() => Online(w));
+        Sync(w);
+        UpdateGauges(w, online: true);
     }
 
-    private void GoOffline(string reason)
+    private void GoOffline(WorkerSlots w, string reason)
     {
-        LeaveQueues(_pool!.Queues.ToList(), reason);
-        _pool.Reset();
+        w.LeaveAll(reason);
         Timers.Cancel(AnnounceTimer);
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         Context.SetReceiveTimeout(_settings.IdleUnregistered);
-        Become(Offline);
-        UpdateGauges(online: false);
+        Become(() => Offline(w));
+        UpdateGauges(w, online: false);
     }
 
-    // Repeated while online: each queue learns (again) that the worker serves it and how much room it has, and
-    // answers what the worker holds there - the cut that corrects whatever message of the protocol was lost.
-    private void Sync()
+    // Repeated while online; a sync whose answer is five announcements late is replaced.
+    private void Sync(WorkerSlots w) =>
+        w.Sync(_epoch, Now, (long)(_settings.AnnounceInterval.TotalMilliseconds * 5));
+
+    private void Route(WorkerSlots? w, WorkerTaskStatus status)
     {
-        var pool = _pool!;
-        var now = Environment.TickCount64;
-        var patience = (long)(_settings.AnnounceInterval.TotalMilliseconds * 5);
-        foreach (var queue in pool.Queues.ToList())
+        if (w?.Holding(status, _epoch) is { } holder)
         {
-            if (pool.StartSync(queue, now, patience) is not { } stamp) continue;
-            _queues.Tell(new WorkerServesQueue(queue, _worker, _registration!.Capabilities, _epoch, stamp, pool.Free, pool.Held));
-            pool.Told(queue, pool.Free);
-        }
-    }
-
-    // Free slots go to the most urgent offers; queues whose offers it cannot take now hear that it is full (they
-    // offer to another worker), and queues that heard it was full hear when it has room again.
-    private void Grant()
-    {
-        var pool = _pool!;
-        foreach (var (queue, count) in pool.Grants())
-        {
-            _queues.Tell(new GrantSlots(queue, _worker, _epoch, count, pool.Free, pool.Held));
-            pool.Told(queue, pool.Free);
-        }
-        if (!pool.AllSynced) return;
-        foreach (var queue in pool.Queues)
-        {
-            var full = pool.Free <= 0;
-            if (full == pool.ToldFull(queue) || (full && !pool.HasOffer(queue))) continue;
-            _queues.Tell(new WorkerRoomChanged(queue, _worker, Math.Max(0, pool.Free), pool.Held));
-            pool.Told(queue, pool.Free);
-        }
-    }
-
-    private bool SameRegistration(RegisterWorker r) =>
-        _registration is { } current && current.PoolSize == r.PoolSize && current.Queues.SequenceEqual(r.Queues) &&
-        (r.Instance is null || r.Instance == current.Instance) &&
-        current.Capabilities.Count == r.Capabilities.Count &&
-        current.Capabilities.All(c => r.Capabilities.TryGetValue(c.Key, out var v) && v == c.Value);
-
-    private void LeaveQueues(IReadOnlyCollection<string> queues, string reason)
-    {
-        foreach (var queue in queues) _queues.Tell(new WorkerLeftQueue(queue, _worker, reason));
-        // The queues take these tasks back; they are no longer this worker's (late reports still reach them).
-        var leaving = queues.ToHashSet(StringComparer.Ordinal);
-        foreach (var (queue, id) in _pool!.AllHeld().Where(t => leaving.Contains(t.Queue)).ToList()) Let(queue, id);
-    }
-
-    private void ReturnWhatIsNotRunning(IReadOnlyList<string> running)
-    {
-        var pool = _pool!;
-        if (!pool.AllSynced) return; // what it holds is not known yet
-        var gone = pool.NotRunning(running.ToHashSet(StringComparer.Ordinal), Environment.TickCount64,
-            (long)_settings.AckTimeout.TotalMilliseconds);
-        foreach (var (queue, id) in gone)
-        {
-            _queues.Tell(new ReturnTask(queue, id, _worker, RequeueReason.NotRunning));
-            Let(queue, id);
-        }
-        if (gone.Count > 0) Grant();
-    }
-
-    // The task is no longer this worker's: its slot is free.
-    private void Let(string queue, string taskId)
-    {
-        _pool?.Forget(queue, taskId);
-        _started.Remove((queue, taskId));
-        _finished.Add(taskId, queue, Environment.TickCount64);
-    }
-
-    private void Route(WorkerTaskStatus status)
-    {
-        var queue = status.Queue ?? _pool?.QueueOf(status.TaskId);
-        if (queue is not null && _pool is not null && _pool.Holds(queue, status.TaskId))
-        {
-            if (status.Progress is TaskProgress.Succeeded or TaskProgress.Failed)
-            {
-                Let(queue, status.TaskId);
-                Grant(); // grants nothing unless online and synced
-            }
-            else if (status.Progress == TaskProgress.Started) _started.Add((queue, status.TaskId));
-            Report(queue, status);
+            Report(holder, status);
             return;
         }
         // Not held here: the queue decides (a former holder may finish it) and counts what it ignores.
-        if (queue is null && _finished.TryGet(status.TaskId, out var recent)) queue = recent;
-        if (queue is not null) Report(queue, status);
+        if ((status.Queue ?? _reports.RecentQueueOf(status.TaskId)) is { } queue) Report(queue, status);
         // A replay comes in a burst, often to an entity that has just started and knows nothing yet: rather than
         // fill the early reports, it goes to every queue of the worker, and the one that holds the task applies it
         // (the others ignore it, uncounted).
-        else if (status.Replayed && _pool is not null)
-            foreach (var q in _pool.Queues) Report(q, status);
-        else KeepEarly(status);
+        else if (status.Replayed && w is not null)
+            foreach (var q in w.Pool.Queues) Report(q, status);
+        else _reports.KeepEarly(status, Now);
     }
 
     private void Report(string queue, WorkerTaskStatus status) =>
         _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
             status.Exception, status.Replayed));
 
-    private void KeepEarly(WorkerTaskStatus status)
+    private void Tidy(WorkerSlots? w, bool online)
     {
-        var now = Environment.TickCount64;
-        if (_early.Count >= MaxEarlyReports) ForgetStale();
-        if (_early.Count >= MaxEarlyReports)
-        {
-            Ignored(status, IgnoredReport.UnknownTask);
-            return;
-        }
-        if (!_early.TryGetValue(status.TaskId, out var entry))
-            _early[status.TaskId] = entry = (now, []);
-        if (entry.Reports.Count >= MaxEarlyReportsPerTask)
-        {
-            Ignored(status, IgnoredReport.UnknownTask); // the same task reported again and again
-            return;
-        }
-        entry.Reports.Add(status);
+        UpdateGauges(w, online);
+        _reports.ForgetStale(Now);
     }
 
-    private void RouteEarlyReports(string taskId)
+    private void Ignored(WorkerTaskStatus report)
     {
-        if (_early.Remove(taskId, out var early))
-            foreach (var report in early.Reports) Route(report);
-    }
-
-    private void RouteEarlyReports()
-    {
-        foreach (var id in _early.Keys.Where(id => _pool!.QueueOf(id) is not null).ToList()) RouteEarlyReports(id);
-    }
-
-    private void ForgetStale()
-    {
-        _finished.Trim(Environment.TickCount64);
-        if (_early.Count == 0) return;
-        var now = Environment.TickCount64;
-        foreach (var old in _early.Where(e => now - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
-        {
-            _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, old);
-            _early.Remove(old, out var dropped);
-            foreach (var report in dropped.Reports) Ignored(report, IgnoredReport.UnknownTask);
-        }
-    }
-
-    private void Ignored(WorkerTaskStatus report, string reason)
-    {
-        if (!report.Replayed) _metrics.CountIgnoredReport(reason);
+        _log.Debug("Worker {0} reported on task {1}, which it does not hold; ignored", _worker, report.TaskId);
+        if (!report.Replayed) _metrics.CountIgnoredReport(IgnoredReport.UnknownTask);
     }
 
     private void Heard()
     {
-        _lastSeen = Environment.TickCount64;
+        _lastSeen = Now;
         _lastHeard = AllocatorSettings.Now();
     }
 
-    private void UpdateGauges(bool online)
+    private void UpdateGauges(WorkerSlots? w, bool online)
     {
-        if (_registration is null && online) return;
-        var held = _pool?.Held ?? 0;
-        _metrics.SetWorker(_worker, online, _registration?.PoolSize ?? 0, _started.Count, held - _started.Count);
+        var held = w?.Pool.Held ?? 0;
+        _metrics.SetWorker(_worker, online, w?.Registration.PoolSize ?? 0, _reports.StartedCount, held - _reports.StartedCount);
     }
-
-    private WorkerStatus Status(bool online) => new(_worker, _registration is not null, _registration?.Queues ?? [],
-        _registration?.Capabilities ?? new Dictionary<string, CapabilityValue>(), _registration?.PoolSize ?? 0,
-        _pool?.Held ?? 0, online, _lastHeard, _registration?.Instance);
 
     // Its own clock: it does not keep an idle entity from passivating.
     private sealed class LivenessCheck : INoSerializationVerificationNeeded, IDeadLetterSuppression, INotInfluenceReceiveTimeout

@@ -1,0 +1,95 @@
+using CeleryActors.Messages.Allocator;
+
+namespace CeleryActors.Actors.Allocator;
+
+/// <summary>
+/// What a worker entity knows of its worker's reports beyond its pool: which held tasks the worker started (for its
+/// gauges), the reports that came before the queue's notice of their task, and the tasks it let go a moment ago.
+/// A worker's reply can overtake the queue's notice (they travel different paths), and dropping it would cost a
+/// redelivery, so such reports wait here a few seconds; a late report of a task the worker let go still reaches
+/// that task's queue (<see cref="RecentlyFinished"/>). Bounded by age and count; plain and single-threaded.
+/// </summary>
+public sealed class WorkerReports
+{
+    private const int MaxEarlyReports = 10_000;
+    // A task has four reports at most (received, started, an outcome, a retry), and a replay may repeat them.
+    private const int MaxEarlyReportsPerTask = 8;
+    private const int MaxFinished = 50_000;
+    private const long EarlyReportLifetimeMs = 5_000;
+    private readonly HashSet<(string Queue, string TaskId)> _started = [];
+    private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
+    private readonly RecentlyFinished _finished;
+    private readonly Action<WorkerTaskStatus> _ignored;
+
+    /// <summary>Creates an empty record.</summary>
+    /// <param name="finishedLifetime">How long the tasks let go are remembered.</param>
+    /// <param name="ignored">Told of each early report dropped unplaced (too old, or no room for it).</param>
+    public WorkerReports(TimeSpan finishedLifetime, Action<WorkerTaskStatus> ignored)
+    {
+        _finished = new RecentlyFinished(MaxFinished, finishedLifetime);
+        _ignored = ignored;
+    }
+
+    /// <summary>Held tasks the worker started.</summary>
+    public int StartedCount => _started.Count;
+
+    /// <summary>The worker started <paramref name="taskId"/> of <paramref name="queue"/>, which it holds.</summary>
+    public void Started(string queue, string taskId) => _started.Add((queue, taskId));
+
+    /// <summary>The worker no longer holds <paramref name="taskId"/> (finished, or taken back): its late reports
+    /// go to <paramref name="queue"/>.</summary>
+    public void Let(string queue, string taskId, long nowMs)
+    {
+        _started.Remove((queue, taskId));
+        _finished.Add(taskId, queue, nowMs);
+    }
+
+    /// <summary>The queue of a task the worker let go a moment ago, or null.</summary>
+    public string? RecentQueueOf(string taskId) => _finished.TryGet(taskId, out var queue) ? queue : null;
+
+    /// <summary>The worker was given <paramref name="taskId"/> (again): the reports that came early for it.</summary>
+    public IReadOnlyList<WorkerTaskStatus> Assigned(string taskId)
+    {
+        _finished.Remove(taskId);
+        return _early.Remove(taskId, out var early) ? early.Reports : [];
+    }
+
+    /// <summary>The early reports of every task <paramref name="holds"/> says the worker holds now.</summary>
+    public List<WorkerTaskStatus> HeldNow(Func<string, bool> holds)
+    {
+        var reports = new List<WorkerTaskStatus>();
+        foreach (var id in _early.Keys.Where(holds).ToList())
+            if (_early.Remove(id, out var early)) reports.AddRange(early.Reports);
+        return reports;
+    }
+
+    /// <summary>Keeps a report of a task the entity has not heard of, or drops it as ignored when there is no
+    /// room for it (too many tasks waiting, or this one reported again and again).</summary>
+    public void KeepEarly(WorkerTaskStatus status, long nowMs)
+    {
+        if (_early.Count >= MaxEarlyReports) ForgetStale(nowMs);
+        if (!_early.TryGetValue(status.TaskId, out var entry))
+        {
+            if (_early.Count >= MaxEarlyReports)
+            {
+                _ignored(status);
+                return;
+            }
+            _early[status.TaskId] = entry = (nowMs, []);
+        }
+        if (entry.Reports.Count >= MaxEarlyReportsPerTask) _ignored(status);
+        else entry.Reports.Add(status);
+    }
+
+    /// <summary>Forgets what is too old at <paramref name="nowMs"/>; early reports dropped so are ignored.</summary>
+    public void ForgetStale(long nowMs)
+    {
+        _finished.Trim(nowMs);
+        if (_early.Count == 0) return;
+        foreach (var old in _early.Where(e => nowMs - e.Value.At > EarlyReportLifetimeMs).Select(e => e.Key).ToList())
+        {
+            _early.Remove(old, out var stale);
+            foreach (var report in stale.Reports) _ignored(report);
+        }
+    }
+}
