@@ -19,8 +19,29 @@ public sealed class GroupCommit(int maxEvents, long maxBytes)
     /// <summary>Events not yet written.</summary>
     public int Count => _events.Count;
 
+    /// <summary>Events not yet written, with those of the write under way.</summary>
+    public int Unwritten => _events.Count + Writing;
+
+    /// <summary>Events of the write under way (0: none is).</summary>
+    public int Writing { get; private set; }
+
     /// <summary>Whether nothing waits: no event and no action.</summary>
     public bool IsEmpty => _events.Count == 0 && _actions.Count == 0;
+
+    /// <summary>Starts the next write unless one is under way or nothing waits: the entry to write (empty when
+    /// only actions waited, which may run at once) and the actions that wait for it. The write is under way until
+    /// <see cref="Written"/>, unless the entry is empty.</summary>
+    public bool TryStart(out IReadOnlyList<IQueueEvent> events, out IReadOnlyList<Action> actions)
+    {
+        (events, actions) = ([], []);
+        if (Writing > 0 || IsEmpty) return false;
+        (events, actions) = Take();
+        Writing = events.Count;
+        return true;
+    }
+
+    /// <summary>The write under way is stored.</summary>
+    public void Written() => Writing = 0;
 
     /// <summary>Adds an event and what runs once it is stored.</summary>
     public void Add(IQueueEvent e, Action afterStored)

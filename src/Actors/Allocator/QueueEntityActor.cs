@@ -6,26 +6,23 @@ using Akka.Persistence;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Subscription;
-using CeleryActors.Messages.Metrics;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
-/// One queue of the allocator, a sharded persistent entity (persistence id <c>queue-{name}</c>). It decides with
-/// its <see cref="QueueState"/> and applies each event at once (so the next message sees it). It allocates only on
-/// slots its workers grant (<see cref="GrantSlots"/>): it offers what waits to the least loaded worker with room
-/// (<see cref="QueueConsumers"/>), and the worker entity, which alone counts its pool, grants. Events are stored
-/// by group commit: while one journal write is under way, new events collect, and they go as one
-/// <see cref="QueueEventBatch"/> when it completes - one write per round trip, however busy the queue. What
-/// leaves the entity - an assignment on the worker's channel, the worker entity's bookkeeping, metrics - happens
-/// only once its event is in the journal, in one place (<see cref="QueueOutbox"/>), so nothing is promised that a
-/// crash could forget. A persist failure stops the entity and the next message recovers it from the journal. States: <c>Active</c>, and
-/// <c>Draining</c> when a snapshot is due while events are being written: commands are stashed until the
-/// write completes, so the snapshot equals the journal; older snapshots and events are then deleted. A queue
-/// that has no events yet starts <c>Unlisted</c>: its first task or consumer asks Redis for a place among the
-/// cluster's <c>ALLOCATOR_MAX_QUEUES</c> (<c>Admitting</c>, commands stashed); without one it is <c>Refused</c>:
-/// it stores nothing, refuses and counts every task, and passivates once left alone.
+/// One queue of the allocator, a sharded persistent entity (persistence id <c>queue-{name}</c>): it glues the
+/// queue's domain to persistence and messaging. <see cref="QueueAllocation"/> decides each command with the
+/// <see cref="QueueState"/> and applies its events at once; the entity stores them by group commit (while one
+/// journal write is under way new events collect, and go as one <see cref="QueueEventBatch"/> when it completes:
+/// one write per round trip, however busy the queue), and what leaves the queue (<see cref="QueueOutbox"/>) happens
+/// only once its event is stored, so nothing is promised that a crash could forget. A persist failure stops the
+/// entity and the next message recovers it from the journal. States: <c>Active</c>; <c>Draining</c> when a
+/// snapshot is overdue while events are being written (<see cref="SnapshotSchedule"/>): commands are stashed until
+/// the write completes, so the snapshot equals the journal, and older snapshots and events are then deleted. A
+/// queue with no events yet starts <c>Unlisted</c>: its first task or consumer asks for a place among the cluster's
+/// <c>ALLOCATOR_MAX_QUEUES</c> (<see cref="QueueAdmission"/>; <c>Admitting</c>, commands stashed); without one it
+/// is <c>Refused</c>: it stores nothing, refuses and counts every task, and passivates once left alone.
 /// </summary>
 public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 {
@@ -38,14 +35,9 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QueueState _state;
-    private readonly QueueConsumers _consumers = new();
-    private IActorRef _workers = ActorRefs.Nobody;
-    private QueueOutbox _outbox = null!;
     private readonly GroupCommit _commit;
-    private bool _writing;
-    private int _writingEvents;
-    private long _sinceSnapshot;
-    private int _refused; // tasks refused since the last sweep (logged once a sweep)
+    private readonly SnapshotSchedule _snapshots;
+    private QueueAllocation _allocation = null!; // made in PreStart, once the worker region can be looked up
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
     public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
@@ -59,6 +51,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _registry = registry;
         _state = new QueueState(queue);
         _commit = new GroupCommit(settings.MaxBatchEvents, settings.MaxBatchBytes);
+        _snapshots = new SnapshotSchedule(settings.SnapshotEvery);
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -81,21 +74,21 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     {
         if (listed)
         {
-            Command<SubmitTask>(Handle);
-            Command<WorkerServesQueue>(Handle);
+            Command<SubmitTask>(Submit);
+            Command<WorkerServesQueue>(s => Then(() => _allocation.Serve(s)));
         }
         else
         {
             Command<SubmitTask>(_ => AskForPlace());
             Command<WorkerServesQueue>(_ => AskForPlace());
         }
-        Command<ReportTaskProgress>(Handle);
-        Command<WorkerLeftQueue>(Handle);
-        Command<GrantSlots>(Handle);
-        Command<WorkerRoomChanged>(Handle);
-        Command<ReturnTask>(Handle);
-        Command<Sweep>(_ => HandleSweep());
-        Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(_consumers.Count) with { Unwritten = _commit.Count + _writingEvents }));
+        Command<ReportTaskProgress>(r => Then(() => _allocation.Report(r)));
+        Command<WorkerLeftQueue>(l => Then(() => _allocation.Left(l)));
+        Command<GrantSlots>(g => Then(() => _allocation.Grant(g)));
+        Command<WorkerRoomChanged>(r => Then(() => _allocation.RoomChanged(r)));
+        Command<ReturnTask>(r => Then(() => _allocation.Return(r)));
+        Command<Sweep>(_ => Then(_allocation.Sweep));
+        Command<GetQueueStats>(_ => Sender.Tell(_allocation.Stats()));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, AllocatorQueries.MaxHistoryLimit)))));
         Command<SaveSnapshotSuccess>(s =>
         {
@@ -119,17 +112,14 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         {
             if (answer.Admitted)
             {
-                UpdateGauges();
-                Become(Active);
+                Admitted();
+                return;
             }
-            else
-            {
-                _log.Warning("Queue {0} refused: the allocator holds ALLOCATOR_MAX_QUEUES ({1}) queues; its tasks are " +
-                             "refused and counted", _queue, _settings.MaxQueues);
-                Timers.Cancel(SweepTimer); // it has nothing to check, and its ticks would keep it from passivating
-                Context.SetReceiveTimeout(_settings.IdleUnregistered);
-                Become(Refused);
-            }
+            _log.Warning("Queue {0} refused: the allocator holds ALLOCATOR_MAX_QUEUES ({1}) queues; its tasks are " +
+                         "refused and counted", _queue, _settings.MaxQueues);
+            Timers.Cancel(SweepTimer); // it has nothing to check, and its ticks would keep it from passivating
+            Context.SetReceiveTimeout(_settings.IdleUnregistered);
+            Become(Refused);
             Stash.UnstashAll();
         });
         Command<PlaceUnknown>(failure =>
@@ -138,23 +128,30 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             // really gone.
             _log.Warning("Queue {0}: could not check ALLOCATOR_MAX_QUEUES ({1}); taking the queue", _queue,
                 failure.Cause.GetBaseException().Message);
-            List();
-            UpdateGauges();
-            Become(Active);
-            Stash.UnstashAll();
+            QueueAdmission.Relist(_database, _settings.QueuesKey, _queue);
+            Admitted();
         });
         CommandAny(_ => Stash.Stash());
     }
 
+    private void Admitted()
+    {
+        _allocation.Gauges();
+        Become(Active);
+        Stash.UnstashAll();
+    }
+
     private void Refused()
     {
-        Command<SubmitTask>(task => Refuse(task, RejectionReason.TooManyQueues,
-            $"the allocator holds {_settings.MaxQueues} queues, its ALLOCATOR_MAX_QUEUES"));
+        Command<SubmitTask>(task =>
+        {
+            _allocation.Refused(task, RejectionReason.TooManyQueues);
+            Refuse(task, $"the allocator holds {_settings.MaxQueues} queues, its ALLOCATOR_MAX_QUEUES");
+        });
         Command<GetQueueStats>(_ => Sender.Tell(_state.Stats(0)));
         Command<GetQueueHistory>(_ => Sender.Tell(new QueueHistory(_queue, [])));
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
-        // A worker that lists this queue keeps no slot here.
-        Command<GrantSlots>(g => _workers.Tell(new SlotsReturned(g.Worker, _queue, g.Count, null)));
+        Command<GrantSlots>(_allocation.Grant); // a worker that lists this queue is no consumer: its slots go back
         CommandAny(_ => { }); // consumers, reports and sweeps of a queue that holds nothing
     }
 
@@ -162,17 +159,10 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void AskForPlace()
     {
         Stash.Stash();
-        _database.ScriptEvaluateAsync(AdmitQueueScript, [(RedisKey)_settings.QueuesKey], [_queue, _settings.MaxQueues])
-            .PipeTo(Self, success: r => new PlaceAnswered((int)r == 1), failure: e => new PlaceUnknown(e));
+        QueueAdmission.AdmitAsync(_database, _settings.QueuesKey, _queue, _settings.MaxQueues)
+            .PipeTo(Self, success: admitted => new PlaceAnswered(admitted), failure: e => new PlaceUnknown(e));
         Become(Admitting);
     }
-
-    private const string AdmitQueueScript = """
-        if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
-        if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-        redis.call('SADD', KEYS[1], ARGV[1])
-        return 1
-        """;
 
     /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
     public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
@@ -190,8 +180,9 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     protected override void PreStart()
     {
         // Both regions exist once any entity runs: they are registered before the node takes messages.
-        _workers = _registry.Get<WorkerRegion>();
-        _outbox = new QueueOutbox(_queue, _settings, _publisher, _metrics, _workers, _registry.Get<MetricsRecorderActor>());
+        var workers = _registry.Get<WorkerRegion>();
+        var outbox = new QueueOutbox(_queue, _settings, _publisher, _metrics, workers, _registry.Get<MetricsRecorderActor>());
+        _allocation = new QueueAllocation(_state, _commit, outbox, _settings, _metrics, workers, _log);
         base.PreStart();
     }
 
@@ -231,235 +222,77 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             Become(Unlisted); // its gauges wait for its place: a refused name gets no series
             return;
         }
-        List();
-        UpdateGauges();
+        QueueAdmission.Relist(_database, _settings.QueuesKey, _queue);
+        _allocation.Gauges();
     }
 
-    private void Handle(SubmitTask task)
+    private void Submit(SubmitTask task)
     {
-        if (_state.PendingCount >= _settings.MaxPending && _state.Find(task.TaskId) is null)
+        if (_allocation.Submit(task, out var refusal) is not { } outcome)
         {
-            Refuse(task, RejectionReason.QueueFull, $"queue {_queue} holds {_settings.MaxPending} waiting tasks");
+            Refuse(task, refusal!);
             return;
-        }
-        var outcome = _state.Process(task, out var accepted);
-        if (outcome == SubmitOutcome.Duplicate) _metrics.CountDuplicate(_queue);
-        if (outcome == SubmitOutcome.Accepted)
-        {
-            Emit(accepted!, static () => { });
-            Offer(_state.Find(accepted!.TaskId));
         }
         // The client's call (or the stream intake's entry) completes once what it asked for is in the journal: a
         // task it was told about survives the death of this node. Pub/sub has nobody to answer.
-        if (!Sender.Equals(Context.System.DeadLetters))
+        if (HasCaller)
         {
             var (client, reply) = (Sender, new TaskSubmitted(_queue, task.TaskId, outcome == SubmitOutcome.Accepted));
-            AfterWritten(() => client.Tell(reply));
+            _allocation.AfterWritten(() => client.Tell(reply));
         }
         WriteIfIdle();
     }
+
+    private bool HasCaller => !Sender.Equals(Context.System.DeadLetters);
 
     // Refused (the queue full, or no place for a new queue): the task is not taken, and the producer can know (a
-    // client hears why; pub/sub counts it). Logged at most once a sweep, with how many were refused: a full queue
-    // refuses many. A replayed message was counted when it was first taken.
-    private void Refuse(SubmitTask task, RejectionReason reason, string why)
+    // client hears why; pub/sub was counted).
+    private void Refuse(SubmitTask task, string why)
     {
-        if (!task.Replayed) _metrics.CountRejection(ChannelKind.Tasks, reason);
-        if (reason == RejectionReason.QueueFull && _refused++ == 0)
-            _log.Warning("Queue {0} holds {1} waiting tasks, its ALLOCATOR_MAX_PENDING: new tasks are refused", _queue,
-                _state.PendingCount);
-        if (!Sender.Equals(Context.System.DeadLetters)) Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
+        if (HasCaller) Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
     }
 
-    private void Handle(ReportTaskProgress report)
+    private void Then(Action decide) // each command's events go to the journal as soon as no write is under way
     {
-        var now = AllocatorSettings.Now();
-        var decision = _state.Process(report, now);
-        if (decision.Ignored is { } reason)
-        {
-            // A replay's original was counted when it was first taken.
-            if (!report.Replayed) _metrics.CountIgnoredReport(reason);
-            return;
-        }
-        if (decision.Event is not { } e) return;
-        var task = _state.Find(report.TaskId);
-        var (name, holder) = (task?.TaskName ?? LabelValues.Unknown, task?.Worker);
-        Emit(e, () => _outbox.Progressed(e, report, name, holder));
+        decide();
         WriteIfIdle();
     }
-
-    // A worker's announcement, repeated while it is online: it serves the queue (with its room now), and asks what
-    // it holds here. The answer waits for the write under way, so it comes after every assignment decided before.
-    private void Handle(WorkerServesQueue serves)
-    {
-        var offer = _state.OfferFor(serves.Capabilities);
-        if (_consumers.Upsert(serves, offer) is not { } added) return; // an incarnation that is gone
-        if (added) UpdateGauges();
-        var answer = new QueueSynced(serves.Worker, _queue, serves.Epoch, serves.Stamp, _state.HeldBy(serves.Worker), offer);
-        AfterWritten(() => _workers.Tell(answer));
-        Offer();
-        WriteIfIdle();
-    }
-
-    // The worker gives slots: each takes the most urgent waiting task the worker can take; the rest go back.
-    private void Handle(GrantSlots grant)
-    {
-        var worker = _consumers.Granted(grant);
-        if (worker is null)
-        {
-            // Not (or no longer) a consumer here: a grant from a stale incarnation is dropped, any other returned.
-            if (!_consumers.IsStale(grant))
-                _workers.Tell(new SlotsReturned(grant.Worker, _queue, grant.Count, null));
-            return;
-        }
-        var now = AllocatorSettings.Now();
-        var used = 0;
-        // A worker this grant filled hears with its last assignment what still waits here, so the slot it frees
-        // next can come back; one with room left is offered again at once, below, not a journal write later.
-        TaskOffer? next = null;
-        while (used < grant.Count && _state.Allocate(grant.Worker, worker.Capabilities, now) is { } allocation)
-        {
-            used++;
-            if (used == grant.Count && grant.Free <= 0) next = _state.OfferFor(worker.Capabilities);
-            EmitAllocation(allocation, next);
-        }
-        worker.Told = next;
-        var left = grant.Count - used;
-        if (left > 0)
-        {
-            var returned = new SlotsReturned(grant.Worker, _queue, left, null);
-            AfterWritten(() => _workers.Tell(returned));
-        }
-        Offer();
-        WriteIfIdle();
-    }
-
-    private void Handle(WorkerRoomChanged room)
-    {
-        if (!_consumers.RoomChanged(room)) return;
-        Offer();
-    }
-
-    private void Handle(ReturnTask returned)
-    {
-        if (_state.Process(returned, AllocatorSettings.Now()) is not { } requeued) return;
-        _log.Info("Queue {0}: {1} no longer lists task {2}; it goes back to the queue", _queue, returned.Worker, returned.TaskId);
-        EmitRequeue(requeued, release: false);
-        Offer();
-        WriteIfIdle();
-    }
-
-    private void Handle(WorkerLeftQueue left)
-    {
-        var now = AllocatorSettings.Now();
-        foreach (var requeued in _state.Process(left, now)) EmitRequeue(requeued, release: false);
-        _consumers.Remove(left.Worker);
-        Offer();
-        WriteIfIdle();
-        UpdateGauges();
-    }
-
-    private void HandleSweep()
-    {
-        if (_refused > 1) _log.Warning("Queue {0}: {1} tasks refused since the last check, the queue being full", _queue, _refused);
-        _refused = 0;
-        var expired = _state.ExpiredAcknowledgements((long)_settings.AckTimeout.TotalMilliseconds, AllocatorSettings.Now());
-        foreach (var requeued in expired) EmitRequeue(requeued, release: true);
-        if (expired.Count > 0)
-        {
-            _log.Info("Queue {0}: {1} assignments not acknowledged in {2}; allocating them again", _queue,
-                expired.Count, _settings.AckTimeout);
-            Offer();
-        }
-        WriteIfIdle();
-        UpdateGauges();
-    }
-
-    private void EmitRequeue(TaskRequeued requeued, bool release) => Emit(requeued, () => _outbox.Requeued(requeued, release));
-
-    private void EmitAllocation(TaskAllocated allocation, TaskOffer? next)
-    {
-        var task = _state.Find(allocation.TaskId)!;
-        var payload = AssignmentWriter.Write(task, _queue, allocation.Attempt, allocation.At);
-        var waited = Math.Max(0, allocation.At - task.ArrivedAt);
-        Emit(allocation, () => _outbox.Allocated(allocation, payload, waited, next));
-    }
-
-    // Tells workers what waits here: the least loaded ones with room, until their room covers the waiting tasks,
-    // and the full ones what is most urgent here, so that a slot they free goes where it is needed most.
-    private void Offer(QueuedTask? arrived = null)
-    {
-        foreach (var (worker, offer) in _consumers.Offers(_state, arrived))
-            _workers.Tell(new TasksWaiting(worker, _queue, offer));
-    }
-
-    // Applied at once (the next message sees it); its effects (QueueOutbox) run once it is in the journal.
-    private void Emit(IQueueEvent e, Action afterPersisted)
-    {
-        _state.Apply(e);
-        _commit.Add(e, afterPersisted);
-    }
-
-    /// <summary>Runs <paramref name="action"/> once everything decided so far is in the journal.</summary>
-    private void AfterWritten(Action action) => _commit.After(action);
 
     /// <summary>Starts a write of what collected, unless one is under way (its completion starts the next).</summary>
     private void WriteIfIdle()
     {
-        if (_writing || _commit.IsEmpty) return;
-        var (events, actions) = _commit.Take();
+        if (!_commit.TryStart(out var events, out var actions)) return;
         if (events.Count == 0)
         {
             // Only waits with no event of their own (replies): what they waited for is written.
             foreach (var action in actions) action();
             return;
         }
-        var batch = new QueueEventBatch(events);
-        _writing = true;
-        _writingEvents = batch.Events.Count;
-        PersistAsync(batch, written =>
+        PersistAsync(new QueueEventBatch(events), written =>
         {
-            _writing = false;
-            _writingEvents = 0;
+            _commit.Written();
             foreach (var action in actions) action();
-            _sinceSnapshot += written.Events.Count;
-            var due = Math.Max(_settings.SnapshotEvery, _state.SnapshotSize);
-            if (_sinceSnapshot >= due)
+            switch (_snapshots.Written(written.Events.Count, _commit.Count, _state.SnapshotSize))
             {
-                // The state may be snapshotted only when it is all in the journal: at a write that left nothing
-                // behind. Under load that moment may not come; past twice the due point, the queue stops taking
-                // commands until the rest is written (a pause of one write, which the wait avoids most of the time).
-                if (_commit.Count == 0)
-                {
-                    _sinceSnapshot = 0;
+                case SnapshotStep.Take:
                     SaveSnapshot(_state.ToSnapshot());
                     Stash.UnstashAll();
                     Become(Active);
-                    WriteIfIdle(); // replies that waited for this write
-                    return;
-                }
-                if (_sinceSnapshot >= 2 * due)
-                {
+                    break;
+                case SnapshotStep.Drain:
                     WriteIfIdle();
                     Become(Draining);
                     return;
-                }
             }
-            WriteIfIdle();
+            WriteIfIdle(); // what collected meanwhile, or replies that waited for this write
         });
     }
-
-    private void UpdateGauges() => _outbox.Gauges(_state.PendingCount, _consumers.Count);
-
-    // A queue with events is in the set already, unless Redis lost it: then it is put back, over the cap if need be,
-    // since its tasks are stored.
-    private void List() => _database.SetAdd(_settings.QueuesKey, _queue, CommandFlags.FireAndForget);
 
     private sealed record PlaceAnswered(bool Admitted) : INoSerializationVerificationNeeded;
 
     private sealed record PlaceUnknown(Exception Cause) : INoSerializationVerificationNeeded;
 
-    /// <summary>The periodic check of acknowledgement deadlines.</summary>
+    // The periodic check of acknowledgement deadlines.
     private sealed class Sweep : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {
         public static readonly Sweep Instance = new();

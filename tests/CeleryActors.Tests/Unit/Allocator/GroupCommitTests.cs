@@ -55,4 +55,44 @@ public class GroupCommitTests
         foreach (var action in actions) action();
         Assert.Equal(1, ran);
     }
+
+    [Fact]
+    public void One_write_at_a_time_and_what_collects_meanwhile_goes_next()
+    {
+        var commit = new GroupCommit(maxEvents: 100, maxBytes: 100_000);
+        commit.Add(Task("t0", 10), () => { });
+        Assert.True(commit.TryStart(out var first, out _));
+        Assert.Equal(["t0"], first.Select(e => e.TaskId));
+
+        commit.Add(Task("t1", 10), () => { });
+        Assert.False(commit.TryStart(out _, out _)); // t0's write is under way
+        Assert.Equal(2, commit.Unwritten);
+
+        commit.Written();
+        Assert.True(commit.TryStart(out var second, out _));
+        Assert.Equal(["t1"], second.Select(e => e.TaskId));
+        commit.Written();
+        Assert.False(commit.TryStart(out _, out _)); // nothing waits
+        Assert.Equal(0, commit.Unwritten);
+    }
+
+    [Fact]
+    public void A_snapshot_is_taken_when_the_journal_holds_everything_and_forced_past_twice_the_due_point()
+    {
+        var schedule = new SnapshotSchedule(every: 100);
+        Assert.Equal(SnapshotStep.None, schedule.Written(events: 60, unwritten: 0, stateSize: 10));
+        Assert.Equal(SnapshotStep.Take, schedule.Written(events: 60, unwritten: 0, stateSize: 10));
+        // The count starts anew; while events keep waiting it waits, until twice the due point.
+        Assert.Equal(SnapshotStep.None, schedule.Written(events: 150, unwritten: 5, stateSize: 10));
+        Assert.Equal(SnapshotStep.Drain, schedule.Written(events: 50, unwritten: 5, stateSize: 10));
+        Assert.Equal(SnapshotStep.Take, schedule.Written(events: 1, unwritten: 0, stateSize: 10));
+    }
+
+    [Fact]
+    public void A_big_state_is_snapshotted_after_as_many_events_as_it_holds_tasks()
+    {
+        var schedule = new SnapshotSchedule(every: 100);
+        Assert.Equal(SnapshotStep.None, schedule.Written(events: 500, unwritten: 0, stateSize: 1_000));
+        Assert.Equal(SnapshotStep.Take, schedule.Written(events: 500, unwritten: 0, stateSize: 1_000));
+    }
 }
