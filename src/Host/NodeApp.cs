@@ -46,8 +46,9 @@ public static class NodeApp
             byBroker: CeleryMonitoring.ByBroker(options));
         builder.Services.AddSingleton(redis);
         builder.Services.AddSingleton(metrics);
-        // Made now, not on first use: its families are exported before the first task arrives.
+        // Made now, not on first use: their families are exported before the first task or event arrives.
         builder.Services.AddSingleton(new AllocatorMetrics(metrics));
+        builder.Services.AddSingleton(new CeleryMonitorMetrics(metrics));
         builder.Services.AddSingleton(redisUrl);
         builder.Services.AddSingleton(new MessageOwnership());
         builder.Services.AddSingleton(cutOff);

@@ -7,19 +7,21 @@ namespace CeleryActors.Actors.Celery;
 /// What the monitor of one Celery broker records, in its own words. When the node watches several brokers
 /// (<c>CELERY_BROKERS</c>) every series it writes carries the broker's name in the <c>broker</c> label, so two
 /// brokers' workers, queues and tasks of the same names never add up or overwrite each other; with one broker the
-/// series are exactly those of <see cref="CeleryMetrics"/>.
+/// series are exactly those of <see cref="CeleryMonitorMetrics"/> and the shared ones of <see cref="CeleryMetrics"/>.
 /// </summary>
 public sealed class CeleryBrokerMetrics
 {
     private readonly CeleryMetrics _metrics;
+    private readonly CeleryMonitorMetrics _monitor;
 
-    /// <summary>Creates the view of <paramref name="metrics"/> for one broker.</summary>
-    /// <param name="metrics">The node's metrics.</param>
+    /// <summary>Creates the view of <paramref name="monitor"/> for one broker.</summary>
+    /// <param name="monitor">The Celery monitor's metrics (with the node's).</param>
     /// <param name="broker">The broker's name when the node watches several; null for the one of
     /// <c>CELERY_BROKER_URL</c>.</param>
-    public CeleryBrokerMetrics(CeleryMetrics metrics, string? broker)
+    public CeleryBrokerMetrics(CeleryMonitorMetrics monitor, string? broker)
     {
-        _metrics = metrics;
+        _monitor = monitor;
+        _metrics = monitor.Node;
         Broker = broker;
     }
 
@@ -44,19 +46,19 @@ public sealed class CeleryBrokerMetrics
         if (type == CeleryTaskEventType.Failed)
         {
             _metrics.TaskFailed.WithLabels(_metrics.Key(Broker, name, queue,
-                _metrics.Bounded("exception", exception ?? CeleryEventsActor.Unknown))).Inc();
+                _metrics.Bounded("exception", exception ?? LabelValues.Unknown))).Inc();
             return;
         }
         var key = _metrics.Key(Broker, name, queue);
         switch (type)
         {
-            case CeleryTaskEventType.Sent: CountFirstSight(_metrics.TaskSent.WithLabels(key), key); break;
-            case CeleryTaskEventType.Received: CountFirstSight(_metrics.TaskReceived.WithLabels(key), key); break;
+            case CeleryTaskEventType.Sent: CountFirstSight(_monitor.TaskSent.WithLabels(key), key); break;
+            case CeleryTaskEventType.Received: CountFirstSight(_monitor.TaskReceived.WithLabels(key), key); break;
             case CeleryTaskEventType.Started: _metrics.TaskStarted.WithLabels(key).Inc(); break;
             case CeleryTaskEventType.Succeeded: _metrics.TaskSucceeded.WithLabels(key).Inc(); break;
-            case CeleryTaskEventType.Retried: _metrics.TaskRetried.WithLabels(key).Inc(); break;
-            case CeleryTaskEventType.Revoked: _metrics.TaskRevoked.WithLabels(key).Inc(); break;
-            case CeleryTaskEventType.Rejected: _metrics.TaskRejected.WithLabels(key).Inc(); break;
+            case CeleryTaskEventType.Retried: _monitor.TaskRetried.WithLabels(key).Inc(); break;
+            case CeleryTaskEventType.Revoked: _monitor.TaskRevoked.WithLabels(key).Inc(); break;
+            case CeleryTaskEventType.Rejected: _monitor.TaskRejected.WithLabels(key).Inc(); break;
         }
     }
 
@@ -73,21 +75,21 @@ public sealed class CeleryBrokerMetrics
     }
 
     /// <summary>Counts a task event whose name or queue the node did not remember.</summary>
-    public void CountTaskMemoryMiss() => _metrics.Of(_metrics.TaskMemoryMisses, Broker).Inc();
+    public void CountTaskMemoryMiss() => _metrics.Of(_monitor.TaskMemoryMisses, Broker).Inc();
 
     /// <summary>Counts a restored subscription to the broker's events.</summary>
-    public void CountResubscription() => _metrics.Of(_metrics.BrokerResubscriptions, Broker).Inc();
+    public void CountResubscription() => _metrics.Of(_monitor.BrokerResubscriptions, Broker).Inc();
 
     /// <summary>Counts a rejected event message.</summary>
     public void CountRejection(RejectionReason reason) => _metrics.CountRejection(ChannelKind.CeleryEvents, reason, Broker);
 
     /// <summary>Counts task events a worker's heartbeats show were lost.</summary>
     public void CountLostEvents(string worker, long count) =>
-        _metrics.EventsLost.WithLabels(_metrics.Key(Broker, Worker(worker))).Inc(count);
+        _monitor.EventsLost.WithLabels(_metrics.Key(Broker, Worker(worker))).Inc(count);
 
     /// <summary>Counts a remote-control method an online worker did not answer.</summary>
     public void CountMissingReply(string method) =>
-        _metrics.RemoteControlMissingReplies.WithLabels(_metrics.Key(Broker, method)).Inc();
+        _monitor.RemoteControlMissingReplies.WithLabels(_metrics.Key(Broker, method)).Inc();
 
     /// <summary>Shows a worker (its bounded label) online.</summary>
     public void WorkerOnline(string label) => _metrics.WorkerUp.WithLabels(Sourced(label)).Set(1);
@@ -111,13 +113,13 @@ public sealed class CeleryBrokerMetrics
     }
 
     /// <summary>Removes every series of a worker of this broker and frees its label slot.</summary>
-    public void RemoveWorker(string worker) => _metrics.RemoveWorker(worker, Broker);
+    public void RemoveWorker(string worker) => _monitor.RemoveWorker(worker, Broker);
 
     /// <summary>Sets a queue's (bounded label) length and the age of its oldest task.</summary>
     public void SetQueue(string label, long length, double oldestAgeSeconds)
     {
         _metrics.QueueLength.WithLabels(Sourced(label)).Set(length);
-        _metrics.QueueOldestTaskAge.WithLabels(_metrics.Key(Broker, label)).Set(oldestAgeSeconds);
+        _monitor.QueueOldestTaskAge.WithLabels(_metrics.Key(Broker, label)).Set(oldestAgeSeconds);
     }
 
     /// <summary>Sets how many workers consume a queue (bounded label).</summary>
@@ -126,28 +128,28 @@ public sealed class CeleryBrokerMetrics
 
     /// <summary>Sets the length of one priority sub-list of a queue (bounded label).</summary>
     public void SetQueuePriority(string label, string priority, long length) =>
-        _metrics.QueueLengthByPriority.WithLabels(_metrics.Key(Broker, label, priority)).Set(length);
+        _monitor.QueueLengthByPriority.WithLabels(_metrics.Key(Broker, label, priority)).Set(length);
 
     /// <summary>Sets a queue's (bounded label) messages taken and not acknowledged.</summary>
     public void SetQueueUnacked(string label, long unacked) =>
-        _metrics.QueueUnacked.WithLabels(_metrics.Key(Broker, label)).Set(unacked);
+        _monitor.QueueUnacked.WithLabels(_metrics.Key(Broker, label)).Set(unacked);
 
     /// <summary>Removes a queue's series (the monitor stops on this node).</summary>
     public void RemoveQueue(string label, IEnumerable<string> priorities)
     {
         var key = _metrics.Key(Broker, label);
-        foreach (var gauge in new[] { _metrics.QueueOldestTaskAge, _metrics.QueueUnacked }) gauge.RemoveLabelled(key);
+        foreach (var gauge in new[] { _monitor.QueueOldestTaskAge, _monitor.QueueUnacked }) gauge.RemoveLabelled(key);
         var sourced = Sourced(label);
         foreach (var gauge in new[] { _metrics.QueueLength, _metrics.QueueConsumers }) gauge.RemoveLabelled(sourced);
-        foreach (var priority in priorities) _metrics.QueueLengthByPriority.RemoveLabelled(_metrics.Key(Broker, label, priority));
+        foreach (var priority in priorities) _monitor.QueueLengthByPriority.RemoveLabelled(_metrics.Key(Broker, label, priority));
     }
 
     // The worker and queue gauges the allocator writes too carry the source label.
     private string[] Sourced(string label) => _metrics.SourcedKey(SeriesSource.Celery, Broker, label);
 
     /// <summary>Shows whether the last read of the broker's queues succeeded.</summary>
-    public void SetBrokerUp(bool up) => _metrics.Of(_metrics.BrokerUp, Broker).Set(up ? 1 : 0);
+    public void SetBrokerUp(bool up) => _metrics.Of(_monitor.BrokerUp, Broker).Set(up ? 1 : 0);
 
     /// <summary>Stops exporting <c>celery_broker_up</c> (the watcher stops on this node).</summary>
-    public void UnpublishBrokerUp() => _metrics.UnpublishBrokerUp(Broker);
+    public void UnpublishBrokerUp() => _monitor.UnpublishBrokerUp(Broker);
 }

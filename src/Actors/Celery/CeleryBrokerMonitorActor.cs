@@ -19,9 +19,9 @@ public sealed class CeleryBrokerMonitorActor : ReceiveActor
 
     /// <summary>Creates the actor.</summary>
     /// <param name="broker">The broker's connection and settings.</param>
-    /// <param name="metrics">The node's metrics.</param>
+    /// <param name="metrics">The Celery monitor's metrics.</param>
     /// <param name="recorder">The node's metrics recorder.</param>
-    public CeleryBrokerMonitorActor(CeleryBrokerConnection broker, CeleryMetrics metrics, IActorRef recorder)
+    public CeleryBrokerMonitorActor(CeleryBrokerConnection broker, CeleryMonitorMetrics metrics, IActorRef recorder)
     {
         _broker = broker;
         _metrics = new CeleryBrokerMetrics(metrics, broker.Settings.BrokerName);
@@ -29,7 +29,7 @@ public sealed class CeleryBrokerMonitorActor : ReceiveActor
     }
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(CeleryBrokerConnection broker, CeleryMetrics metrics, IActorRef recorder) =>
+    public static Props Props(CeleryBrokerConnection broker, CeleryMonitorMetrics metrics, IActorRef recorder) =>
         Akka.Actor.Props.Create(() => new CeleryBrokerMonitorActor(broker, metrics, recorder));
 
     /// <inheritdoc />

@@ -14,15 +14,15 @@ namespace CeleryActors.Actors.Celery;
 public sealed class CeleryMonitorActor : ReceiveActor
 {
     private readonly IReadOnlyList<CeleryBrokerConnection> _brokers;
-    private readonly CeleryMetrics _metrics;
+    private readonly CeleryMonitorMetrics _metrics;
     private readonly IActorRef _recorder;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <summary>Creates the actor.</summary>
     /// <param name="brokers">The brokers to watch, each with its open connection (owned by the host).</param>
-    /// <param name="metrics">The node's metrics.</param>
+    /// <param name="metrics">The Celery monitor's metrics.</param>
     /// <param name="recorder">The node's metrics recorder.</param>
-    public CeleryMonitorActor(IReadOnlyList<CeleryBrokerConnection> brokers, CeleryMetrics metrics, IActorRef recorder)
+    public CeleryMonitorActor(IReadOnlyList<CeleryBrokerConnection> brokers, CeleryMonitorMetrics metrics, IActorRef recorder)
     {
         _brokers = brokers;
         _metrics = metrics;
@@ -30,7 +30,7 @@ public sealed class CeleryMonitorActor : ReceiveActor
     }
 
     /// <summary>Props for the actor.</summary>
-    public static Props Props(IReadOnlyList<CeleryBrokerConnection> brokers, CeleryMetrics metrics, IActorRef recorder) =>
+    public static Props Props(IReadOnlyList<CeleryBrokerConnection> brokers, CeleryMonitorMetrics metrics, IActorRef recorder) =>
         Akka.Actor.Props.Create(() => new CeleryMonitorActor(brokers, metrics, recorder));
 
     /// <inheritdoc />

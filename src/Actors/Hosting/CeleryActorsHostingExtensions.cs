@@ -43,13 +43,15 @@ public static class CeleryActorsHostingExtensions
         builder.WithActors((system, registry, resolver) =>
         {
             var metrics = resolver.GetService<CeleryMetrics>();
-            // Absent where a host runs no allocator.
+            // Absent where a host runs no allocator, or no Celery monitor.
             var allocator = resolver.GetService<AllocatorMetrics>();
+            var celery = resolver.GetService<CeleryMonitorMetrics>();
             // Restarted in place on failure (the default strategy): its counters live outside it, and a back-off
             // pause would drop what arrives meanwhile.
             var recorder = system.ActorOf(
                 MetricsRecorderActor.Props(metrics, settings, labelTtl,
-                    allocator is null ? null : allocator.AllocationDurationSeries), "metrics");
+                    allocator is null ? null : allocator.AllocationDurationSeries,
+                    celery is null ? null : celery.QueueWaitSeries), "metrics");
             registry.Register<MetricsRecorderActor>(recorder);
         });
 
@@ -87,8 +89,9 @@ public static class CeleryActorsHostingExtensions
 
     /// <summary>
     /// Monitors Celery brokers from one node of the cluster (a cluster singleton; see
-    /// <see cref="CeleryMonitorActor"/>). Needs <see cref="AddMetricsRecorder"/>. With more than one broker, the
-    /// <see cref="CeleryMetrics"/> of the service provider must have been made with the broker label.
+    /// <see cref="CeleryMonitorActor"/>). Needs <see cref="AddMetricsRecorder"/> and a <see cref="CeleryMonitorMetrics"/>
+    /// in the service provider. With more than one broker, the <see cref="CeleryMetrics"/> of the service provider
+    /// must have been made with the broker label.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="brokers">The brokers, each with its open connection (owned by the caller) and settings.</param>
@@ -97,9 +100,11 @@ public static class CeleryActorsHostingExtensions
         builder.WithSingleton<CeleryMonitorActor>("celery-monitor",
             (_, registry, resolver) =>
             {
-                var metrics = resolver.GetService<CeleryMetrics>();
+                var metrics = resolver.GetService<CeleryMonitorMetrics>() ?? throw new InvalidOperationException(
+                    "AddCeleryMonitor needs a CeleryMonitorMetrics singleton in the service collection " +
+                    "(services.AddSingleton(new CeleryMonitorMetrics(celeryMetrics)))");
                 // Two brokers' series without the label would add up and overwrite each other: refuse at start.
-                if (brokers.Count > 1 && !metrics.ByBrokerLabel)
+                if (brokers.Count > 1 && !metrics.Node.ByBrokerLabel)
                     throw new InvalidOperationException(
                         "several Celery brokers need CeleryMetrics made with byBroker: true (the broker label)");
                 return CeleryMonitorActor.Props(brokers, metrics, registry.Get<MetricsRecorderActor>());

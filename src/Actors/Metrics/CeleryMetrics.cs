@@ -6,16 +6,18 @@ using Prometheus;
 namespace CeleryActors.Actors.Metrics;
 
 /// <summary>
-/// The node's metric families (SPEC §3 and the project's own) on one registry per node: the shared ones, the
-/// Celery monitor's (written through <c>CeleryBrokerMetrics</c>), and the label caps, series caps and label expiry
-/// that the allocator's own families (<c>AllocatorMetrics</c>) use too. Names, types and labels are a contract
+/// The node's metric families (SPEC §3 and the project's own) on one registry per node: the shared ones (task
+/// counters and durations, worker and queue gauges, pub/sub, Redis and the caps' own), and the label caps, series
+/// caps and label expiry that each feature's own families use too (<c>CeleryMonitorMetrics</c>,
+/// <c>AllocatorMetrics</c>). Names, types and labels are a contract
 /// that dashboards and alerts depend on. Label values from outside pass through a
 /// <see cref="LabelLimiter"/> per label. Counters and gauges are thread-safe; histogram observations go through
 /// the <see cref="ObservationPipeline"/> instead of being recorded here on the hot path.
 /// </summary>
 public sealed class CeleryMetrics
 {
-    private static readonly double[] DurationBuckets =
+    /// <summary>The buckets of the duration histograms (seconds).</summary>
+    internal static readonly double[] DurationBuckets =
         [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 
     /// <summary>The buckets of the latency histograms (seconds).</summary>
@@ -25,10 +27,8 @@ public sealed class CeleryMetrics
     /// <summary>The default of <c>METRICS_MAX_SERIES</c>: series per family.</summary>
     public const int DefaultMaxSeries = 10_000;
 
-    private readonly Dictionary<string, LabelLimiter> _limiters = new(StringComparer.Ordinal);
-    private readonly List<IBoundedFamily> _bounded = [];
+    private readonly MetricCaps _caps;
     private readonly MetricFactory _factory;
-    private readonly int _maxSeries;
 
     /// <summary>Creates the families on <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry the node's <c>/metrics</c> endpoint exports.</param>
@@ -46,20 +46,8 @@ public sealed class CeleryMetrics
         Registry = registry;
         ByBrokerLabel = byBroker;
         _factory = Prometheus.Metrics.WithCustomRegistry(registry);
-        _maxSeries = maxSeries;
         var factory = _factory;
-
-        LabelOverflows = factory.CreateCounter("celery_label_values_overflowed_total",
-            "Label values folded into the overflow value because the label reached its cap.",
-            Labels("label"));
-        SeriesOverflows = factory.CreateCounter("celery_metric_series_overflowed_total",
-            "Observations recorded in a family's overflow series because the family reached its series cap.",
-            Labels("metric"));
-        SeriesCount = factory.CreateGauge("celery_metric_series",
-            "Series a metric family whose labels come from outside holds now (its cap is METRICS_MAX_SERIES).",
-            GaugeLabels("metric"));
-        foreach (var label in new[] { "task_name", "queue", "exception", "worker", "channel", "message_type" })
-            _limiters[label] = new LabelLimiter(label, maxLabelValues, l => LabelOverflows.WithLabels(l).Inc(), clock);
+        _caps = new MetricCaps(factory, maxLabelValues, maxSeries, clock);
 
         TaskStarted = BoundedCounter("celery_task_started_total", "Tasks started.", ByBroker("task_name", "queue"));
         TaskSucceeded = BoundedCounter("celery_task_succeeded_total", "Tasks succeeded.",
@@ -100,41 +88,6 @@ public sealed class CeleryMetrics
         ObservationsDropped = factory.CreateCounter("celery_observations_dropped_total",
             "Histogram observations dropped because the observation pipeline's buffer was full.");
 
-        QueueLengthByPriority = BoundedGauge("celery_queue_length_by_priority",
-            "Tasks waiting in a Celery queue, by priority sub-list.", GaugeByBroker("queue", "priority"));
-        QueueOldestTaskAge = BoundedGauge("celery_queue_oldest_task_age_seconds",
-            "How long the next task of a Celery queue has been waiting, as seen by the node (a lower bound).",
-            GaugeByBroker("queue"));
-        QueueUnacked = BoundedGauge("celery_queue_unacked",
-            "Messages of a Celery queue taken by a worker and not acknowledged yet (the broker's unacked set).",
-            GaugeByBroker("queue"));
-        TaskRetried = BoundedCounter("celery_task_retried_total", "Celery tasks retried.",
-            ByBroker("task_name", "queue"));
-        TaskSent = BoundedCounter("celery_task_sent_total", "Celery tasks sent by producers (task-sent events).",
-            ByBroker("task_name", "queue"));
-        TaskReceived = BoundedCounter("celery_task_received_total", "Celery tasks received by workers (task-received).",
-            ByBroker("task_name", "queue"));
-        TaskRevoked = BoundedCounter("celery_task_revoked_total", "Celery tasks revoked (task-revoked).",
-            ByBroker("task_name", "queue"));
-        TaskRejected = BoundedCounter("celery_task_rejected_total", "Celery task messages a worker rejected (task-rejected).",
-            ByBroker("task_name", "queue"));
-        TaskQueueWait = Bounded(factory.CreateHistogram("celery_task_queue_wait_seconds",
-            "How long a Celery task waited in its queue: task-sent (else task-received) to task-started, less its ETA delay.",
-            new HistogramConfiguration { LabelNames = ByBrokerNames(["task_name", "queue"]), Buckets = DurationBuckets }), DurationBuckets.Length + 3);
-        EventsLost = BoundedCounter("celery_events_lost_total",
-            "Task events a worker's heartbeats show were sent but never reached the node (detected gaps).",
-            ByBroker("worker"));
-        TaskMemoryMisses = factory.CreateCounter("celery_task_memory_misses_total",
-            "Task events whose task name or queue the node did not remember.", ByBroker());
-        BrokerResubscriptions = factory.CreateCounter("celery_broker_resubscriptions_total",
-            "Times the subscription to Celery's event channels was re-established after a lost connection.", ByBroker());
-        // No value until the watcher has read once: a node that watches no broker exports no 0 to alert on.
-        BrokerUp = factory.CreateGauge("celery_broker_up",
-            "1 while the node that watches the Celery broker's queues last read them, 0 once a read failed.",
-            new GaugeConfiguration { SuppressInitialValue = true, LabelNames = ByBrokerNames([]) });
-        RemoteControlMissingReplies = factory.CreateCounter("celery_remote_control_missing_replies_total",
-            "Remote-control requests an online worker did not answer in time, by method.", ByBroker("method"));
-
         registry.AddBeforeCollectCallback(UpdateSeriesCounts);
     }
 
@@ -169,13 +122,6 @@ public sealed class CeleryMetrics
 
     /// <summary>As <see cref="Of(Counter, string?)"/>, for a gauge.</summary>
     public IGauge Of(Gauge family, string? broker) => ByBrokerLabel ? family.WithLabels(broker ?? "") : family;
-
-    /// <summary>Stops exporting <c>celery_broker_up</c> of <paramref name="broker"/> (its watcher stopped here).</summary>
-    public void UnpublishBrokerUp(string? broker)
-    {
-        if (ByBrokerLabel) BrokerUp.RemoveLabelled(broker ?? "");
-        else BrokerUp.Unpublish();
-    }
 
     /// <summary><c>celery_task_started_total{task_name, queue}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskStarted { get; }
@@ -230,55 +176,13 @@ public sealed class CeleryMetrics
     public Counter ObservationsDropped { get; }
 
     /// <summary><c>celery_label_values_overflowed_total{label}</c>.</summary>
-    public Counter LabelOverflows { get; }
+    public Counter LabelOverflows => _caps.LabelOverflows;
 
     /// <summary><c>celery_metric_series_overflowed_total{metric}</c>.</summary>
-    public Counter SeriesOverflows { get; }
+    public Counter SeriesOverflows => _caps.SeriesOverflows;
 
     /// <summary><c>celery_metric_series{metric}</c>, set before each collection.</summary>
-    public Gauge SeriesCount { get; }
-
-    /// <summary><c>celery_queue_length_by_priority{queue, priority}</c>.</summary>
-    public BoundedFamily<Gauge.Child> QueueLengthByPriority { get; }
-
-    /// <summary><c>celery_queue_oldest_task_age_seconds{queue}</c>.</summary>
-    public BoundedFamily<Gauge.Child> QueueOldestTaskAge { get; }
-
-    /// <summary><c>celery_queue_unacked{queue}</c>.</summary>
-    public BoundedFamily<Gauge.Child> QueueUnacked { get; }
-
-    /// <summary><c>celery_task_retried_total{task_name, queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskRetried { get; }
-
-    /// <summary><c>celery_task_sent_total{task_name, queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskSent { get; }
-
-    /// <summary><c>celery_task_received_total{task_name, queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskReceived { get; }
-
-    /// <summary><c>celery_task_revoked_total{task_name, queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskRevoked { get; }
-
-    /// <summary><c>celery_task_rejected_total{task_name, queue}</c>.</summary>
-    public BoundedFamily<Counter.Child> TaskRejected { get; }
-
-    /// <summary><c>celery_task_queue_wait_seconds{task_name, queue}</c>.</summary>
-    public BoundedFamily<Histogram.Child> TaskQueueWait { get; }
-
-    /// <summary><c>celery_events_lost_total{worker}</c>.</summary>
-    public BoundedFamily<Counter.Child> EventsLost { get; }
-
-    /// <summary><c>celery_task_memory_misses_total</c>.</summary>
-    public Counter TaskMemoryMisses { get; }
-
-    /// <summary><c>celery_broker_up</c>, exported by the node that runs the queue watcher.</summary>
-    public Gauge BrokerUp { get; }
-
-    /// <summary><c>celery_broker_resubscriptions_total</c>.</summary>
-    public Counter BrokerResubscriptions { get; }
-
-    /// <summary><c>celery_remote_control_missing_replies_total{method}</c>.</summary>
-    public Counter RemoteControlMissingReplies { get; }
+    public Gauge SeriesCount => _caps.SeriesCount;
 
     /// <summary>Counts a task start, success or failure reported by an allocator worker.</summary>
     public void CountTaskProgress(string taskName, string queue, TaskProgress progress, string? exception)
@@ -299,22 +203,8 @@ public sealed class CeleryMetrics
     /// <summary>The bounded label value of a queue.</summary>
     public string Queue(string queue) => Bounded("queue", queue);
 
-    /// <summary>
-    /// Removes every series of a Celery worker (offline long enough), so dashboards show no ghosts, and frees its
-    /// slot under the label cap. An allocator worker of the same name keeps its series.
-    /// </summary>
-    public void RemoveWorker(string worker, string? broker = null)
-    {
-        if (worker == LabelLimiter.OverflowValue) return;
-        var sourced = SourcedKey(SeriesSource.Celery, broker, worker);
-        foreach (var gauge in new[] { WorkerUp, WorkerActiveTasks, WorkerPoolSize, WorkerReservedTasks })
-            gauge.RemoveLabelled(sourced);
-        EventsLost.RemoveLabelled(Key(broker, worker));
-        _limiters["worker"].Release(worker);
-    }
-
     /// <summary>Passes <paramref name="value"/> through the cap of <paramref name="label"/>.</summary>
-    public string Bounded(string label, string value) => _limiters[label].Admit(value);
+    public string Bounded(string label, string value) => _caps.Admit(label, value);
 
     /// <summary>Counts one tracked task execution (start plus success or failure). The duration is observed
     /// separately, through the pipeline.</summary>
@@ -333,10 +223,6 @@ public sealed class CeleryMetrics
     /// <summary>The histogram series a task execution's duration is observed into.</summary>
     public Histogram.Child TaskDurationSeries(string taskName, string queue, string? broker = null) =>
         TaskDuration.WithLabels(Key(broker, Bounded("task_name", taskName), Bounded("queue", queue)));
-
-    /// <summary>The queue-wait series of a Celery task name on a queue (both bounded already).</summary>
-    public Histogram.Child QueueWaitSeries(string taskName, string queue, string? broker = null) =>
-        TaskQueueWait.WithLabels(Key(broker, taskName, queue));
 
     /// <summary>Counts one handled pub/sub message.</summary>
     public void CountPubSubMessage(string channel, string messageType, string? broker = null) =>
@@ -358,34 +244,15 @@ public sealed class CeleryMetrics
     public void CountDropped(string subscription, long count, string? broker = null) =>
         PubSubDropped.WithLabels(Key(broker, subscription)).Inc(count);
 
-    /// <summary>
-    /// Frees every label value not seen for <paramref name="idleFor"/> and removes the series that carry one, in
-    /// every family: after a flood of junk names the real ones get their slots back.
-    /// </summary>
-    /// <returns>How many label values were freed and how many series removed.</returns>
-    public (int Values, int Series) ExpireIdleLabels(TimeSpan idleFor)
-    {
-        var freed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        var values = 0;
-        foreach (var limiter in _limiters.Values)
-        {
-            var idle = limiter.TakeIdle(idleFor);
-            if (idle.Count == 0) continue;
-            freed[limiter.Label] = new HashSet<string>(idle, StringComparer.Ordinal);
-            values += idle.Count;
-        }
-        var series = 0;
-        foreach (var family in _bounded)
-            foreach (var (label, set) in freed)
-                series += family.RemoveWhere(label, set);
-        return (values, series);
-    }
+    /// <summary>Frees every label value not seen for <paramref name="idleFor"/>, with the series that carry one
+    /// (<see cref="MetricCaps.ExpireIdleLabels"/>).</summary>
+    public (int Values, int Series) ExpireIdleLabels(TimeSpan idleFor) => _caps.ExpireIdleLabels(idleFor);
 
     /// <summary>Sets <c>celery_metric_series</c> from the families' own counts.</summary>
-    public void UpdateSeriesCounts()
-    {
-        foreach (var family in _bounded) SeriesCount.WithLabels(family.Name).Set(family.Count);
-    }
+    public void UpdateSeriesCounts() => _caps.UpdateSeriesCounts();
+
+    /// <summary>Frees the slot of <paramref name="value"/> under the cap of <paramref name="label"/>.</summary>
+    internal void Release(string label, string value) => _caps.Release(label, value);
 
     /// <summary>The factory of the node's registry, for a feature's own families.</summary>
     internal MetricFactory Factory => _factory;
@@ -410,20 +277,16 @@ public sealed class CeleryMetrics
         Bounded(_factory.CreateGauge(name, help, labels));
 
     // A histogram's label set exports its buckets, +Inf, _sum and _count: seriesPerChild = buckets + 3.
-    private BoundedFamily<TChild> Bounded<TChild>(Collector<TChild> family, int seriesPerChild = 1) where TChild : ChildBase
-    {
-        var bounded = new BoundedFamily<TChild>(family, _maxSeries, f => SeriesOverflows.WithLabels(f).Inc(), seriesPerChild);
-        _bounded.Add(bounded);
-        return bounded;
-    }
+    private BoundedFamily<TChild> Bounded<TChild>(Collector<TChild> family, int seriesPerChild = 1) where TChild : ChildBase =>
+        _caps.Bound(family, seriesPerChild);
 
     private static CounterConfiguration Labels(params string[] names) => new() { LabelNames = names };
 
     private CounterConfiguration ByBroker(params string[] names) => new() { LabelNames = ByBrokerNames(names) };
 
-    private GaugeConfiguration GaugeByBroker(params string[] names) => new() { LabelNames = ByBrokerNames(names) };
-
-    private string[] ByBrokerNames(string[] names) => ByBrokerLabel ? [.. names, BrokerLabel] : names;
+    /// <summary>The label names of a family the Celery monitor writes: <paramref name="names"/>, then
+    /// <see cref="BrokerLabel"/> when the node watches several brokers.</summary>
+    internal string[] ByBrokerNames(params string[] names) => ByBrokerLabel ? [.. names, BrokerLabel] : names;
 
     private GaugeConfiguration GaugeBySource(string name) =>
         new() { LabelNames = [.. ByBrokerNames([name]), SeriesSource.Label] };

@@ -32,8 +32,11 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
     /// <see cref="DefaultLabelTtl"/> when null.</param>
     /// <param name="allocationSeries">The series of a queue's allocation durations (the allocator's metrics own that
     /// family); without it <see cref="ObserveAllocation"/> is not taken.</param>
+    /// <param name="queueWaitSeries">The series of a Celery task's queue wait, by task name, queue and broker (the
+    /// Celery monitor's metrics own that family); without it <see cref="ObserveQueueWait"/> is not taken.</param>
     public MetricsRecorderActor(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null,
-        Func<string, Histogram.Child>? allocationSeries = null)
+        Func<string, Histogram.Child>? allocationSeries = null,
+        Func<string, string, string?, Histogram.Child>? queueWaitSeries = null)
     {
         _metrics = metrics;
         _settings = settings;
@@ -51,7 +54,8 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
             Receive<ObserveAllocation>(m => _pipeline.Offer(allocationSeries(m.Queue), m.Seconds));
         Receive<ObserveTaskDuration>(m => _pipeline.Offer(_metrics.TaskDurationSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
         Receive<ObservePubSubLatency>(m => _pipeline.Offer(_metrics.PubSubLatencySeries(m.Channel), m.Seconds));
-        Receive<ObserveQueueWait>(m => _pipeline.Offer(_metrics.QueueWaitSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
+        if (queueWaitSeries is not null)
+            Receive<ObserveQueueWait>(m => _pipeline.Offer(queueWaitSeries(m.TaskName, m.Queue, m.Broker), m.Seconds));
         Receive<ExpireIdleLabels>(_ => Expire());
     }
 
@@ -60,8 +64,9 @@ public sealed class MetricsRecorderActor : ReceiveActor, IWithTimers
 
     /// <summary>Props for the actor.</summary>
     public static Props Props(CeleryMetrics metrics, ObservationPipelineSettings settings, TimeSpan? labelTtl = null,
-        Func<string, Histogram.Child>? allocationSeries = null) =>
-        Akka.Actor.Props.Create(() => new MetricsRecorderActor(metrics, settings, labelTtl, allocationSeries));
+        Func<string, Histogram.Child>? allocationSeries = null,
+        Func<string, string, string?, Histogram.Child>? queueWaitSeries = null) =>
+        Akka.Actor.Props.Create(() => new MetricsRecorderActor(metrics, settings, labelTtl, allocationSeries, queueWaitSeries));
 
     /// <inheritdoc />
     protected override void PreStart()

@@ -19,7 +19,7 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     private RedisServerProcess _redis = null!;
     private ConnectionMultiplexer _node = null!;
     private ConnectionMultiplexer _publisher = null!;
-    private readonly CeleryMetrics _metrics = new(Metrics.NewCustomRegistry(), 100);
+    private readonly CeleryMonitorMetrics _monitor = new(new CeleryMetrics(Metrics.NewCustomRegistry(), 100));
 
     public async Task InitializeAsync()
     {
@@ -36,18 +36,20 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     }
 
     private (IActorRef Events, Akka.TestKit.TestProbe Queues) Start(TimeSpan? workerTimeout = null, TimeSpan? ttl = null,
-        CeleryMetrics? metrics = null, string? broker = null)
+        CeleryMonitorMetrics? monitor = null, string? broker = null)
     {
-        metrics ??= _metrics;
+        monitor ??= _monitor;
+        var metrics = monitor.Node;
         var settings = CeleryMonitorSettings.For(_redis.Url) with
         {
             WorkerTimeout = workerTimeout ?? TimeSpan.FromSeconds(10),
             OfflineSeriesTtl = ttl ?? TimeSpan.FromMinutes(5),
         };
         var queues = CreateTestProbe();
-        var recorder = Sys.ActorOf(MetricsRecorderActor.Props(metrics, ObservationPipelineSettings.Default));
+        var recorder = Sys.ActorOf(MetricsRecorderActor.Props(metrics, ObservationPipelineSettings.Default,
+            queueWaitSeries: monitor.QueueWaitSeries));
         var events = Sys.ActorOf(CeleryEventsActor.Props(settings with { BrokerName = broker },
-            new CeleryBrokerMetrics(metrics, broker), queues.Ref, recorder));
+            new CeleryBrokerMetrics(monitor, broker), queues.Ref, recorder));
         AwaitAssert(() => Assert.Equal(1, _publisher.GetServers()[0].SubscriptionPatternCount()), TimeSpan.FromSeconds(10));
         return (events, queues);
     }
@@ -58,7 +60,7 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     private MetricFamilies Scrape(CeleryMetrics? metrics = null)
     {
         using var stream = new MemoryStream();
-        (metrics ?? _metrics).Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        (metrics ?? _monitor.Node).Registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
         return PrometheusText.Parse(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
@@ -91,7 +93,7 @@ public class CeleryEventsActorTests(ITestOutputHelper output) : TestKit(output: 
     public void With_several_brokers_every_series_of_a_broker_carries_its_name_and_other_sources_carry_none()
     {
         var metrics = new CeleryMetrics(Metrics.NewCustomRegistry(), 100, byBroker: true);
-        Start(metrics: metrics, broker: "eu");
+        Start(monitor: new CeleryMonitorMetrics(metrics), broker: "eu");
         metrics.CountTaskExecution(new TrackTaskExecution("shop.ok", "payments", 0.1, TaskOutcome.Success)); // metrics channel
         Publish("task.multi", new[]
         {

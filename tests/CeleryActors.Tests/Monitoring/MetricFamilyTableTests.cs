@@ -1,4 +1,5 @@
 using CeleryActors.Actors.Allocator;
+using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Metrics;
 using Prometheus;
 using Xunit;
@@ -9,9 +10,9 @@ namespace CeleryActors.Tests.Monitoring;
 /// <summary>The family table the dashboards and alerts are checked against is the node's own, label by label.</summary>
 public class MetricFamilyTableTests
 {
-    // The node's families: its shared and Celery ones, and the allocator's on the same registry.
+    // The node's families: its shared ones, and the Celery monitor's and the allocator's on the same registry.
     private static Dictionary<string, string[]> LabelsOf(CeleryMetrics metrics) =>
-        new object[] { metrics, new AllocatorMetrics(metrics) }
+        new object[] { metrics, new CeleryMonitorMetrics(metrics), new AllocatorMetrics(metrics) }
             .SelectMany(owner => owner.GetType().GetProperties().Select(p => p.GetValue(owner)))
             .Select(value => value switch
             {
