@@ -109,12 +109,12 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
         }
     }
 
-    private async Task<Connection> ConnectAsync(CancellationToken cancellation)
+    private async Task<RespConnection> ConnectAsync(CancellationToken cancellation)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Connection? connection = null;
+        RespConnection? connection = null;
         try
         {
             await socket.ConnectAsync(_url.Host, _url.Port, timeout.Token).ConfigureAwait(false);
@@ -126,7 +126,7 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
                 await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _url.Host }, timeout.Token)
                     .ConfigureAwait(false);
             }
-            connection = new Connection(stream);
+            connection = new RespConnection(stream);
             if (_url.Password is { } password)
             {
                 await connection.SendAsync(_url.User is { } user ? ["AUTH", user, password] : ["AUTH", password], timeout.Token)
@@ -153,7 +153,7 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
         }
     }
 
-    private async Task ReadAsync(Connection connection, CancellationToken cancellation)
+    private async Task ReadAsync(RespConnection connection, CancellationToken cancellation)
     {
         using var watchdog = new CancellationTokenSource();
         var watching = WatchAsync(connection, watchdog.Token);
@@ -178,7 +178,7 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
 
     // Pings a quiet connection and gives up on a silent one; never while the handler holds a message, when the
     // quiet is ours.
-    private static async Task WatchAsync(Connection connection, CancellationToken cancellation)
+    private static async Task WatchAsync(RespConnection connection, CancellationToken cancellation)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
         var pinged = false;
@@ -200,139 +200,6 @@ public sealed class FlowControlledSubscription : IAsyncDisposable
                 pinged = true;
                 await connection.SendAsync(["PING"], cancellation).ConfigureAwait(false);
             }
-        }
-    }
-
-    private enum FrameKind { Message, Subscribed, Other }
-
-    /// <summary>The RESP side of one connection: commands out, frames in. The last message read is in
-    /// <see cref="Channel"/> and <see cref="Payload"/>.</summary>
-    private sealed class Connection(Stream stream) : IAsyncDisposable
-    {
-        private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
-        private readonly SemaphoreSlim _writing = new(1, 1);
-        // Channels repeat: each is decoded once, not a string per message.
-        private readonly Dictionary<int, (byte[] Bytes, string Name)> _channelNames = [];
-
-        public long LastRead = DateTime.UtcNow.Ticks;
-        public volatile bool Holding;
-
-        public string Channel { get; private set; } = "";
-
-        public byte[] Payload { get; private set; } = [];
-
-        public async Task SendAsync(string[] command, CancellationToken cancellation)
-        {
-            var text = new StringBuilder().Append('*').Append(command.Length).Append("\r\n");
-            foreach (var part in command)
-                text.Append('$').Append(Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
-            var bytes = Encoding.UTF8.GetBytes(text.ToString());
-            await _writing.WaitAsync(cancellation).ConfigureAwait(false);
-            try
-            {
-                await stream.WriteAsync(bytes, cancellation).ConfigureAwait(false);
-                await stream.FlushAsync(cancellation).ConfigureAwait(false);
-            }
-            finally
-            {
-                _writing.Release();
-            }
-        }
-
-        /// <summary>Reads a simple reply: <c>+OK</c> is true, <c>-ERR ...</c> false.</summary>
-        public async Task<(bool Ok, string Text)> ReadSimpleReplyAsync(CancellationToken cancellation)
-        {
-            while (true)
-            {
-                var result = await _reader.ReadAsync(cancellation).ConfigureAwait(false);
-                var reader = new SequenceReader<byte>(result.Buffer);
-                if (reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
-                {
-                    var text = Encoding.UTF8.GetString(line);
-                    _reader.AdvanceTo(reader.Position);
-                    return (text.StartsWith('+'), text);
-                }
-                if (result.IsCompleted) throw new IOException("connection closed by Redis");
-                _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            }
-        }
-
-        /// <summary>Reads one push frame (an array of bulk strings and integers).</summary>
-        public async Task<FrameKind> ReadFrameAsync(CancellationToken cancellation)
-        {
-            while (true)
-            {
-                var result = await _reader.ReadAsync(cancellation).ConfigureAwait(false);
-                Volatile.Write(ref LastRead, DateTime.UtcNow.Ticks);
-                var buffer = result.Buffer;
-                if (TryParse(ref buffer, out var kind))
-                {
-                    _reader.AdvanceTo(buffer.Start);
-                    return kind;
-                }
-                if (result.IsCompleted) throw new IOException("connection closed by Redis");
-                _reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            }
-        }
-
-        private bool TryParse(ref ReadOnlySequence<byte> buffer, out FrameKind kind)
-        {
-            kind = FrameKind.Other;
-            var reader = new SequenceReader<byte>(buffer);
-            if (!reader.TryReadTo(out ReadOnlySpan<byte> header, "\r\n"u8)) return false;
-            if (header.IsEmpty || header[0] != '*' || !Utf8Parser.TryParse(header[1..], out int count, out _) || count < 1)
-                throw new IOException("unexpected reply from Redis: " + Encoding.UTF8.GetString(header));
-            string? channel = null;
-            byte[]? payload = null;
-            for (var i = 0; i < count; i++)
-            {
-                if (!reader.TryReadTo(out ReadOnlySpan<byte> line, "\r\n"u8)) return false;
-                if (line.IsEmpty) throw new IOException("empty line from Redis");
-                if (line[0] == ':') continue;
-                if (line[0] != '$' || !Utf8Parser.TryParse(line[1..], out int length, out _) || length < -1)
-                    throw new IOException("unexpected reply from Redis: " + Encoding.UTF8.GetString(line));
-                if (length == -1) continue;
-                if (reader.Remaining < length + 2) return false;
-                var value = reader.UnreadSequence.Slice(0, length);
-                if (i == 0)
-                    kind = Equals(value, "pmessage"u8) ? FrameKind.Message
-                        : Equals(value, "psubscribe"u8) ? FrameKind.Subscribed
-                        : FrameKind.Other;
-                else if (kind == FrameKind.Message && i == 2) channel = ChannelName(value);
-                else if (kind == FrameKind.Message && i == 3) payload = value.ToArray();
-                reader.Advance(length + 2);
-            }
-            if (kind == FrameKind.Message && (channel is null || payload is null || count != 4))
-                throw new IOException("a pmessage from Redis without its channel or payload");
-            if (channel is not null) Channel = channel;
-            if (payload is not null) Payload = payload;
-            buffer = buffer.Slice(reader.Position);
-            return true;
-        }
-
-        private string ChannelName(ReadOnlySequence<byte> value)
-        {
-            var bytes = value.IsSingleSegment ? value.FirstSpan : value.ToArray();
-            var hash = new HashCode();
-            hash.AddBytes(bytes);
-            var key = hash.ToHashCode();
-            if (_channelNames.TryGetValue(key, out var known) && bytes.SequenceEqual(known.Bytes)) return known.Name;
-            var name = Encoding.UTF8.GetString(bytes);
-            if (_channelNames.Count < 1024) _channelNames[key] = (bytes.ToArray(), name);
-            return name;
-        }
-
-        private static bool Equals(ReadOnlySequence<byte> value, ReadOnlySpan<byte> expected) =>
-            value.IsSingleSegment ? value.FirstSpan.SequenceEqual(expected) : value.ToArray().AsSpan().SequenceEqual(expected);
-
-        /// <summary>Closes the connection under a read that waits, which then fails.</summary>
-        public void Abort() => stream.Dispose();
-
-        public async ValueTask DisposeAsync()
-        {
-            await _reader.CompleteAsync().ConfigureAwait(false);
-            await stream.DisposeAsync().ConfigureAwait(false);
-            _writing.Dispose();
         }
     }
 }

@@ -5,25 +5,6 @@ using System.Text;
 
 namespace CeleryActors.Redis;
 
-/// <summary>Settings for a private <c>redis-server</c> process.</summary>
-/// <param name="DataDirectory">Folder for the append-only file and dumps; a fresh temporary folder when null.</param>
-/// <param name="AppendOnly">Whether the append-only file is on (so a restart keeps the data).</param>
-/// <param name="Port">Port to listen on; 0 picks a free loopback port.</param>
-/// <param name="Executable">The server binary to run.</param>
-public sealed record RedisServerSettings(
-    string? DataDirectory = null,
-    bool AppendOnly = true,
-    int Port = 0,
-    string Executable = "redis-server");
-
-/// <summary>The data folder given to a private <c>redis-server</c> is held by another running process.</summary>
-public sealed class RedisDataDirectoryInUseException(string directory)
-    : InvalidOperationException($"{directory} is in use by another process's private redis-server")
-{
-    /// <summary>The folder that is in use.</summary>
-    public string Directory { get; } = directory;
-}
-
 /// <summary>
 /// A <c>redis-server</c> child process bound to 127.0.0.1, used by the host node when no <c>REDIS_URL</c> is set
 /// and by every test fixture. It can be stopped, killed and started again on the same port and data folder, so
@@ -41,9 +22,6 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     // Children still running when the process exits are killed, so no test run leaves a server behind.
     private static readonly ConcurrentDictionary<RedisServerProcess, byte> Running = new();
     private static int _exitHookInstalled;
-
-    private const string LockFileName = "owner.lock";
-    private const string OwnerFileName = "redis-server.owner";
 
     private readonly RedisServerSettings _settings;
     private readonly bool _ownsDirectory;
@@ -102,10 +80,10 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         var directory = settings.DataDirectory ??
                         Path.Combine(Path.GetTempPath(), "celeryactors-redis-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        var folderLock = LockFolder(directory);
+        var folderLock = RedisDataDirectory.Lock(directory);
         try
         {
-            var leftover = await StopLeftoverAsync(directory).ConfigureAwait(false);
+            var leftover = await RedisDataDirectory.StopLeftoverAsync(directory).ConfigureAwait(false);
             // A port found free may be taken before redis binds it; try a few.
             Exception? last = null;
             for (var attempt = 0; attempt < 5; attempt++)
@@ -134,85 +112,6 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         {
             await folderLock.DisposeAsync().ConfigureAwait(false);
             throw;
-        }
-    }
-
-    // FileShare.None takes an flock(LOCK_EX) on Unix: held until disposed or the process dies, and not inherited
-    // by the server (.NET opens files close-on-exec).
-    private static FileStream LockFolder(string directory)
-    {
-        try
-        {
-            return new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite,
-                FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new RedisDataDirectoryInUseException(directory);
-        }
-    }
-
-    // The note names the server the folder's last owner started; if that process still runs redis-server in this
-    // folder, its owner died without stopping it. Anything else under that pid (reused, gone) is left alone.
-    private static async Task<int?> StopLeftoverAsync(string directory)
-    {
-        var note = Path.Combine(directory, OwnerFileName);
-        if (!File.Exists(note)) return null;
-        var parts = (await File.ReadAllTextAsync(note).ConfigureAwait(false)).Split(' ');
-        if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || !int.TryParse(parts[1], out var port)
-            || !RunsServerIn(pid, directory))
-        {
-            ForgetOwnerNote(directory);
-            return null;
-        }
-        try { await SendAsync(port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false); }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException) { }
-        if (!await GoneWithinAsync(pid, directory, TimeSpan.FromSeconds(10)).ConfigureAwait(false))
-        {
-            try { using var stuck = Process.GetProcessById(pid); stuck.Kill(); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { }
-            if (!await GoneWithinAsync(pid, directory, TimeSpan.FromSeconds(10)).ConfigureAwait(false))
-                throw new InvalidOperationException(
-                    $"redis-server (pid {pid}) left running in {directory} by an earlier owner does not stop");
-        }
-        ForgetOwnerNote(directory);
-        return pid;
-    }
-
-    private static async Task<bool> GoneWithinAsync(int pid, string directory, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (RunsServerIn(pid, directory))
-        {
-            if (DateTime.UtcNow > deadline) return false;
-            await Task.Delay(25).ConfigureAwait(false);
-        }
-        return true;
-    }
-
-    private static void ForgetOwnerNote(string directory)
-    {
-        try { File.Delete(Path.Combine(directory, OwnerFileName)); }
-        catch (IOException) { /* the folder is gone: so is the note */ }
-    }
-
-    // Linux /proc: a live (not zombie) redis-server whose working directory is the folder (StartAsync sets it).
-    private static bool RunsServerIn(int pid, string directory)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..].FirstOrDefault();
-            if (state is 'Z' or 'X') return false;
-            if (!File.ReadAllText($"/proc/{pid}/cmdline").Contains("redis-server", StringComparison.Ordinal))
-                return false;
-            var cwd = new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget;
-            return cwd is not null && Path.TrimEndingDirectorySeparator(cwd) ==
-                Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
         }
     }
 
@@ -249,8 +148,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         Track(this);
         // Noted before it answers: a server loading a long append-only file answers LOADING for a while, and an
         // owner killed meanwhile must not leave it unknown to the next one.
-        await File.WriteAllTextAsync(Path.Combine(DataDirectory, OwnerFileName), $"{process.Id} {Port}",
-            CancellationToken.None).ConfigureAwait(false);
+        await RedisDataDirectory.NoteOwnerAsync(DataDirectory, process.Id, Port).ConfigureAwait(false);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (DateTime.UtcNow < deadline)
@@ -283,7 +181,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         {
             if (!process.HasExited)
             {
-                await SendAsync(Port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false);
+                await RedisInlineCommand.SendAsync(Port, "SHUTDOWN\r\n", expectReply: false).ConfigureAwait(false);
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 try
                 {
@@ -301,7 +199,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             process.Dispose();
             _process = null;
             Running.TryRemove(this, out _);
-            ForgetOwnerNote(DataDirectory);
+            RedisDataDirectory.ForgetOwnerNote(DataDirectory);
         }
     }
 
@@ -323,7 +221,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
             process.Dispose();
             _process = null;
             Running.TryRemove(this, out _);
-            ForgetOwnerNote(DataDirectory);
+            RedisDataDirectory.ForgetOwnerNote(DataDirectory);
         }
     }
 
@@ -332,7 +230,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
     {
         try
         {
-            var reply = await SendAsync(Port, "PING\r\n", expectReply: true, cancellationToken).ConfigureAwait(false);
+            var reply = await RedisInlineCommand.SendAsync(Port, "PING\r\n", expectReply: true, cancellationToken).ConfigureAwait(false);
             return reply.StartsWith("+PONG", StringComparison.Ordinal);
         }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
@@ -360,21 +258,6 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
 
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    private static async Task<string> SendAsync(int port, string command, bool expectReply,
-        CancellationToken cancellationToken = default)
-    {
-        using var client = new TcpClient();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(2));
-        await client.ConnectAsync("127.0.0.1", port, timeout.Token).ConfigureAwait(false);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(command), timeout.Token).ConfigureAwait(false);
-        if (!expectReply) return string.Empty;
-        var buffer = new byte[64];
-        var read = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-        return Encoding.ASCII.GetString(buffer, 0, read);
-    }
 
     private void Append(string? line)
     {
