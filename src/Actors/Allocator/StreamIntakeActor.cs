@@ -24,22 +24,20 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 {
     private const string DiscoverTimer = "discover", ClaimTimer = "claim", PollTimer = "poll", AckTimer = "ack",
         GiveUpTimer = "give-up";
-    private const int ReadCount = 500, MaxInFlight = 10_000, AckBatch = 500;
+    private const int MaxInFlight = 10_000;
     private static readonly TimeSpan SubmitTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly IDatabase _database;
+    private readonly TaskStreams _redis;
     private readonly AllocatorSettings _settings;
     private readonly IActorRef _queues;
     private readonly IActorRef _recorder;
     private readonly AllocatorMetrics _metrics;
-    private readonly string _consumer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LogThrottle _rejectionLog = new();
     private readonly LogThrottle _failureLog = new(perSecond: 1);
     private readonly HashSet<string> _streams = new(StringComparer.Ordinal);
     private readonly StreamSubmissions _inFlight = new();
     private int _emptyReads;
-    private readonly Dictionary<string, List<RedisValue>> _acks = new(StringComparer.Ordinal);
 
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection.</param>
@@ -50,14 +48,13 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     public StreamIntakeActor(IConnectionMultiplexer redis, AllocatorSettings settings, IActorRef queues, IActorRef recorder,
         AllocatorMetrics metrics)
     {
-        _database = redis.GetDatabase();
         _settings = settings;
         _queues = queues;
         _recorder = recorder;
         _metrics = metrics;
         // One consumer per node incarnation: a restarted node does not inherit a dead one's pending entries by
         // name; they are claimed like any other node's.
-        _consumer = Cluster.Get(Context.System).SelfUniqueAddress.ToString();
+        _redis = new TaskStreams(redis.GetDatabase(), settings, Cluster.Get(Context.System).SelfUniqueAddress.ToString());
         Waiting();
     }
 
@@ -81,7 +78,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PostStop()
     {
-        FlushAcks();
+        _redis.Flush();
         // Whichever node reads on shows the lengths; a frozen copy here would win every max by (queue).
         foreach (var stream in _streams) _metrics.RemoveStreamLength(_settings.Channels.QueueOf(stream));
     }
@@ -125,16 +122,15 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
 
     private void Common()
     {
-        Receive<Discover>(_ => FindStreams().PipeTo(Self, success: s => s,
+        Receive<Discover>(_ => _redis.FindAsync().PipeTo(Self, success: found => new Discovered(found.Streams, found.Lengths),
             failure: e => new RedisFailed("looking for task streams", e)));
         Receive<Discovered>(found =>
         {
             foreach (var (stream, length) in found.Streams.Zip(found.Lengths))
                 _metrics.SetStreamLength(_settings.Channels.QueueOf(stream), length);
             foreach (var stream in found.Streams.Where(s => !_streams.Contains(s)))
-                _database.StreamCreateConsumerGroupAsync(stream, AllocatorSettings.StreamGroup, "0-0", createStream: false)
-                    .PipeTo(Self, success: _ => new GroupReady(stream), failure: e => e.Message.Contains("BUSYGROUP", StringComparison.Ordinal)
-                        ? new GroupReady(stream) : new RedisFailed("creating the consumer group of " + stream, e));
+                _redis.JoinAsync(stream).PipeTo(Self, success: () => new GroupReady(stream),
+                    failure: e => new RedisFailed("creating the consumer group of " + stream, e));
         });
         Receive<GroupReady>(ready =>
         {
@@ -144,7 +140,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         Receive<RedisFailed>(failed => Failed(failed.What, failed.Cause));
         Receive<Claim>(_ =>
         {
-            foreach (var stream in _streams) ClaimIdle(stream).PipeTo(Self, success: e => new Claimed(stream, e),
+            foreach (var stream in _streams) _redis.ClaimIdleAsync(stream).PipeTo(Self, success: e => new Claimed(stream, e),
                 failure: e => new RedisFailed("claiming the idle entries of " + stream, e));
         });
         Receive<Claimed>(claimed =>
@@ -172,7 +168,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
                 _log.Warning("Durable intake: {0} entries not stored within {1}; they stay in their streams and are submitted again",
                     given, SubmitTimeout);
         });
-        Receive<FlushAcksNow>(_ => FlushAcks());
+        Receive<FlushAcksNow>(_ => _redis.Flush());
     }
 
     // After an empty read the next waits 1 ms, doubling up to StreamPollInterval while the streams stay empty: a
@@ -194,9 +190,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
             return;
         }
         Timers.Cancel(PollTimer);
-        var positions = _streams.Select(s => new StreamPosition(s, StreamPosition.NewMessages)).ToArray();
-        _database.StreamReadGroupAsync(positions, AllocatorSettings.StreamGroup, _consumer, ReadCount)
-            .PipeTo(Self, success: r => new Read(r), failure: e => new ReadFailed(e));
+        _redis.ReadAsync(_streams).PipeTo(Self, success: r => new Read(r), failure: e => new ReadFailed(e));
         Become(Reading);
     }
 
@@ -238,26 +232,11 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         Acknowledge(stream, id);
     }
 
+    // Sent in batches, or 5 ms after the first of a batch.
     private void Acknowledge(string stream, string id)
     {
-        if (!_acks.TryGetValue(stream, out var ids)) _acks[stream] = ids = [];
-        ids.Add(id);
-        if (ids.Count >= AckBatch) FlushAcks();
-        else if (!Timers.IsTimerActive(AckTimer)) Timers.StartSingleTimer(AckTimer, FlushAcksNow.Instance, TimeSpan.FromMilliseconds(5));
-    }
-
-    // Acknowledged, then deleted: nothing else needs the entry, and the stream stays small. A lost XACK leaves the
-    // entry pending; it is claimed and submitted again, and the entity answers duplicate.
-    private void FlushAcks()
-    {
-        foreach (var (stream, ids) in _acks)
-        {
-            if (ids.Count == 0) continue;
-            var batch = ids.ToArray();
-            ids.Clear();
-            _database.StreamAcknowledgeAsync(stream, AllocatorSettings.StreamGroup, batch, CommandFlags.FireAndForget);
-            _database.StreamDeleteAsync(stream, batch, CommandFlags.FireAndForget);
-        }
+        if (!_redis.Acknowledge(stream, id) && !Timers.IsTimerActive(AckTimer))
+            Timers.StartSingleTimer(AckTimer, FlushAcksNow.Instance, TimeSpan.FromMilliseconds(5));
     }
 
     private void Failed(string what, Exception cause)
@@ -265,39 +244,6 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         if (_failureLog.TryAcquire(out var suppressed))
             _log.Warning("Durable intake: {0} failed: {1}{2}", what, cause.GetBaseException().Message,
                 suppressed > 0 ? $" ({suppressed} more failures not logged)" : "");
-    }
-
-    // The streams and their lengths (entries not acknowledged yet, since acknowledged ones are deleted).
-    private async Task<Discovered> FindStreams()
-    {
-        var found = new List<string>();
-        long cursor = 0;
-        do
-        {
-            // SCAN with TYPE (Redis 6): only streams; the pub/sub channels of the same name are not keys.
-            var reply = (RedisResult[])(await _database.ExecuteAsync("SCAN", cursor, "MATCH", _settings.Channels.TasksPattern,
-                "COUNT", 1_000, "TYPE", "stream"))!;
-            cursor = (long)reply[0];
-            found.AddRange(((RedisResult[])reply[1]!).Select(k => (string)k!));
-        } while (cursor != 0);
-        var lengths = await Task.WhenAll(found.Select(s => _database.StreamLengthAsync(s)));
-        return new Discovered(found.ToArray(), lengths);
-    }
-
-    private async Task<StreamEntry[]> ClaimIdle(string stream)
-    {
-        var claimed = new List<StreamEntry>();
-        RedisValue start = "0-0";
-        // A page at a time, until the pending list is walked or enough is taken for this round.
-        for (var page = 0; page < 20; page++)
-        {
-            var result = await _database.StreamAutoClaimAsync(stream, AllocatorSettings.StreamGroup, _consumer,
-                (long)_settings.StreamClaimIdle.TotalMilliseconds, start, ReadCount);
-            claimed.AddRange(result.ClaimedEntries.Where(e => !e.IsNull));
-            start = result.NextStartId;
-            if (start == "0-0") break;
-        }
-        return claimed.ToArray();
     }
 
     private sealed class Discover : INoSerializationVerificationNeeded, IDeadLetterSuppression
