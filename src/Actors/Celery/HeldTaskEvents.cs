@@ -11,6 +11,14 @@ namespace CeleryActors.Actors.Celery;
 /// </summary>
 public sealed class HeldTaskEvents(int capacity)
 {
+    /// <summary>How long a task event whose queue is unknown waits for the task's <c>task-sent</c> (at least; the
+    /// monitor's sweep that releases it runs every second).</summary>
+    public static readonly TimeSpan HoldFor = TimeSpan.FromSeconds(1);
+
+    /// <summary>Tasks whose events the monitor holds at most; past this an event is counted at once, under what is
+    /// known.</summary>
+    public const int MaxTasks = 10_000;
+
     private readonly Dictionary<string, Held> _byTask = new(StringComparer.Ordinal);
     // In the order held; an entry whose task was released (and maybe held again since) is skipped.
     private readonly Queue<(string TaskId, Held Held)> _order = new();
