@@ -196,11 +196,17 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         }
         finally
         {
-            process.Dispose();
-            _process = null;
-            Running.TryRemove(this, out _);
-            RedisDataDirectory.ForgetOwnerNote(DataDirectory);
+            Forget(process);
         }
+    }
+
+    // The process is gone (or given up on): nothing to stop at exit, and the folder's note names no server.
+    private void Forget(Process process)
+    {
+        process.Dispose();
+        _process = null;
+        Running.TryRemove(this, out _);
+        RedisDataDirectory.ForgetOwnerNote(DataDirectory);
     }
 
     /// <summary>Kills the server with SIGKILL, as a crash would: nothing is flushed.</summary>
@@ -218,10 +224,7 @@ public sealed class RedisServerProcess : IAsyncDisposable, IDisposable
         }
         finally
         {
-            process.Dispose();
-            _process = null;
-            Running.TryRemove(this, out _);
-            RedisDataDirectory.ForgetOwnerNote(DataDirectory);
+            Forget(process);
         }
     }
 
