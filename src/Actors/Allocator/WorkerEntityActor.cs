@@ -53,8 +53,8 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _database = redis.GetDatabase();
         _metrics = metrics;
         _registry = registry;
-        _reports = new WorkerReports(settings.ReplayWindow, Ignored);
         _send = m => _queues.Tell(m);
+        _reports = new WorkerReports(worker, settings.ReplayWindow, _send, Ignored);
 
         Recover<WorkerRegistered>(r =>
             _recovered = new RegisterWorker(r.Worker, r.Queues, r.Capabilities, r.PoolSize, Instance: r.Instance));
@@ -121,9 +121,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Command<UnregisterWorker>(Unknown);
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         Command<LivenessCheck>(_ => Tidy(null, online: false));
-        AnswersToEarlierStates();
-        Command<GetWorkerStatus>(_ => Sender.Tell(new WorkerStatus(_worker, false, [],
-            new Dictionary<string, CapabilityValue>(), 0, 0, false, _lastHeard, null)));
+        NotOnline(null);
     }
 
     private void Unknown(IPubSubCommand command)
@@ -154,8 +152,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                       "held goes back", _worker, _settings.WorkerTimeout);
             GoOffline(w, RequeueReason.WorkerOffline);
         });
-        AnswersToEarlierStates();
-        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: false, _lastHeard)));
+        NotOnline(w);
     }
 
     private void Online(WorkerSlots w)
@@ -171,20 +168,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             GoOffline(w, RequeueReason.WorkerOffline);
         });
         Command<TasksWaiting>(t => w.Offered(t, _epoch));
-        Command<QueueSynced>(s =>
-        {
-            // Reports that came before the queue's notice of their task are placed once the sync says it is held.
-            if (w.Synced(s, _epoch, Now))
-                foreach (var report in _reports.HeldNow(id => w.Pool.QueueOf(id) is not null)) Route(w, report);
-        });
-        Command<TaskAssignedToWorker>(a =>
-        {
-            w.Assigned(a, _epoch, Now);
-            foreach (var report in _reports.Assigned(a.TaskId)) Route(w, report);
-        });
+        Command<QueueSynced>(s => w.Synced(s, _epoch, Now));
+        Command<TaskAssignedToWorker>(a => w.Assigned(a, _epoch, Now));
         Command<SlotsReturned>(r => w.Returned(r, _epoch));
         Command<TaskReleasedFromWorker>(r => w.Released(r, _epoch));
-        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: true, _lastHeard)));
+        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: true, _lastHeard)));
     }
 
     // Offline and holding nothing: after a while with no message it passivates, and its shard forgets it (it is
@@ -194,8 +182,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         WorkerSpeaks(w, () => Confirm(w), online: false);
         Command<ReceiveTimeout>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
         Command<LivenessCheck>(_ => Tidy(w, online: false));
-        AnswersToEarlierStates();
-        Command<GetWorkerStatus>(_ => Sender.Tell(w.Status(online: false, _lastHeard)));
+        NotOnline(w);
     }
 
     // What a registered worker says. The same registration again (a worker repeating it) is not stored, only heard;
@@ -229,8 +216,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an
     // earlier state did: its queues took its tasks back when it left, and the sync on its return tells the rest.
-    private void AnswersToEarlierStates()
+    private void NotOnline(WorkerSlots? w)
     {
+        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: false, _lastHeard)));
         Command<TasksWaiting>(_ => { });
         Command<QueueSynced>(_ => { });
         Command<TaskAssignedToWorker>(_ => { });
@@ -272,10 +260,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         {
             _log.Info("Worker {0} unregistered", _worker);
             w.Leave(w.Pool.Queues.ToList(), RequeueReason.Unregistered);
-            Timers.Cancel(LivenessTimer);
-            Timers.Cancel(AnnounceTimer);
+            Timers.CancelAll();
             Become(Unregistered);
-            UpdateGauges(null, online: false);
+            Tidy(null, online: false);
         });
 
     // Heard from after a restart or a silence: online with the registration it has, once this incarnation has an
@@ -302,7 +289,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
         Become(() => Online(w));
         Sync(w);
-        UpdateGauges(w, online: true);
+        Tidy(w, online: true);
     }
 
     private void GoOffline(WorkerSlots w, string reason)
@@ -312,37 +299,20 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
         Context.SetReceiveTimeout(_settings.IdleUnregistered);
         Become(() => Offline(w));
-        UpdateGauges(w, online: false);
+        Tidy(w, online: false);
     }
 
     // Repeated while online; a sync whose answer is five announcements late is replaced.
     private void Sync(WorkerSlots w) =>
         w.Sync(_epoch, Now, (long)(_settings.AnnounceInterval.TotalMilliseconds * 5));
 
-    private void Route(WorkerSlots? w, WorkerTaskStatus status)
-    {
-        if (w?.Holding(status, _epoch) is { } holder)
-        {
-            Report(holder, status);
-            return;
-        }
-        // Not held here: the queue decides (a former holder may finish it) and counts what it ignores.
-        if ((status.Queue ?? _reports.RecentQueueOf(status.TaskId)) is { } queue) Report(queue, status);
-        // A replay comes in a burst, often to an entity that has just started and knows nothing yet: rather than
-        // fill the early reports, it goes to every queue of the worker, and the one that holds the task applies it
-        // (the others ignore it, uncounted).
-        else if (status.Replayed && w is not null)
-            foreach (var q in w.Pool.Queues) Report(q, status);
-        else _reports.KeepEarly(status, Now);
-    }
+    private void Route(WorkerSlots? w, WorkerTaskStatus status) => _reports.Route(w, status, _epoch, Now);
 
-    private void Report(string queue, WorkerTaskStatus status) =>
-        _queues.Tell(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
-            status.Exception, status.Replayed));
-
+    // On every liveness check and change of state: the gauges, and the reports too old to keep.
     private void Tidy(WorkerSlots? w, bool online)
     {
-        UpdateGauges(w, online);
+        var held = w?.Pool.Held ?? 0;
+        _metrics.SetWorker(_worker, online, w?.Registration.PoolSize ?? 0, _reports.StartedCount, held - _reports.StartedCount);
         _reports.ForgetStale(Now);
     }
 
@@ -356,12 +326,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     {
         _lastSeen = Now;
         _lastHeard = AllocatorSettings.Now();
-    }
-
-    private void UpdateGauges(WorkerSlots? w, bool online)
-    {
-        var held = w?.Pool.Held ?? 0;
-        _metrics.SetWorker(_worker, online, w?.Registration.PoolSize ?? 0, _reports.StartedCount, held - _reports.StartedCount);
     }
 
     // Its own clock: it does not keep an idle entity from passivating.

@@ -19,16 +19,44 @@ public sealed class WorkerReports
     private readonly HashSet<(string Queue, string TaskId)> _started = [];
     private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
     private readonly RecentlyFinished _finished;
+    private readonly string _worker;
+    private readonly Action<IQueueCommand> _send;
     private readonly Action<WorkerTaskStatus> _ignored;
 
     /// <summary>Creates an empty record.</summary>
+    /// <param name="worker">The worker.</param>
     /// <param name="finishedLifetime">How long the tasks let go are remembered.</param>
+    /// <param name="send">Sends a report on to a queue entity.</param>
     /// <param name="ignored">Told of each early report dropped unplaced (too old, or no room for it).</param>
-    public WorkerReports(TimeSpan finishedLifetime, Action<WorkerTaskStatus> ignored)
+    public WorkerReports(string worker, TimeSpan finishedLifetime, Action<IQueueCommand> send,
+        Action<WorkerTaskStatus> ignored)
     {
+        _worker = worker;
         _finished = new RecentlyFinished(MaxFinished, finishedLifetime);
+        _send = send;
         _ignored = ignored;
     }
+
+    /// <summary>
+    /// Passes a report on to the queue of its task: the queue where the worker holds it (<paramref name="slots"/>
+    /// frees the slot of an outcome), else the queue it names or the one the task was let go from, which decides (a
+    /// former holder may finish it) and counts what it ignores. A replay comes in a burst, often to an entity that has
+    /// just started and knows nothing yet: rather than fill the early reports, it goes to every queue of the worker,
+    /// and the one that holds the task applies it (the others ignore it, uncounted). Anything else waits here for
+    /// its task.
+    /// </summary>
+    public void Route(WorkerSlots? slots, WorkerTaskStatus status, long epoch, long nowMs)
+    {
+        if ((slots?.Holding(status, epoch) ?? status.Queue ?? RecentQueueOf(status.TaskId)) is { } queue)
+            Report(queue, status);
+        else if (status.Replayed && slots is not null)
+            foreach (var q in slots.Pool.Queues) Report(q, status);
+        else KeepEarly(status, nowMs);
+    }
+
+    private void Report(string queue, WorkerTaskStatus status) =>
+        _send(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
+            status.Exception, status.Replayed));
 
     /// <summary>Held tasks the worker started.</summary>
     public int StartedCount => _started.Count;

@@ -152,18 +152,21 @@ public sealed class WorkerSlots
         Grant(epoch);
     }
 
-    /// <summary>A queue answered a sync; false when the answer is stale (another incarnation, an older sync).</summary>
-    public bool Synced(QueueSynced synced, long epoch, long nowMs)
+    /// <summary>A queue answered a sync (one of another incarnation, or of an older sync, is ignored); reports that
+    /// came before the queue's notice of their task are placed once the sync says it is held.</summary>
+    public void Synced(QueueSynced synced, long epoch, long nowMs)
     {
-        if (synced.Epoch != epoch || !Pool.Synced(synced.Queue, synced.Stamp, synced.Held, synced.Offer, nowMs)) return false;
+        if (synced.Epoch != epoch || !Pool.Synced(synced.Queue, synced.Stamp, synced.Held, synced.Offer, nowMs)) return;
         Grant(epoch);
-        return true;
+        foreach (var report in _reports.HeldNow(id => Pool.QueueOf(id) is not null)) _reports.Route(this, report, epoch, nowMs);
     }
 
-    /// <summary>A queue allocated a task on a granted slot; with it came what waits there next.</summary>
+    /// <summary>A queue allocated a task on a granted slot; with it came what waits there next. Reports that came
+    /// before it go on to the queue.</summary>
     public void Assigned(TaskAssignedToWorker assigned, long epoch, long nowMs)
     {
         Pool.Assigned(assigned.Queue, assigned.TaskId, assigned.Next, nowMs);
+        foreach (var report in _reports.Assigned(assigned.TaskId)) _reports.Route(this, report, epoch, nowMs);
         if (assigned.Next is not null) Grant(epoch);
     }
 
@@ -181,9 +184,12 @@ public sealed class WorkerSlots
         Grant(epoch);
     }
 
-    /// <summary>What the worker's status query shows.</summary>
-    public WorkerStatus Status(bool online, double? lastHeard) => new(_worker, true, Registration.Queues,
-        Registration.Capabilities, Registration.PoolSize, Pool.Held, online, lastHeard, Registration.Instance);
+    /// <summary>What the status query of <paramref name="worker"/> shows, registered (<paramref name="slots"/>) or
+    /// not.</summary>
+    public static WorkerStatus Status(string worker, WorkerSlots? slots, bool online, double? lastHeard) =>
+        slots is { Registration: var r }
+            ? new(worker, true, r.Queues, r.Capabilities, r.PoolSize, slots.Pool.Held, online, lastHeard, r.Instance)
+            : new(worker, false, [], new Dictionary<string, CapabilityValue>(), 0, 0, online, lastHeard, null);
 
     // The task is no longer this worker's: its slot is free, and late reports still reach its queue.
     private void Let(string queue, string taskId)

@@ -16,7 +16,7 @@ public class WorkerSlotsTests
     // Slots whose queues all answered a first sync, holding the given tasks of queue "a".
     private WorkerSlots Synced(RegisterWorker registration, params string[] heldOnA)
     {
-        var slots = new WorkerSlots(registration, new WorkerReports(TimeSpan.FromSeconds(20), _ignored.Add), _sent.Add);
+        var slots = new WorkerSlots(registration, new WorkerReports("w", TimeSpan.FromSeconds(20), _sent.Add, _ignored.Add), _sent.Add);
         slots.Sync(Epoch, nowMs: 0, patienceMs: 1_000);
         foreach (var serves in _sent.OfType<WorkerServesQueue>().ToList())
             slots.Synced(new QueueSynced("w", serves.Queue, Epoch, serves.Stamp, serves.Queue == "a" ? heldOnA : [], null),
@@ -90,7 +90,7 @@ public class WorkerSlotsTests
     [Fact]
     public void Early_reports_wait_for_their_task_and_are_ignored_when_they_grow_old()
     {
-        var reports = new WorkerReports(TimeSpan.FromSeconds(20), _ignored.Add);
+        var reports = new WorkerReports("w", TimeSpan.FromSeconds(20), _sent.Add, _ignored.Add);
         var started = new WorkerTaskStatus("w", "t1", TaskProgress.Started, null, null);
         reports.KeepEarly(started, nowMs: 0);
         reports.KeepEarly(started with { TaskId = "t2" }, nowMs: 0);
@@ -104,7 +104,7 @@ public class WorkerSlotsTests
     [Fact]
     public void A_late_report_of_a_task_let_go_finds_its_queue()
     {
-        var reports = new WorkerReports(TimeSpan.FromSeconds(20), _ignored.Add);
+        var reports = new WorkerReports("w", TimeSpan.FromSeconds(20), _sent.Add, _ignored.Add);
         reports.Let("a", "t1", nowMs: 0);
         Assert.Equal("a", reports.RecentQueueOf("t1"));
         reports.Assigned("t1"); // allocated again: its reports count again
