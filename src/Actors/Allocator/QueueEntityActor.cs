@@ -6,7 +6,6 @@ using Akka.Persistence;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Subscription;
-using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
 
@@ -21,7 +20,7 @@ namespace CeleryActors.Actors.Allocator;
 /// snapshot is overdue while events are being written (<see cref="SnapshotSchedule"/>): commands are stashed until
 /// the write completes, so the snapshot equals the journal, and older snapshots and events are then deleted. A
 /// queue with no events yet starts <c>Unlisted</c>: its first task or consumer asks for a place among the cluster's
-/// <c>ALLOCATOR_MAX_QUEUES</c> (<see cref="QueueAdmission"/>; <c>Admitting</c>, commands stashed); without one it
+/// <c>ALLOCATOR_MAX_QUEUES</c> (<see cref="IAllocatorRedis.AdmitQueueAsync"/>; <c>Admitting</c>, commands stashed); without one it
 /// is <c>Refused</c>: it stores nothing, refuses and counts every task, and passivates once left alone.
 /// </summary>
 public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
@@ -29,8 +28,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private const string SweepTimer = "sweep";
     private readonly string _queue;
     private readonly AllocatorSettings _settings;
-    private readonly ISubscriber _publisher;
-    private readonly IDatabase _database;
+    private readonly IAllocatorRedis _redis;
     private readonly AllocatorMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -40,13 +38,12 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private QueueAllocation _allocation = null!; // made in PreStart, once the worker region can be looked up
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
-    public QueueEntityActor(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
+    public QueueEntityActor(string queue, AllocatorSettings settings, IAllocatorRedis redis,
         AllocatorMetrics metrics, IReadOnlyActorRegistry registry)
     {
         _queue = queue;
         _settings = settings;
-        _publisher = redis.GetSubscriber();
-        _database = redis.GetDatabase();
+        _redis = redis;
         _metrics = metrics;
         _registry = registry;
         _state = new QueueState(queue);
@@ -128,7 +125,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             // really gone.
             _log.Warning("Queue {0}: could not check ALLOCATOR_MAX_QUEUES ({1}); taking the queue", _queue,
                 failure.Cause.GetBaseException().Message);
-            QueueAdmission.Relist(_database, _settings.QueuesKey, _queue);
+            _redis.ListQueue(_queue);
             Admitted();
         });
         CommandAny(_ => Stash.Stash());
@@ -159,13 +156,13 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void AskForPlace()
     {
         Stash.Stash();
-        QueueAdmission.AdmitAsync(_database, _settings.QueuesKey, _queue, _settings.MaxQueues)
+        _redis.AdmitQueueAsync(_queue, _settings.MaxQueues)
             .PipeTo(Self, success: admitted => new PlaceAnswered(admitted), failure: e => new PlaceUnknown(e));
         Become(Admitting);
     }
 
     /// <summary>Props of the entity of <paramref name="queue"/>.</summary>
-    public static Props Props(string queue, AllocatorSettings settings, IConnectionMultiplexer redis,
+    public static Props Props(string queue, AllocatorSettings settings, IAllocatorRedis redis,
         AllocatorMetrics metrics, IReadOnlyActorRegistry registry) =>
         Akka.Actor.Props.Create(() => new QueueEntityActor(queue, settings, redis, metrics, registry));
 
@@ -181,7 +178,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     {
         // Both regions exist once any entity runs: they are registered before the node takes messages.
         var workers = _registry.Get<WorkerRegion>();
-        var outbox = new QueueOutbox(_queue, _settings, _publisher, _metrics, workers, _registry.Get<MetricsRecorderActor>());
+        var outbox = new QueueOutbox(_queue, _redis, _metrics, workers, _registry.Get<MetricsRecorderActor>());
         _allocation = new QueueAllocation(_state, _commit, outbox, _settings, _metrics, workers, _log);
         base.PreStart();
     }
@@ -222,7 +219,7 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             Become(Unlisted); // its gauges wait for its place: a refused name gets no series
             return;
         }
-        QueueAdmission.Relist(_database, _settings.QueuesKey, _queue);
+        _redis.ListQueue(_queue);
         _allocation.Gauges();
     }
 

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;
-using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
 
@@ -12,12 +11,11 @@ namespace CeleryActors.Actors.Allocator;
 /// after the write (the entity's group commit runs it), so nothing leaves the entity that a crash could forget.
 /// </summary>
 /// <param name="queue">The queue.</param>
-/// <param name="settings">Channel names.</param>
-/// <param name="publisher">The node's Redis publisher.</param>
+/// <param name="redis">Where assignments are published.</param>
 /// <param name="metrics">The allocator's metrics.</param>
 /// <param name="workers">The worker region.</param>
 /// <param name="recorder">The metrics recorder (histograms).</param>
-public sealed class QueueOutbox(string queue, AllocatorSettings settings, ISubscriber publisher, AllocatorMetrics metrics,
+public sealed class QueueOutbox(string queue, IAllocatorRedis redis, AllocatorMetrics metrics,
     IActorRef workers, IActorRef recorder)
 {
     /// <summary>A task was allocated: the worker entity hears of it before the worker can answer over Redis (its
@@ -30,8 +28,7 @@ public sealed class QueueOutbox(string queue, AllocatorSettings settings, ISubsc
     public void Allocated(TaskAllocated allocation, byte[] assignment, double waited, TaskOffer? next)
     {
         workers.Tell(new TaskAssignedToWorker(allocation.Worker, allocation.TaskId, queue, next));
-        publisher.Publish(RedisChannel.Literal(settings.Channels.Worker(allocation.Worker)), assignment,
-            CommandFlags.FireAndForget);
+        redis.PublishAssignment(allocation.Worker, assignment);
         metrics.CountAllocation(queue, allocation.Worker);
         recorder.Tell(new ObserveAllocation(queue, waited));
     }

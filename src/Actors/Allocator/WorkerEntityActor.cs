@@ -7,7 +7,6 @@ using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
-using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Allocator;
 
@@ -32,7 +31,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private const string AnnounceTimer = "announce";
     private readonly string _worker;
     private readonly AllocatorSettings _settings;
-    private readonly IDatabase _database;
+    private readonly IAllocatorRedis _redis;
     private readonly AllocatorMetrics _metrics;
     private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -45,12 +44,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private double? _lastHeard;
 
     /// <summary>Creates the entity of <paramref name="worker"/>.</summary>
-    public WorkerEntityActor(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
+    public WorkerEntityActor(string worker, AllocatorSettings settings, IAllocatorRedis redis,
         AllocatorMetrics metrics, IReadOnlyActorRegistry registry)
     {
         _worker = worker;
         _settings = settings;
-        _database = redis.GetDatabase();
+        _redis = redis;
         _metrics = metrics;
         _registry = registry;
         _send = m => _queues.Tell(m);
@@ -75,7 +74,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <summary>Props of the entity of <paramref name="worker"/>.</summary>
-    public static Props Props(string worker, AllocatorSettings settings, IConnectionMultiplexer redis,
+    public static Props Props(string worker, AllocatorSettings settings, IAllocatorRedis redis,
         AllocatorMetrics metrics, IReadOnlyActorRegistry registry) =>
         Akka.Actor.Props.Create(() => new WorkerEntityActor(worker, settings, redis, metrics, registry));
 
@@ -245,7 +244,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
                 _log.Info("Worker {0} registered as a new instance ({1}): the process restarted, what it held goes back",
                     _worker, register.Instance);
             var slots = current?.Reregistered(register) ?? new WorkerSlots(register, _reports, _send);
-            _database.SetAdd(_settings.WorkersKey, _worker, CommandFlags.FireAndForget);
+            _redis.ListWorker(_worker);
             _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
             // A replayed one is a registration this entity never had (taken by nobody while the nodes changed, or
             // by a node that died before it was stored): at most the replay window old, so the worker is taken as

@@ -30,19 +30,22 @@ public static class AllocatorHostingExtensions
     /// The regions remember their entities, so in-flight assignments and worker liveness are watched again after a
     /// restart or a move without a message to each. Needs a journal and snapshot store
     /// (e.g. <c>WithRedisPersistence</c>), the <see cref="AllocatorMetrics"/> and <see cref="IConnectionMultiplexer"/>
-    /// services, <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
+    /// services (the entities reach Redis through <see cref="AllocatorRedis"/>), <see cref="CeleryActorsHostingExtensions.AddMetricsRecorder"/> and
     /// <see cref="CeleryActorsHostingExtensions.AddMessageOwnership"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddAllocator(this AkkaConfigurationBuilder builder, AllocatorSettings settings)
     {
+        // What the entities do on Redis besides their journal, on the node's shared connection.
+        IAllocatorRedis EntitiesRedis(IDependencyResolver resolver) =>
+            new AllocatorRedis(resolver.GetService<IConnectionMultiplexer>(), settings);
         return builder
             .AddAllocatorSerializer()
             .WithAllocatorRegion<QueueRegion>(QueueTypeName, (queue, registry, resolver) =>
                 BackoffRestarts.OnStop(QueueEntityActor.Props(queue, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "queue"))
+                    EntitiesRedis(resolver), resolver.GetService<AllocatorMetrics>(), registry), "queue"))
             .WithAllocatorRegion<WorkerRegion>(WorkerTypeName, (worker, registry, resolver) =>
                 BackoffRestarts.OnStop(WorkerEntityActor.Props(worker, settings,
-                    resolver.GetService<IConnectionMultiplexer>(), resolver.GetService<AllocatorMetrics>(), registry), "worker"))
+                    EntitiesRedis(resolver), resolver.GetService<AllocatorMetrics>(), registry), "worker"))
             .WithActors((system, registry, resolver) =>
             {
                 var redis = resolver.GetService<IConnectionMultiplexer>();

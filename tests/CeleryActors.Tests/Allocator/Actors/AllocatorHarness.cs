@@ -52,10 +52,11 @@ internal sealed class AllocatorHarness : IDisposable
         Allocator = new AllocatorMetrics(Metrics);
         var registry = ActorRegistry.For(system);
         registry.Register<MetricsRecorderActor>(recorder);
+        var redis = new AllocatorRedis(Node, settings);
         Queues = system.ActorOf(Props.Create(() => new LocalRegion(q => supervised
-            ? BackoffRestarts.OnStop(QueueEntityActor.Props(q, settings, Node, Allocator, registry), "queue")
-            : QueueEntityActor.Props(q, settings, Node, Allocator, registry))));
-        Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, Node, Allocator, registry))));
+            ? BackoffRestarts.OnStop(QueueEntityActor.Props(q, settings, redis, Allocator, registry), "queue")
+            : QueueEntityActor.Props(q, settings, redis, Allocator, registry))));
+        Workers = system.ActorOf(Props.Create(() => new LocalRegion(w => WorkerEntityActor.Props(w, settings, redis, Allocator, registry))));
         registry.Register<QueueRegion>(Queues);
         registry.Register<WorkerRegion>(Workers);
         var prefixLength = settings.Channels.Worker("").Length;
