@@ -46,48 +46,37 @@ public static class AllocatorEndpoints
             return Results.Json(new { node = Cluster.Get(system).SelfAddress.ToString(), queues, workers }, Json);
         });
 
-    private static async Task<IResult> WorkersAsync(IRequiredActor<QueueRegion> queueRegion,
-        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
-        CancellationToken token) =>
+    private static async Task<IResult> WorkersAsync([AsParameters] QueryServices services, CancellationToken token) =>
         await Answer(async () =>
         {
-            var workers = await (await Queries(queueRegion, workerRegion, redis, settings, token)).WorkersAsync(token);
+            var workers = await (await services.QueriesAsync(token)).WorkersAsync(token);
             return Results.Json(QueryJson.Workers(workers.All), Json);
         });
 
-    private static async Task<IResult> QueuesAsync(IRequiredActor<QueueRegion> queueRegion,
-        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
-        CancellationToken token) =>
+    private static async Task<IResult> QueuesAsync([AsParameters] QueryServices services, CancellationToken token) =>
         await Answer(async () =>
         {
-            var queues = await (await Queries(queueRegion, workerRegion, redis, settings, token)).QueuesAsync(token);
+            var queues = await (await services.QueriesAsync(token)).QueuesAsync(token);
             return Results.Json(QueryJson.Queues(queues.All), Json);
         });
 
-    private static async Task<IResult> QueueAsync(string queue, IRequiredActor<QueueRegion> queueRegion,
-        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+    private static async Task<IResult> QueueAsync(string queue, [AsParameters] QueryServices services,
         CancellationToken token) =>
         await Answer(async () =>
-            await (await Queries(queueRegion, workerRegion, redis, settings, token)).QueueAsync(queue, token) is { } stats
+            await (await services.QueriesAsync(token)).QueueAsync(queue, token) is { } stats
                 ? Results.Json(QueryJson.Queue(stats), Json)
                 : NotFound(queue));
 
-    private static async Task<IResult> HistoryAsync(string queue, int? limit, IRequiredActor<QueueRegion> queueRegion,
-        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
+    private static async Task<IResult> HistoryAsync(string queue, int? limit, [AsParameters] QueryServices services,
         CancellationToken token) =>
         await Answer(async () =>
         {
             if (limit is < 0) return Results.Json(new { error = "limit must be 0 or more" }, Json, statusCode: 400);
-            var queries = await Queries(queueRegion, workerRegion, redis, settings, token);
+            var queries = await services.QueriesAsync(token);
             return await queries.HistoryAsync(queue, limit ?? AllocatorQueries.DefaultHistoryLimit, token) is { } history
                 ? Results.Json(QueryJson.History(history), Json)
                 : NotFound(queue);
         });
-
-    private static async Task<AllocatorQueries> Queries(IRequiredActor<QueueRegion> queueRegion,
-        IRequiredActor<WorkerRegion> workerRegion, IConnectionMultiplexer redis, AllocatorSettings settings,
-        CancellationToken token) =>
-        new(await queueRegion.GetAsync(token), await workerRegion.GetAsync(token), redis, settings);
 
     private static IResult NotFound(string queue) =>
         Results.Json(new { error = $"no queue '{queue}'" }, Json, statusCode: StatusCodes.Status404NotFound);
@@ -104,5 +93,14 @@ public static class AllocatorEndpoints
             return Results.Json(new { error = "the allocator did not answer in time", detail = e.GetType().Name }, Json,
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
+    }
+
+    /// <summary>What every allocator query needs, bound from the services per request.</summary>
+    internal sealed record QueryServices(IRequiredActor<QueueRegion> QueueRegion, IRequiredActor<WorkerRegion> WorkerRegion,
+        IConnectionMultiplexer Redis, AllocatorSettings Settings)
+    {
+        /// <summary>The queries, once both regions are started.</summary>
+        public async Task<AllocatorQueries> QueriesAsync(CancellationToken token) =>
+            new(await QueueRegion.GetAsync(token), await WorkerRegion.GetAsync(token), Redis, Settings);
     }
 }
