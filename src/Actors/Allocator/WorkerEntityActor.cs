@@ -218,11 +218,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private void NotOnline(WorkerSlots? w)
     {
         Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: false, _lastHeard)));
-        Command<TasksWaiting>(_ => { });
-        Command<QueueSynced>(_ => { });
-        Command<TaskAssignedToWorker>(_ => { });
-        Command<SlotsReturned>(_ => { });
-        Command<TaskReleasedFromWorker>(_ => { });
+        Command<IQueueToWorker>(_ => { });
         Command<AnnounceTick>(_ => { });
     }
 

@@ -35,6 +35,10 @@ public interface IQueueCommand : IWithQueueId, IAllocatorProtocol;
 /// <summary>A command or query handled by a worker entity.</summary>
 public interface IWorkerCommand : IWithWorkerId, IAllocatorProtocol;
 
+/// <summary>What a queue entity tells a worker entity in the slot protocol (offers, sync answers, assignments,
+/// slots given back, tasks released): a worker that is not online takes none of it.</summary>
+public interface IQueueToWorker : IWorkerCommand;
+
 /// <summary>
 /// A capability of a worker or a requirement of a task (SPEC §4.1): a number (met by a worker number greater
 /// than or equal to it) or a string (met by an equal string). Exactly one of the two is set.

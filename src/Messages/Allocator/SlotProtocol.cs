@@ -35,13 +35,13 @@ public sealed record WorkerServesQueue(
 /// <param name="Offer">What waits for the worker there, if anything.</param>
 public sealed record QueueSynced(
     string Worker, string Queue, long Epoch, long Stamp, IReadOnlyList<string> Held, TaskOffer? Offer)
-    : IWorkerCommand;
+    : IQueueToWorker;
 
 /// <summary>A queue has tasks waiting that the worker could take (or, with no offer, no longer has).</summary>
 /// <param name="Worker">The worker.</param>
 /// <param name="Queue">The queue.</param>
 /// <param name="Offer">What waits, or null.</param>
-public sealed record TasksWaiting(string Worker, string Queue, TaskOffer? Offer) : IWorkerCommand;
+public sealed record TasksWaiting(string Worker, string Queue, TaskOffer? Offer) : IQueueToWorker;
 
 /// <summary>
 /// A worker gives a queue <paramref name="Count"/> of its free slots: the queue allocates to it up to that many of
@@ -62,7 +62,7 @@ public sealed record GrantSlots(string Queue, string Worker, long Epoch, int Cou
 /// <param name="Queue">The queue.</param>
 /// <param name="Count">Slots returned.</param>
 /// <param name="Next">What still waits for the worker, if anything.</param>
-public sealed record SlotsReturned(string Worker, string Queue, int Count, TaskOffer? Next) : IWorkerCommand;
+public sealed record SlotsReturned(string Worker, string Queue, int Count, TaskOffer? Next) : IQueueToWorker;
 
 /// <summary>A worker's room changed in a way a queue must know: it is full (offers to it wait), or has room again.</summary>
 /// <param name="Queue">The queue.</param>
@@ -92,10 +92,10 @@ public sealed record WorkerLeftQueue(string Queue, string Worker, string Reason)
 /// <param name="Queue">The queue that allocated it.</param>
 /// <param name="Next">On the last allocation of a grant: what still waits for the worker there, if anything.</param>
 public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Queue, TaskOffer? Next = null)
-    : IWorkerCommand;
+    : IQueueToWorker;
 
 /// <summary>A task the worker held is no longer its own (finished, or taken back by the queue).</summary>
 /// <param name="Worker">The worker.</param>
 /// <param name="TaskId">The task.</param>
 /// <param name="Queue">The queue that took it back or finished it.</param>
-public sealed record TaskReleasedFromWorker(string Worker, string TaskId, string Queue) : IWorkerCommand;
+public sealed record TaskReleasedFromWorker(string Worker, string TaskId, string Queue) : IQueueToWorker;
