@@ -42,7 +42,7 @@ internal sealed class ProbeRedis(IActorRef probe, int cap = int.MaxValue) : IAll
 
 /// <summary>
 /// The queue and worker entities together in one actor system with Akka's in-memory journal, and a probe where they
-/// publish: the slot protocol and the leases without Redis. (<see cref="AllocatorEntityTests"/> runs them on a real
+/// publish: the slot protocol and the leases without Redis. (<see cref="AllocatorEntityTestBase"/> runs them on a real
 /// Redis journal and channels.)
 /// </summary>
 public class AllocatorEntitySpecs : TestKit
