@@ -157,8 +157,8 @@ public sealed class WorkerSlots
     public void Synced(QueueSynced synced, long epoch, long nowMs)
     {
         if (synced.Epoch != epoch || !Pool.Synced(synced.Queue, synced.Stamp, synced.Held, synced.Offer, nowMs)) return;
-        Grant(epoch);
         foreach (var report in _reports.HeldNow(id => Pool.QueueOf(id) is not null)) _reports.Route(this, report, epoch, nowMs);
+        Grant(epoch);
     }
 
     /// <summary>A queue allocated a task on a granted slot; with it came what waits there next. Reports that came
