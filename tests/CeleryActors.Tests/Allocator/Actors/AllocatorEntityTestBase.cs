@@ -14,6 +14,9 @@ namespace CeleryActors.Tests.Allocator.Actors;
 public abstract class AllocatorEntityTestBase(RedisFixture redis, ITestOutputHelper output)
     : TestKit(AllocatorHarness.SystemConfig(redis.Server.ConnectionString), output: output)
 {
+    /// <summary>One collection for all of them: they ran as one class, one test at a time, and still do.</summary>
+    public const string Collection = "allocator entities on Redis";
+
     /// <summary>The test class's private redis-server.</summary>
     protected RedisFixture Redis => redis;
 

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace CeleryActors.Tests.Allocator.Actors;
 
 /// <summary>A queue entity on a real Redis journal: its limits, priorities, ack timeouts, supervision and recovery.</summary>
+[Collection(AllocatorEntityTestBase.Collection)]
 public class QueueEntityTests(RedisFixture redis, ITestOutputHelper output)
     : AllocatorEntityTestBase(redis, output), IClassFixture<RedisFixture>
 {

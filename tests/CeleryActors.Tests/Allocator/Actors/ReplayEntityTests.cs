@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace CeleryActors.Tests.Allocator.Actors;
 
 /// <summary>Replayed pub/sub messages (taken again after the takers changed) reaching entities that know them, or not.</summary>
+[Collection(AllocatorEntityTestBase.Collection)]
 public class ReplayEntityTests(RedisFixture redis, ITestOutputHelper output)
     : AllocatorEntityTestBase(redis, output), IClassFixture<RedisFixture>
 {

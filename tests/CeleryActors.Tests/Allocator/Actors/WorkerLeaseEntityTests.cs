@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace CeleryActors.Tests.Allocator.Actors;
 
 /// <summary>Leases on what a worker holds and its liveness, with queue and worker entities on a real Redis.</summary>
+[Collection(AllocatorEntityTestBase.Collection)]
 public class WorkerLeaseEntityTests(RedisFixture redis, ITestOutputHelper output)
     : AllocatorEntityTestBase(redis, output), IClassFixture<RedisFixture>
 {

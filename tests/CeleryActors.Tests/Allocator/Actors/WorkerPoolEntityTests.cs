@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace CeleryActors.Tests.Allocator.Actors;
 
 /// <summary>One pool per worker over all its queues, with queue and worker entities on a real Redis.</summary>
+[Collection(AllocatorEntityTestBase.Collection)]
 public class WorkerPoolEntityTests(RedisFixture redis, ITestOutputHelper output)
     : AllocatorEntityTestBase(redis, output), IClassFixture<RedisFixture>
 {

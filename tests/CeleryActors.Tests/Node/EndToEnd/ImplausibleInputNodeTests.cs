@@ -9,7 +9,7 @@ namespace CeleryActors.Tests.Node.EndToEnd;
 
 /// <summary>The implausible-input corpus of the metrics channel and of Celery's events, against a real node that
 /// monitors a Celery broker on the same Redis (the allocator's wires have theirs in
-/// <see cref="Allocator.EndToEnd.AllocatorEndToEndTests"/>): each bad message is rejected and counted, each good one still counts.</summary>
+/// <see cref="Allocator.EndToEnd.AllocatorInputEndToEndTests"/>): each bad message is rejected and counted, each good one still counts.</summary>
 public class ImplausibleInputNodeTests
 {
     [Fact]
