@@ -30,12 +30,11 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private readonly AllocatorSettings _settings;
     private readonly IAllocatorRedis _redis;
     private readonly AllocatorMetrics _metrics;
-    private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly QueueState _state;
     private readonly GroupCommit _commit;
     private readonly SnapshotSchedule _snapshots;
-    private QueueAllocation _allocation = null!; // made in PreStart, once the worker region can be looked up
+    private readonly QueueAllocation _allocation;
 
     /// <summary>Creates the entity of <paramref name="queue"/>.</summary>
     public QueueEntityActor(string queue, AllocatorSettings settings, IAllocatorRedis redis,
@@ -45,10 +44,13 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         _settings = settings;
         _redis = redis;
         _metrics = metrics;
-        _registry = registry;
         _state = new QueueState(queue);
         _commit = new GroupCommit(settings.MaxBatchEvents, settings.MaxBatchBytes);
         _snapshots = new SnapshotSchedule(settings.SnapshotEvery);
+        // Both regions exist once any entity runs: they are registered before the node takes messages.
+        var workers = registry.Get<WorkerRegion>();
+        var outbox = new QueueOutbox(queue, redis, metrics, workers, registry.Get<MetricsRecorderActor>());
+        _allocation = new QueueAllocation(_state, _commit, outbox, settings, metrics, workers, _log);
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -172,16 +174,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
-
-    /// <inheritdoc />
-    protected override void PreStart()
-    {
-        // Both regions exist once any entity runs: they are registered before the node takes messages.
-        var workers = _registry.Get<WorkerRegion>();
-        var outbox = new QueueOutbox(_queue, _redis, _metrics, workers, _registry.Get<MetricsRecorderActor>());
-        _allocation = new QueueAllocation(_state, _commit, outbox, _settings, _metrics, workers, _log);
-        base.PreStart();
-    }
 
     /// <inheritdoc />
     protected override void PostStop()

@@ -33,13 +33,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly AllocatorSettings _settings;
     private readonly IAllocatorRedis _redis;
     private readonly AllocatorMetrics _metrics;
-    private readonly IReadOnlyActorRegistry _registry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly WorkerReports _reports;
     private readonly Action<IQueueCommand> _send;
     private RegisterWorker? _recovered; // only while recovering; the states carry the registration after that
     private long _epoch; // the sequence number of this incarnation's first event, which its grants carry
-    private IActorRef _queues = ActorRefs.Nobody;
     private long _lastSeen = Environment.TickCount64;
     private double? _lastHeard;
 
@@ -51,8 +49,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         _settings = settings;
         _redis = redis;
         _metrics = metrics;
-        _registry = registry;
-        _send = m => _queues.Tell(m);
+        // Both regions exist once any entity runs: they are registered before the node takes messages.
+        var queues = registry.Get<QueueRegion>();
+        _send = m => queues.Tell(m);
         _reports = new WorkerReports(worker, settings.ReplayWindow, _send, Ignored);
 
         Recover<WorkerRegistered>(r =>
@@ -84,13 +83,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
-
-    /// <inheritdoc />
-    protected override void PreStart()
-    {
-        _queues = _registry.Get<QueueRegion>();
-        base.PreStart();
-    }
 
     /// <inheritdoc />
     protected override void PostStop()
