@@ -184,14 +184,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     }
 
     /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _log.Error(cause, "Queue {0}: persisting {1} (#{2}) failed; the entity stops and recovers from the journal",
-            _queue, @event.GetType().Name, sequenceNr);
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    /// <inheritdoc />
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         _log.Error(cause, "Queue {0}: the journal rejected {1} (#{2}); restarting from the journal",

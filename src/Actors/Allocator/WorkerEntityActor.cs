@@ -92,13 +92,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         base.PostStop();
     }
 
-    /// <inheritdoc />
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        _log.Error(cause, "Worker {0}: persisting {1} failed; the entity stops and recovers", _worker, @event.GetType().Name);
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
     private long Now => Environment.TickCount64;
 
     // Not (or no longer) registered: anyone can name a worker on the wire, so an entity started by a message about
