@@ -74,19 +74,19 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
         if (listed)
         {
             Command<SubmitTask>(Submit);
-            Command<WorkerServesQueue>(s => Then(() => _allocation.Serve(s)));
+            Command<WorkerServesQueue>(s => { _allocation.Serve(s); WriteIfIdle(); });
         }
         else
         {
             Command<SubmitTask>(_ => AskForPlace());
             Command<WorkerServesQueue>(_ => AskForPlace());
         }
-        Command<ReportTaskProgress>(r => Then(() => _allocation.Report(r)));
-        Command<WorkerLeftQueue>(l => Then(() => _allocation.Left(l)));
-        Command<GrantSlots>(g => Then(() => _allocation.Grant(g)));
-        Command<WorkerRoomChanged>(r => Then(() => _allocation.RoomChanged(r)));
-        Command<ReturnTask>(r => Then(() => _allocation.Return(r)));
-        Command<Sweep>(_ => Then(_allocation.Sweep));
+        Command<ReportTaskProgress>(r => { _allocation.Report(r); WriteIfIdle(); });
+        Command<WorkerLeftQueue>(l => { _allocation.Left(l); WriteIfIdle(); });
+        Command<GrantSlots>(g => { _allocation.Grant(g); WriteIfIdle(); });
+        Command<WorkerRoomChanged>(r => { _allocation.RoomChanged(r); WriteIfIdle(); });
+        Command<ReturnTask>(r => { _allocation.Return(r); WriteIfIdle(); });
+        Command<Sweep>(_ => { _allocation.Sweep(); WriteIfIdle(); });
         Command<GetQueueStats>(_ => Sender.Tell(_allocation.Stats()));
         Command<GetQueueHistory>(q => Sender.Tell(new QueueHistory(_queue, _state.History(Math.Clamp(q.Limit, 0, AllocatorQueries.MaxHistoryLimit)))));
         Command<SaveSnapshotSuccess>(s =>
@@ -231,12 +231,6 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
     private void Refuse(SubmitTask task, string why)
     {
         if (HasCaller) Sender.Tell(new TaskRefused(_queue, task.TaskId, why));
-    }
-
-    private void Then(Action decide) // each command's events go to the journal as soon as no write is under way
-    {
-        decide();
-        WriteIfIdle();
     }
 
     /// <summary>Starts a write of what collected, unless one is under way (its completion starts the next).</summary>

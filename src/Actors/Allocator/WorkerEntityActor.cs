@@ -3,9 +3,7 @@ using Akka.Event;
 using Akka.Hosting;
 using Akka.Persistence;
 using Akka.Cluster.Sharding;
-using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
-using CeleryActors.Messages.Metrics;
 using CeleryActors.Messages.Subscription;
 
 namespace CeleryActors.Actors.Allocator;
@@ -239,7 +237,7 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Persist(new WorkerUnregistered(_worker), _ =>
         {
             _log.Info("Worker {0} unregistered", _worker);
-            w.Leave(w.Pool.Queues.ToList(), RequeueReason.Unregistered);
+            w.LeaveAll(RequeueReason.Unregistered);
             Timers.CancelAll();
             Become(Unregistered);
             Tidy(null, online: false);

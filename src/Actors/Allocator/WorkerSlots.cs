@@ -102,7 +102,7 @@ public sealed class WorkerSlots
     }
 
     /// <summary>The worker leaves <paramref name="queues"/>, which take back what it held there.</summary>
-    public void Leave(IReadOnlyCollection<string> queues, string reason)
+    private void Leave(IReadOnlyCollection<string> queues, string reason)
     {
         foreach (var queue in queues) _send(new WorkerLeftQueue(queue, _worker, reason));
         var leaving = queues.ToHashSet(StringComparer.Ordinal);
