@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using CeleryActors.Client;
 using CeleryActors.Messages.Allocator;
-using CeleryActors.Messages.Client;
 using CeleryActors.Protocol;
 
 namespace CeleryActors.Cli;

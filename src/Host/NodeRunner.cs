@@ -3,7 +3,6 @@ using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Health;
 using CeleryActors.Host.Configuration;
 using CeleryActors.Redis;
-using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;
 
 namespace CeleryActors.Host;

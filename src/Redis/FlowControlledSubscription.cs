@@ -1,9 +1,7 @@
-using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Text;
 
 namespace CeleryActors.Redis;
 

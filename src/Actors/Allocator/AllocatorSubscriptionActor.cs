@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Metrics;

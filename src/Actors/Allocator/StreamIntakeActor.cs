@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Subscription;

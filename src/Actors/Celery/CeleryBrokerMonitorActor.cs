@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Supervision;
 
 namespace CeleryActors.Actors.Celery;

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Metrics;
 
 namespace CeleryActors.Actors.Celery;
 

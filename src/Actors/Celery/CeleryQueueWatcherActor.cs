@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
-using CeleryActors.Actors.Metrics;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Celery;

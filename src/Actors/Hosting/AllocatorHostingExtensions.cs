@@ -9,7 +9,6 @@ using CeleryActors.Actors.Subscription;
 using CeleryActors.Actors.Supervision;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Protocol.Serialization;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Hosting;

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Cluster.Hosting;
@@ -8,7 +7,6 @@ using CeleryActors.Actors.Health;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Actors.Subscription;
 using CeleryActors.Actors.Supervision;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Hosting;

@@ -7,7 +7,6 @@ using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Client;
 using CeleryActors.Messages.Metrics;
 using CeleryActors.Protocol.Serialization;
-using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
 namespace CeleryActors.Actors.Hosting;

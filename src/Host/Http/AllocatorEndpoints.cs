@@ -4,7 +4,6 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using CeleryActors.Actors.Allocator;
-using CeleryActors.Messages.Allocator;
 using CeleryActors.Messages.Client;
 using CeleryActors.Protocol;
 using StackExchange.Redis;

@@ -8,7 +8,6 @@ using CeleryActors.Tests.Fixtures;
 using CeleryActors.Tests.Support;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Xunit;
 
 namespace CeleryActors.Tests.Client;

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using CeleryActors.Client;
 using CeleryActors.Redis;
 using CeleryActors.Tests.Client;
 using CeleryActors.Tests.Fixtures;

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.Persistence;
 using CeleryActors.Persistence.Redis.Tests.Infrastructure;
 using Xunit;

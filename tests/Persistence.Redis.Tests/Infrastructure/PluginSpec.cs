@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Configuration;
 using Akka.Persistence;
 using Akka.TestKit;
 using Xunit;

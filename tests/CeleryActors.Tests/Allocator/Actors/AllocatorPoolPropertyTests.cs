@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;

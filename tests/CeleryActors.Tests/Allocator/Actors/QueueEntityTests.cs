@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;

@@ -1,7 +1,5 @@
 using Akka.Actor;
-using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Allocator;
-using CeleryActors.Actors.Metrics;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Tests.Fixtures;
 using Xunit;

@@ -1,7 +1,5 @@
 using System.Text.Json;
-using Akka.Actor;
 using Akka.TestKit.Xunit2;
-using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
 using CeleryActors.Protocol.Serialization;
 using Xunit;

@@ -1,5 +1,4 @@
 using CeleryActors.Actors.Allocator;
-using CeleryActors.Messages.Allocator;
 using Xunit;
 
 namespace CeleryActors.Tests.Allocator.Domain;

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;

@@ -1,10 +1,8 @@
-using System.Text;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using CeleryActors.Tests.Fixtures;
 using CeleryActors.Tests.Support;
-using StackExchange.Redis;
 using Xunit;
 
 namespace CeleryActors.Tests.Allocator.EndToEnd;

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text.Json;
 using CeleryActors.Tests.Fixtures;
 using CeleryActors.Tests.Support;
