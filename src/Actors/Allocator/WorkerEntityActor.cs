@@ -20,8 +20,8 @@ namespace CeleryActors.Actors.Allocator;
 /// changes or ends a registration; it only fills in a registration this entity never had, and its status reports
 /// reach their queues, which ignore what they know.
 /// The registered states carry their <see cref="WorkerSlots"/> (the registration, the pool and the worker's side of
-/// the slot protocol); <see cref="WorkerReports"/> keeps what the reports need beyond the pool. Deadlines run on
-/// the monotonic clock of the node that runs it.
+/// the slot protocol, and when the worker was last heard); <see cref="WorkerReports"/> keeps what the reports need
+/// beyond the pool. Deadlines run on the monotonic clock of the node that runs it.
 /// </summary>
 public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 {
@@ -35,9 +35,6 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     private readonly WorkerReports _reports;
     private readonly Action<IQueueCommand> _send;
     private RegisterWorker? _recovered; // only while recovering; the states carry the registration after that
-    private long _epoch; // the sequence number of this incarnation's first event, which its grants carry
-    private long _lastSeen = Environment.TickCount64;
-    private double? _lastHeard;
 
     /// <summary>Creates the entity of <paramref name="worker"/>.</summary>
     public WorkerEntityActor(string worker, AllocatorSettings settings, IAllocatorRedis redis,
@@ -119,42 +116,27 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     {
         Context.SetReceiveTimeout(null); // it watches a deadline: it must not passivate
         Timers.StartPeriodicTimer(LivenessTimer, LivenessCheck.Instance, _settings.SweepInterval);
-        var since = Now;
-        Become(() => Unconfirmed(w, since));
+        Become(() => Unconfirmed(w));
     }
 
-    private void Unconfirmed(WorkerSlots w, long sinceMs)
+    private void Unconfirmed(WorkerSlots w)
     {
         WorkerSpeaks(w, () => Confirm(w), online: false);
-        Command<LivenessCheck>(_ =>
-        {
-            _reports.ForgetStale(Now);
-            if (Now - sinceMs < _settings.WorkerTimeout.TotalMilliseconds) return;
-            _log.Info("Worker {0} not heard from for {1} since its registration was recovered: offline; what it " +
-                      "held goes back", _worker, _settings.WorkerTimeout);
-            GoOffline(w, RequeueReason.WorkerOffline);
-        });
+        Command<LivenessCheck>(_ => OfflineIfSilent(w, online: false));
         NotOnline(w);
     }
 
     private void Online(WorkerSlots w)
     {
-        WorkerSpeaks(w, Heard, online: true);
+        WorkerSpeaks(w, () => Heard(w), online: true);
         Command<AnnounceTick>(_ => Sync(w));
-        Command<LivenessCheck>(_ =>
-        {
-            Tidy(w, online: true);
-            if (Now - _lastSeen < _settings.WorkerTimeout.TotalMilliseconds) return;
-            _log.Info("Worker {0} silent for {1}: offline; its {2} unfinished tasks go back to their queues",
-                _worker, _settings.WorkerTimeout, w.Pool.Held);
-            GoOffline(w, RequeueReason.WorkerOffline);
-        });
-        Command<TasksWaiting>(t => w.Offered(t, _epoch));
-        Command<QueueSynced>(s => w.Synced(s, _epoch, Now));
-        Command<TaskAssignedToWorker>(a => w.Assigned(a, _epoch, Now));
-        Command<SlotsReturned>(r => w.Returned(r, _epoch));
-        Command<TaskReleasedFromWorker>(r => w.Released(r, _epoch));
-        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: true, _lastHeard)));
+        Command<LivenessCheck>(_ => OfflineIfSilent(w, online: true));
+        Command<TasksWaiting>(w.Offered);
+        Command<QueueSynced>(s => w.Synced(s, Now));
+        Command<TaskAssignedToWorker>(a => w.Assigned(a, Now));
+        Command<SlotsReturned>(w.Returned);
+        Command<TaskReleasedFromWorker>(w.Released);
+        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: true)));
     }
 
     // Offline and holding nothing: after a while with no message it passivates, and its shard forgets it (it is
@@ -183,24 +165,21 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (h.Replayed) return;
             heard();
             if (online && h.Running is { } running)
-                w.Running(running, _epoch, Now, (long)_settings.AckTimeout.TotalMilliseconds);
+                w.Running(running, Now, (long)_settings.AckTimeout.TotalMilliseconds);
         });
         Command<WorkerTaskStatus>(s =>
         {
             Route(w, s);
             if (!s.Replayed) heard();
         });
-        Command<UnregisterWorker>(u =>
-        {
-            if (!u.Replayed) Unregister(w);
-        });
+        Command<UnregisterWorker>(u => { if (!u.Replayed) Unregister(w); });
     }
 
     // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an
     // earlier state did: its queues took its tasks back when it left, and the sync on its return tells the rest.
     private void NotOnline(WorkerSlots? w)
     {
-        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: false, _lastHeard)));
+        Command<GetWorkerStatus>(_ => Sender.Tell(WorkerSlots.Status(_worker, w, online: false)));
         Command<IQueueToWorker>(_ => { });
         Command<AnnounceTick>(_ => { });
     }
@@ -218,17 +197,16 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         Persist(new WorkerRegistered(register.Worker, register.Queues, register.Capabilities, register.PoolSize,
             register.Instance), _ =>
         {
-            if (_epoch == 0) _epoch = LastSequenceNr;
-            if (current is not null && current.IsRestart(register))
-                _log.Info("Worker {0} registered as a new instance ({1}): the process restarted, what it held goes back",
-                    _worker, register.Instance);
+            var restarted = current?.IsRestart(register) == true ? ", a new instance: what the old one held goes back" : "";
             var slots = current?.Reregistered(register) ?? new WorkerSlots(register, _reports, _send);
+            slots.BeginIncarnation(LastSequenceNr);
             _redis.ListWorker(_worker);
-            _log.Info("Worker {0} registered: queues {1}, pool {2}", _worker, string.Join(",", register.Queues), register.PoolSize);
+            _log.Info("Worker {0} registered: queues {1}, pool {2}, instance {3}{4}", _worker,
+                string.Join(",", register.Queues), register.PoolSize, register.Instance ?? "unnamed", restarted);
             // A replayed one is a registration this entity never had (taken by nobody while the nodes changed, or
             // by a node that died before it was stored): at most the replay window old, so the worker is taken as
             // alive, and its silence takes it offline after the worker timeout if it is not.
-            Heard();
+            Heard(slots);
             GoOnline(slots);
         });
     }
@@ -247,15 +225,11 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
     // epoch, which its grants carry.
     private void Confirm(WorkerSlots w)
     {
-        Heard();
-        if (_epoch != 0)
+        Heard(w);
+        if (w.Epoch != 0) GoOnline(w);
+        else Persist(new WorkerIncarnationStarted(_worker), _ =>
         {
-            GoOnline(w);
-            return;
-        }
-        Persist(new WorkerIncarnationStarted(_worker), _ =>
-        {
-            _epoch = LastSequenceNr;
+            w.BeginIncarnation(LastSequenceNr);
             GoOnline(w);
         });
     }
@@ -282,9 +256,9 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
 
     // Repeated while online; a sync whose answer is five announcements late is replaced.
     private void Sync(WorkerSlots w) =>
-        w.Sync(_epoch, Now, (long)(_settings.AnnounceInterval.TotalMilliseconds * 5));
+        w.Sync(Now, (long)(_settings.AnnounceInterval.TotalMilliseconds * 5));
 
-    private void Route(WorkerSlots? w, WorkerTaskStatus status) => _reports.Route(w, status, _epoch, Now);
+    private void Route(WorkerSlots? w, WorkerTaskStatus status) => _reports.Route(w, status, Now);
 
     // On every liveness check and change of state: the gauges, and the reports too old to keep.
     private void Tidy(WorkerSlots? w, bool online)
@@ -300,10 +274,17 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
         if (!report.Replayed) _metrics.CountIgnoredReport(IgnoredReport.UnknownTask);
     }
 
-    private void Heard()
+    private void Heard(WorkerSlots w) => w.Heard(Now, AllocatorSettings.Now());
+
+    // Not heard from for a whole worker timeout (since its recovery, if it was never confirmed): offline, and what it
+    // held goes back to its queues.
+    private void OfflineIfSilent(WorkerSlots w, bool online)
     {
-        _lastSeen = Now;
-        _lastHeard = AllocatorSettings.Now();
+        Tidy(w, online);
+        if (Now - w.LastSeenMs < _settings.WorkerTimeout.TotalMilliseconds) return;
+        _log.Info("Worker {0} silent for {1}: offline; what it held goes back to its queues", _worker,
+            _settings.WorkerTimeout);
+        GoOffline(w, RequeueReason.WorkerOffline);
     }
 
     // Its own clock: it does not keep an idle entity from passivating.

@@ -45,9 +45,9 @@ public sealed class WorkerReports
     /// and the one that holds the task applies it (the others ignore it, uncounted). Anything else waits here for
     /// its task.
     /// </summary>
-    public void Route(WorkerSlots? slots, WorkerTaskStatus status, long epoch, long nowMs)
+    public void Route(WorkerSlots? slots, WorkerTaskStatus status, long nowMs)
     {
-        if ((slots?.Holding(status, epoch) ?? status.Queue ?? RecentQueueOf(status.TaskId)) is { } queue)
+        if ((slots?.Holding(status) ?? status.Queue ?? RecentQueueOf(status.TaskId)) is { } queue)
             Report(queue, status);
         else if (status.Replayed && slots is not null)
             foreach (var q in slots.Pool.Queues) Report(q, status);

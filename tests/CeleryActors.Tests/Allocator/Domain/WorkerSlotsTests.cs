@@ -17,10 +17,11 @@ public class WorkerSlotsTests
     private WorkerSlots Synced(RegisterWorker registration, params string[] heldOnA)
     {
         var slots = new WorkerSlots(registration, new WorkerReports("w", TimeSpan.FromSeconds(20), _sent.Add, _ignored.Add), _sent.Add);
-        slots.Sync(Epoch, nowMs: 0, patienceMs: 1_000);
+        slots.BeginIncarnation(Epoch);
+        slots.Sync(nowMs: 0, patienceMs: 1_000);
         foreach (var serves in _sent.OfType<WorkerServesQueue>().ToList())
             slots.Synced(new QueueSynced("w", serves.Queue, Epoch, serves.Stamp, serves.Queue == "a" ? heldOnA : [], null),
-                Epoch, nowMs: 0);
+                nowMs: 0);
         _sent.Clear();
         return slots;
     }
@@ -29,11 +30,11 @@ public class WorkerSlotsTests
     public void A_freed_slot_goes_to_the_more_urgent_of_two_queues_offers()
     {
         var slots = Synced(Registration(1, null, "a", "b"), "t1");
-        slots.Offered(new TasksWaiting("w", "a", new TaskOffer(2, 10, 1)), Epoch);
-        slots.Offered(new TasksWaiting("w", "b", new TaskOffer(9, 20, 1)), Epoch);
+        slots.Offered(new TasksWaiting("w", "a", new TaskOffer(2, 10, 1)));
+        slots.Offered(new TasksWaiting("w", "b", new TaskOffer(9, 20, 1)));
         Assert.Empty(_sent.OfType<GrantSlots>()); // the pool is full
 
-        slots.Holding(new WorkerTaskStatus("w", "t1", TaskProgress.Succeeded, 1, null), Epoch);
+        slots.Holding(new WorkerTaskStatus("w", "t1", TaskProgress.Succeeded, 1, null));
 
         var grant = Assert.Single(_sent.OfType<GrantSlots>());
         Assert.Equal(("b", 1, Epoch), (grant.Queue, grant.Count, grant.Epoch));
@@ -69,10 +70,10 @@ public class WorkerSlotsTests
     public void A_heartbeat_that_does_not_list_a_held_task_returns_it_once_an_ack_timeout_has_passed()
     {
         var slots = Synced(Registration(2, null, "a"), "t1", "t2");
-        slots.Running(["t2"], Epoch, nowMs: 500, ackTimeoutMs: 1_000);
+        slots.Running(["t2"], nowMs: 500, ackTimeoutMs: 1_000);
         Assert.Empty(_sent.OfType<ReturnTask>()); // too early to tell
 
-        slots.Running(["t2"], Epoch, nowMs: 1_500, ackTimeoutMs: 1_000);
+        slots.Running(["t2"], nowMs: 1_500, ackTimeoutMs: 1_000);
         var returned = Assert.Single(_sent.OfType<ReturnTask>());
         Assert.Equal(("a", "t1", RequeueReason.NotRunning), (returned.Queue, returned.TaskId, returned.Reason));
         Assert.Equal(1, slots.Pool.Held);
@@ -82,9 +83,9 @@ public class WorkerSlotsTests
     public void An_outcome_of_a_held_task_frees_its_slot_and_a_report_of_another_is_not_placed()
     {
         var slots = Synced(Registration(1, null, "a"), "t1");
-        Assert.Equal("a", slots.Holding(new WorkerTaskStatus("w", "t1", TaskProgress.Succeeded, 1, null), Epoch));
+        Assert.Equal("a", slots.Holding(new WorkerTaskStatus("w", "t1", TaskProgress.Succeeded, 1, null)));
         Assert.Equal(0, slots.Pool.Held);
-        Assert.Null(slots.Holding(new WorkerTaskStatus("w", "t9", TaskProgress.Succeeded, 1, null), Epoch));
+        Assert.Null(slots.Holding(new WorkerTaskStatus("w", "t9", TaskProgress.Succeeded, 1, null)));
     }
 
     [Fact]
@@ -109,5 +110,20 @@ public class WorkerSlotsTests
         Assert.Equal("a", reports.RecentQueueOf("t1"));
         reports.Assigned("t1"); // allocated again: its reports count again
         Assert.Null(reports.RecentQueueOf("t1"));
+    }
+
+    [Fact]
+    public void The_incarnation_and_the_time_last_heard_outlive_a_reregistration()
+    {
+        var slots = Synced(Registration(2, "i1", "a"));
+        slots.BeginIncarnation(Epoch + 5); // only the first one counts
+        slots.Heard(nowMs: 42, unixSeconds: 1_700_000_000);
+
+        var next = slots.Reregistered(Registration(3, "i1", "a", "b"));
+        next.Sync(nowMs: 50, patienceMs: 1_000);
+
+        Assert.Equal((Epoch, 42L, 1_700_000_000d), (next.Epoch, next.LastSeenMs, next.LastHeard));
+        Assert.All(_sent.OfType<WorkerServesQueue>(), s => Assert.Equal(Epoch, s.Epoch));
+        Assert.Equal(1_700_000_000d, WorkerSlots.Status("w", next, online: true).LastHeartbeat);
     }
 }
