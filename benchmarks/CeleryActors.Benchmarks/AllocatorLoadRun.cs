@@ -30,17 +30,17 @@ public static class AllocatorLoadRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = LoadRunNode.IntArg(args, "--count", 200_000);
-        var rate = LoadRunNode.IntArg(args, "--rate", 20_000);
-        var queues = LoadRunNode.IntArg(args, "--queues", 4);
-        var workers = LoadRunNode.IntArg(args, "--workers", 8);
-        var pool = LoadRunNode.IntArg(args, "--pool", 10_000);
-        var warmup = LoadRunNode.IntArg(args, "--warmup", 50_000);
-        var perWorker = Math.Min(queues, LoadRunNode.IntArg(args, "--queues-per-worker", queues));
-        var streamed = LoadRunNode.StreamedIntake(args);
-        var nodeCount = LoadRunNode.IntArg(args, "--nodes", 1);
+        var count = RunArgs.IntArg(args, "--count", 200_000);
+        var rate = RunArgs.IntArg(args, "--rate", 20_000);
+        var queues = RunArgs.IntArg(args, "--queues", 4);
+        var workers = RunArgs.IntArg(args, "--workers", 8);
+        var pool = RunArgs.IntArg(args, "--pool", 10_000);
+        var warmup = RunArgs.IntArg(args, "--warmup", 50_000);
+        var perWorker = Math.Min(queues, RunArgs.IntArg(args, "--queues-per-worker", queues));
+        var streamed = RunArgs.StreamedIntake(args);
+        var nodeCount = RunArgs.IntArg(args, "--nodes", 1);
         var withStarted = args.Contains("--started");
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
@@ -49,13 +49,13 @@ public static class AllocatorLoadRun
             ["ALLOCATOR_ACK_TIMEOUT"] = "60",
             ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
         };
-        using var single = nodeCount == 1 ? await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, nodeSettings) : null;
-        using var cluster = nodeCount > 1 ? await LoadRunCluster.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, nodeCount, nodeSettings) : null;
+        using var single = nodeCount == 1 ? await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, nodeSettings) : null;
+        using var cluster = nodeCount > 1 ? await LoadRunCluster.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, nodeCount, nodeSettings) : null;
         List<LoadRunNode> nodes = single is not null ? [single] : cluster!.Running.ToList();
         var http = nodes[0].Http;
         // Every node's exposition, one after the other: sums over the lines are sums over the nodes.
         async Task<string> Scrape() => string.Join('\n', await Task.WhenAll(nodes.Select(n => n.Http.GetStringAsync("/metrics"))));
-        double NodeCpu() => nodes.Sum(n => LoadRunNode.CpuSeconds(n.ProcessId));
+        double NodeCpu() => nodes.Sum(n => ProcessStats.CpuSeconds(n.ProcessId));
         using var producer = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         using var workerSide = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var sentAt = new long[count];
@@ -108,8 +108,8 @@ public static class AllocatorLoadRun
             Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
         }
         var beforeText = await Scrape();
-        var perNodeBefore = nodes.Select(n => LoadRunNode.CpuSeconds(n.ProcessId)).ToArray();
-        var cpuBefore = (Node: NodeCpu(), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var perNodeBefore = nodes.Select(n => ProcessStats.CpuSeconds(n.ProcessId)).ToArray();
+        var cpuBefore = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0));
 
         using var sampling = new CancellationTokenSource();
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
@@ -126,8 +126,8 @@ public static class AllocatorLoadRun
             if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
             await Task.Delay(50);
         }
-        var cpuAfter = (Node: NodeCpu(), Redis: LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
-        var perNode = nodes.Select((n, i) => LoadRunNode.CpuSeconds(n.ProcessId) - perNodeBefore[i]).ToArray();
+        var cpuAfter = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0));
+        var perNode = nodes.Select((n, i) => ProcessStats.CpuSeconds(n.ProcessId) - perNodeBefore[i]).ToArray();
         await sampling.CancelAsync();
         var (samples, sampledMax, sampledOver) = await sampler;
         var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();

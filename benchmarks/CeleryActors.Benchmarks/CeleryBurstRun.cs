@@ -22,11 +22,11 @@ public static class CeleryBurstRun
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var tasks = LoadRunNode.IntArg(args, "--events", 200_000) / 4;
+        var tasks = RunArgs.IntArg(args, "--events", 200_000) / 4;
         // --warm N: N events through the running node first, so the burst meets code the JIT has optimized, as
         // on a node that has run for a while; without it the burst is a cold start's.
-        var warm = LoadRunNode.IntArg(args, "--warm", 0) / 4;
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        var warm = RunArgs.IntArg(args, "--warm", 0) / 4;
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         var messages = Burst(tasks);
         Console.WriteLine($"burst: {tasks * 4:N0} events in {messages.Count:N0} messages, " +
                           $"{messages.Average(m => ((byte[])m.Payload!).Length):F0} bytes each on average");
@@ -42,8 +42,8 @@ public static class CeleryBurstRun
             ["CELERY_BROKER_URL"] = redis.Url.ToString(),
             ["CELERY_WORKER_TIMEOUT"] = "600",
         };
-        if (LoadRunNode.Arg(args, "--max-buffered") is { } maxBuffered) settings["MAX_BUFFERED_BYTES"] = maxBuffered;
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, settings);
+        if (RunArgs.Arg(args, "--max-buffered") is { } maxBuffered) settings["MAX_BUFFERED_BYTES"] = maxBuffered;
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, settings);
         while (publisher.GetServers()[0].SubscriptionPatternCount() == 0) await Task.Delay(50);
         await Task.Delay(2_000); // past start-up's own work, so the CPU counted below is the burst's
         var subscriber = publisher.GetSubscriber();
@@ -56,13 +56,13 @@ public static class CeleryBurstRun
         }
 
         // --trace FILE: a CPU-sampling trace of the node (dotnet-trace) over the fill and the drain.
-        using var trace = LoadRunNode.Arg(args, "--trace") is { } tracePath
+        using var trace = RunArgs.Arg(args, "--trace") is { } tracePath
             ? Process.Start("dotnet-trace", ["collect", "-p", node.ProcessId.ToString(CultureInfo.InvariantCulture),
                 "--profile", "dotnet-sampled-thread-time", "--duration", "00:00:00:20", "-o", tracePath])
             : null;
         // --perf FILE: perf's CPU samples of the node over the fill and the drain (start the run with
         // DOTNET_PerfMapEnabled=1 so perf can name the JIT-compiled methods).
-        using var perf = LoadRunNode.Arg(args, "--perf") is { } perfPath
+        using var perf = RunArgs.Arg(args, "--perf") is { } perfPath
             ? Process.Start("perf", ["record", "-F", "999", "-g", "-p", node.ProcessId.ToString(CultureInfo.InvariantCulture),
                 "-o", perfPath, "--", "sleep", "15"])
             : null;
@@ -73,7 +73,7 @@ public static class CeleryBurstRun
         Console.WriteLine($"published while the node was stopped: {publishing.Elapsed.TotalSeconds:F2} s; Redis holds " +
                           $"{await HeldForSubscribersMiB(publisher):F0} MiB for it");
 
-        var cpuBefore = LoadRunNode.CpuSeconds(node.ProcessId);
+        var cpuBefore = ProcessStats.CpuSeconds(node.ProcessId);
         var drain = Stopwatch.StartNew();
         Signal(node.ProcessId, "CONT");
         // First until Redis holds nothing more for the node (or has not lost any for 3 s): a scrape of this burst's
@@ -97,7 +97,7 @@ public static class CeleryBurstRun
             if (succeeded >= warm + tasks || drain.Elapsed.TotalSeconds - seconds > 3) break;
             await Task.Delay(20);
         }
-        var cpu = LoadRunNode.CpuSeconds(node.ProcessId) - cpuBefore;
+        var cpu = ProcessStats.CpuSeconds(node.ProcessId) - cpuBefore;
         await Task.Delay(500); // let a drop or a rejection still on its way be counted
 
         if (trace is not null) await trace.WaitForExitAsync();
@@ -115,7 +115,7 @@ public static class CeleryBurstRun
         var dropped = LoadRunNode.Sum(text, "celery_redis_pubsub_dropped_total{");
         var up = LoadRunNode.Sum(text, "celery_worker_up{");
         Console.WriteLine($"drained {succeeded - warm:N0} of {tasks:N0} tasks in {seconds:F2} s = {4 * (succeeded - warm) / seconds:N0} events/s");
-        Console.WriteLine($"node CPU during the drain: {cpu:F2} s ({cpu / seconds:F2} cores); peak RSS (VmHWM) {LoadRunNode.PeakRssOf(node.ProcessId):F0} MiB");
+        Console.WriteLine($"node CPU during the drain: {cpu:F2} s ({cpu / seconds:F2} cores); peak RSS (VmHWM) {ProcessStats.PeakRssOf(node.ProcessId):F0} MiB");
         Console.WriteLine($"counters: sent {sent:N0}, received {received:N0}, started {started:N0}, succeeded {succeeded:N0}, " +
                           $"memory misses {misses:N0}, rejected {rejected:N0}, dropped by the node's buffer {dropped:N0}, workers up {up:N0}");
         var all = warm + tasks;

@@ -22,15 +22,15 @@ public static class CeleryLoadRun
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Contains("--burst")) return await CeleryBurstRun.RunAsync(args);
-        var tasks = LoadRunNode.IntArg(args, "--tasks", 150_000) / TasksPerBatch * TasksPerBatch;
-        var rate = LoadRunNode.IntArg(args, "--rate", 60_000);
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        var tasks = RunArgs.IntArg(args, "--tasks", 150_000) / TasksPerBatch * TasksPerBatch;
+        var rate = RunArgs.IntArg(args, "--rate", 60_000);
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         var (messages, events) = Replay(tasks);
         Console.WriteLine($"replaying {tasks:N0} tasks = {events:N0} events in {messages.Count:N0} messages at " +
                           $"{(rate == 0 ? "full speed" : $"{rate:N0} events/s")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
         {
             ["CELERY_BROKER_URL"] = redis.Url.ToString(),
             ["CELERY_WORKER_TIMEOUT"] = "60",
@@ -41,7 +41,7 @@ public static class CeleryLoadRun
         while (await redis.PingAsync() && publisher.GetServers()[0].SubscriptionPatternCount() == 0) await Task.Delay(50);
 
         node.StartSampling();
-        var cpuBefore = LoadRunNode.CpuSeconds(node.ProcessId);
+        var cpuBefore = ProcessStats.CpuSeconds(node.ProcessId);
         var start = Stopwatch.GetTimestamp();
         var messageRate = rate == 0 ? 0 : (int)(rate * (double)messages.Count / events);
         var publishSeconds = await Publisher.PublishPacedAsync(subscriber, default, messages.Count, messageRate,
@@ -56,7 +56,7 @@ public static class CeleryLoadRun
             await Task.Delay(50);
         }
         var totalSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var cpu = LoadRunNode.CpuSeconds(node.ProcessId) - cpuBefore;
+        var cpu = ProcessStats.CpuSeconds(node.ProcessId) - cpuBefore;
         await Task.Delay(1_000);
         var memory = await node.StopSamplingAsync();
 

@@ -16,14 +16,14 @@ public static class ClientLatencyRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = LoadRunNode.IntArg(args, "--count", 10_000);
-        var warmup = LoadRunNode.IntArg(args, "--warmup", 2_000);
-        Console.WriteLine("machine: " + LoadRunNode.Machine());
+        var count = RunArgs.IntArg(args, "--count", 10_000);
+        var warmup = RunArgs.IntArg(args, "--warmup", 2_000);
+        Console.WriteLine("machine: " + ProcessStats.Machine());
         Console.WriteLine($"{count:N0} sequential round trips per query after {warmup:N0} warm-up calls; one node, client in this process");
 
         await using var redis = await RedisServerProcess.StartAsync();
         var clusterPort = FreePort.Find();
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis,
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis,
             new Dictionary<string, string> { ["CLUSTER_PORT"] = clusterPort.ToString(CultureInfo.InvariantCulture) });
         await using var client = CeleryActorsClient.Start(new CeleryActorsClientOptions
         {

@@ -22,19 +22,19 @@ public static class ClientThroughputRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var sizes = LoadRunNode.Arg(args, "--nodes-list") is { } list
+        var sizes = RunArgs.Arg(args, "--nodes-list") is { } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
-            : [LoadRunNode.IntArg(args, "--nodes", 1)];
-        var count = LoadRunNode.IntArg(args, "--count", 50_000);
-        var concurrency = LoadRunNode.IntArg(args, "--concurrency", 256);
-        var queues = LoadRunNode.IntArg(args, "--queues", 10);
-        var warmup = LoadRunNode.IntArg(args, "--warmup", 5_000);
+            : [RunArgs.IntArg(args, "--nodes", 1)];
+        var count = RunArgs.IntArg(args, "--count", 50_000);
+        var concurrency = RunArgs.IntArg(args, "--concurrency", 256);
+        var queues = RunArgs.IntArg(args, "--queues", 10);
+        var warmup = RunArgs.IntArg(args, "--warmup", 5_000);
         if (sizes.Any(n => n < 1) || count < 1 || concurrency < 1 || queues < 1 || warmup < 0)
         {
             Console.Error.WriteLine("client-throughput needs positive --nodes, --count, --concurrency, --queues");
             return 2;
         }
-        Console.WriteLine("machine: " + LoadRunNode.Machine());
+        Console.WriteLine("machine: " + ProcessStats.Machine());
         Console.WriteLine($"{count:N0} PublishTaskAsync calls, at most {concurrency} in flight, over {queues} queues, " +
                           $"after {warmup:N0} warm-up calls; no worker (acceptance only); client in this process");
         var ok = true;
@@ -42,7 +42,7 @@ public static class ClientThroughputRun
         {
             try
             {
-                ok &= await OneRunAsync(nodes, count, concurrency, queues, warmup, LoadRunNode.Arg(args, "--host-dll"));
+                ok &= await OneRunAsync(nodes, count, concurrency, queues, warmup, RunArgs.Arg(args, "--host-dll"));
             }
             catch (Exception e)
             {

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using CeleryActors.Redis;
 using StackExchange.Redis;
 
@@ -32,20 +30,20 @@ public static class ClusterFailoverRun
     public static async Task<int> RunAsync(string[] args)
     {
         var options = new Options(
-            Nodes: LoadRunNode.IntArg(args, "--nodes", 3),
-            Queues: LoadRunNode.IntArg(args, "--queues", 10),
-            Rate: LoadRunNode.IntArg(args, "--rate", 200),
-            Workers: LoadRunNode.IntArg(args, "--workers", 4),
-            WarmupSeconds: LoadRunNode.IntArg(args, "--warmup", 10),
-            HostDll: LoadRunNode.Arg(args, "--host-dll"),
-            Streamed: LoadRunNode.StreamedIntake(args));
-        var runs = LoadRunNode.IntArg(args, "--runs", 3);
+            Nodes: RunArgs.IntArg(args, "--nodes", 3),
+            Queues: RunArgs.IntArg(args, "--queues", 10),
+            Rate: RunArgs.IntArg(args, "--rate", 200),
+            Workers: RunArgs.IntArg(args, "--workers", 4),
+            WarmupSeconds: RunArgs.IntArg(args, "--warmup", 10),
+            HostDll: RunArgs.Arg(args, "--host-dll"),
+            Streamed: RunArgs.StreamedIntake(args));
+        var runs = RunArgs.IntArg(args, "--runs", 3);
         if (options.Nodes < 2 || options.Queues < 1 || options.Rate < 1 || options.Workers < 1 || runs < 1)
         {
             Console.Error.WriteLine("cluster-failover needs --nodes >= 2 and positive --queues, --rate, --workers, --runs");
             return 2;
         }
-        Console.WriteLine("machine: " + LoadRunNode.Machine());
+        Console.WriteLine("machine: " + ProcessStats.Machine());
         Console.WriteLine($"{options.Nodes} nodes, {options.Queues} queues, {options.Rate} tasks/s ({options.Rate / (double)options.Queues:0.#}/s per queue), " +
                           $"{options.Workers} simulated workers; intake {(options.Streamed ? "streams (XADD)" : "pub/sub")}; " +
                           $"SIGKILL after {options.WarmupSeconds} s; {runs} run(s), each on a fresh cluster");
@@ -81,9 +79,9 @@ public static class ClusterFailoverRun
 
         using var mux = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var queueNames = Enumerable.Range(0, o.Queues).Select(q => $"fo{q}").ToArray();
-        var workers = new SimulatedWorkers(mux.GetSubscriber(), queueNames, o.Workers);
+        var workers = new FailoverWorkers(mux.GetSubscriber(), queueNames, o.Workers);
         await workers.StartAsync();
-        var producer = new Producer(mux.GetSubscriber(), mux.GetDatabase(), queueNames, o.Streamed);
+        var producer = new FailoverProducer(mux.GetSubscriber(), mux.GetDatabase(), queueNames, o.Streamed);
         using var stop = new CancellationTokenSource();
         var publishing = Task.CompletedTask;
         try
@@ -162,7 +160,7 @@ public static class ClusterFailoverRun
 
     /// <summary>Per queue that went quiet after the kill: its name and the seconds from the kill to its next
     /// assignment (null: none came).</summary>
-    private static List<(string Queue, double? Seconds)> Stalled(IReadOnlyCollection<Assignment> log, string[] queues, long killAt)
+    private static List<(string Queue, double? Seconds)> Stalled(IReadOnlyCollection<FailoverAssignment> log, string[] queues, long killAt)
     {
         var grace = killAt + (long)(0.2 * Ticks);
         var result = new List<(string, double?)>();
@@ -190,134 +188,4 @@ public static class ClusterFailoverRun
 
     private sealed record Options(int Nodes, int Queues, int Rate, int Workers, int WarmupSeconds, string? HostDll,
         bool Streamed);
-
-    private sealed record Assignment(long At, string Queue, string TaskId, int Attempt);
-
-    /// <summary>Publishes tasks on <c>tasks:{queue}</c> (wire format v1), round-robin over the queues; with
-    /// <paramref name="streamed"/>, XADDs each to the stream of that name instead (field <c>payload</c>).</summary>
-    private sealed class Producer(ISubscriber subscriber, IDatabase database, string[] queues, bool streamed)
-    {
-        private int _published;
-
-        /// <summary>Tasks published by <see cref="RunAsync"/> so far; their ids are the prefix and 0..N-1.</summary>
-        public int Published => Volatile.Read(ref _published);
-
-        public Task PublishAsync(int queue, string taskId)
-        {
-            var name = "tasks:" + queues[queue];
-            var task = $$"""{"task_name":"failover.task","task_id":"{{taskId}}","published_at":{{(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString(CultureInfo.InvariantCulture)}}}""";
-            return streamed
-                ? database.StreamAddAsync(name, "payload", task)
-                : subscriber.PublishAsync(RedisChannel.Literal(name), task);
-        }
-
-        /// <summary>Publishes at <paramref name="rate"/> per second until cancelled.</summary>
-        public Task RunAsync(string prefix, int rate, CancellationToken token) => Task.Run(async () =>
-        {
-            var start = Stopwatch.GetTimestamp();
-            while (!token.IsCancellationRequested)
-            {
-                var i = _published;
-                await PublishAsync(i % queues.Length, prefix + i.ToString(CultureInfo.InvariantCulture));
-                Volatile.Write(ref _published, i + 1);
-                var wait = start + (long)((i + 1) / (double)rate * Ticks) - Stopwatch.GetTimestamp();
-                if (wait > 0)
-                {
-                    try { await Task.Delay(TimeSpan.FromSeconds(wait / Ticks), token); }
-                    catch (OperationCanceledException) { }
-                }
-            }
-        });
-    }
-
-    /// <summary>Workers of wire format v1 over Redis: each registers for every queue (pool 1,000), heartbeats every
-    /// second, and answers each assignment with <c>received</c> then <c>succeeded</c>; every assignment is logged.</summary>
-    private sealed class SimulatedWorkers(ISubscriber subscriber, string[] queues, int count)
-    {
-        private static readonly RedisChannel Control = RedisChannel.Literal("workers:control");
-        private static readonly RedisChannel Status = RedisChannel.Literal("task-status");
-        private readonly string[] _names = Enumerable.Range(0, count).Select(w => $"fo-worker{w}").ToArray();
-        private readonly ConcurrentQueue<Assignment> _log = new();
-        private readonly ConcurrentDictionary<string, (int First, int Later)> _byTask = new();
-        private readonly ConcurrentDictionary<string, long> _lastByQueue = new();
-        private readonly CancellationTokenSource _stop = new();
-        private readonly List<ChannelMessageQueue> _channels = [];
-        private Task _heartbeats = Task.CompletedTask;
-        private int _malformed;
-
-        public IReadOnlyCollection<Assignment> Assignments => _log.ToArray();
-
-        public int Malformed => Volatile.Read(ref _malformed);
-
-        public bool WasAssigned(string taskId) => _byTask.ContainsKey(taskId);
-
-        public long LastAssignedAt(string queue) => _lastByQueue.GetValueOrDefault(queue);
-
-        public int CountAssigned(string prefix, int count) =>
-            Enumerable.Range(0, count).Count(i => _byTask.ContainsKey(prefix + i.ToString(CultureInfo.InvariantCulture)));
-
-        public (int Distinct, int DuplicateFirst, int Redeliveries) Tally(string prefix, int count)
-        {
-            var seen = Enumerable.Range(0, count)
-                .Select(i => _byTask.TryGetValue(prefix + i.ToString(CultureInfo.InvariantCulture), out var c) ? c : ((int, int)?)null)
-                .Where(c => c is not null).Select(c => c!.Value).ToList();
-            return (seen.Count, seen.Sum(c => Math.Max(0, c.Item1 - 1)), seen.Sum(c => c.Item2));
-        }
-
-        public async Task StartAsync()
-        {
-            var queueList = string.Join(",", queues.Select(q => $"\"{q}\""));
-            foreach (var name in _names)
-            {
-                var channel = await subscriber.SubscribeAsync(RedisChannel.Literal("worker:" + name));
-                channel.OnMessage(m => OnAssignment(name, (string)m.Message!));
-                _channels.Add(channel);
-                await subscriber.PublishAsync(Control,
-                    $$"""{"type":"register","worker":"{{name}}","queues":[{{queueList}}],"pool_size":1000}""");
-            }
-            _heartbeats = Task.Run(async () =>
-            {
-                while (!_stop.IsCancellationRequested)
-                {
-                    foreach (var name in _names)
-                        subscriber.Publish(Control, $$"""{"type":"heartbeat","worker":"{{name}}"}""", CommandFlags.FireAndForget);
-                    try { await Task.Delay(1_000, _stop.Token); }
-                    catch (OperationCanceledException) { }
-                }
-            });
-        }
-
-        public async Task StopAsync()
-        {
-            await _stop.CancelAsync();
-            await _heartbeats;
-            foreach (var channel in _channels) await channel.UnsubscribeAsync();
-        }
-
-        private void OnAssignment(string worker, string json)
-        {
-            var at = Stopwatch.GetTimestamp();
-            string id;
-            try
-            {
-                using var doc = JsonDocument.Parse(json);
-                var root = doc.RootElement;
-                if (root.GetProperty("type").GetString() != "assignment") return;
-                id = root.GetProperty("task_id").GetString()!;
-                var queue = root.GetProperty("queue").GetString()!;
-                var attempt = root.GetProperty("attempt").GetInt32();
-                _log.Enqueue(new Assignment(at, queue, id, attempt));
-                _byTask.AddOrUpdate(id, _ => attempt == 1 ? (1, 0) : (0, 1),
-                    (_, c) => attempt == 1 ? (c.First + 1, c.Later) : (c.First, c.Later + 1));
-                _lastByQueue.AddOrUpdate(queue, at, (_, old) => Math.Max(old, at));
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-            {
-                Interlocked.Increment(ref _malformed);
-                return;
-            }
-            subscriber.Publish(Status, $$"""{"task_id":"{{id}}","worker":"{{worker}}","status":"received"}""", CommandFlags.FireAndForget);
-            subscriber.Publish(Status, $$"""{"task_id":"{{id}}","worker":"{{worker}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
-        }
-    }
 }

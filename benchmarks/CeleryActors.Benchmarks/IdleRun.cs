@@ -13,23 +13,23 @@ public static class IdleRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = LoadRunNode.IntArg(args, "--seconds", 60);
-        var warmUp = LoadRunNode.IntArg(args, "--warm-up", 20);
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        var seconds = RunArgs.IntArg(args, "--seconds", 60);
+        var warmUp = RunArgs.IntArg(args, "--warm-up", 20);
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
         var settings = args.Contains("--without-celery")
             ? new Dictionary<string, string>()
             : new Dictionary<string, string> { ["CELERY_BROKER_URL"] = redis.Url.ToString() };
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, settings);
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, settings);
         await Task.Delay(TimeSpan.FromSeconds(warmUp));
-        var (node0, redis0) = (LoadRunNode.CpuSeconds(node.ProcessId), LoadRunNode.CpuSeconds(redis.ProcessId ?? 0));
+        var (node0, redis0) = (ProcessStats.CpuSeconds(node.ProcessId), ProcessStats.CpuSeconds(redis.ProcessId ?? 0));
         var clock = Stopwatch.StartNew();
         await Task.Delay(TimeSpan.FromSeconds(seconds));
         var elapsed = clock.Elapsed.TotalSeconds;
-        var nodeCpu = LoadRunNode.CpuSeconds(node.ProcessId) - node0;
-        var redisCpu = LoadRunNode.CpuSeconds(redis.ProcessId ?? 0) - redis0;
+        var nodeCpu = ProcessStats.CpuSeconds(node.ProcessId) - node0;
+        var redisCpu = ProcessStats.CpuSeconds(redis.ProcessId ?? 0) - redis0;
         Console.WriteLine($"idle for {elapsed:F0} s after {warmUp} s of warm-up: node {nodeCpu:F2} CPU-s = {nodeCpu / elapsed:F3} cores; " +
-                          $"redis-server {redisCpu / elapsed:F3} cores; node RSS {LoadRunNode.PeakRssOf(node.ProcessId):F0} MiB at most");
+                          $"redis-server {redisCpu / elapsed:F3} cores; node RSS {ProcessStats.PeakRssOf(node.ProcessId):F0} MiB at most");
         return 0;
     }
 }

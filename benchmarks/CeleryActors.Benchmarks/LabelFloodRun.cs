@@ -18,19 +18,19 @@ public static class LabelFloodRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var names = LoadRunNode.IntArg(args, "--names", 100_000);
-        var queues = LoadRunNode.IntArg(args, "--queues", 10);
-        var exceptions = LoadRunNode.IntArg(args, "--exceptions", 10);
-        var messages = LoadRunNode.IntArg(args, "--messages", 1_000_000);
-        var seconds = LoadRunNode.IntArg(args, "--seconds", 60);
-        var ttl = LoadRunNode.IntArg(args, "--ttl", 20);
-        var maxSeries = LoadRunNode.IntArg(args, "--max-series", 10_000);
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        var names = RunArgs.IntArg(args, "--names", 100_000);
+        var queues = RunArgs.IntArg(args, "--queues", 10);
+        var exceptions = RunArgs.IntArg(args, "--exceptions", 10);
+        var messages = RunArgs.IntArg(args, "--messages", 1_000_000);
+        var seconds = RunArgs.IntArg(args, "--seconds", 60);
+        var ttl = RunArgs.IntArg(args, "--ttl", 20);
+        var maxSeries = RunArgs.IntArg(args, "--max-series", 10_000);
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"flooding {messages:N0} failures over {seconds} s: {names:N0} names x {queues} queues x {exceptions} exceptions; " +
                           $"METRICS_MAX_SERIES={maxSeries}, METRICS_LABEL_TTL={ttl}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, new Dictionary<string, string>
         {
             ["METRICS_MAX_SERIES"] = maxSeries.ToString(CultureInfo.InvariantCulture),
             ["METRICS_LABEL_TTL"] = ttl.ToString(CultureInfo.InvariantCulture),

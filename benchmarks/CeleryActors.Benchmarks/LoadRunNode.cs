@@ -8,8 +8,7 @@ namespace CeleryActors.Benchmarks;
 
 /// <summary>
 /// A host node process for load runs (the built CeleryActors.Host), with the helpers every load run needs:
-/// readiness, reading counters off /metrics, sampling resident memory, killing it hard (SIGKILL), and the machine's
-/// description. Every node started is also killed when this process exits or gets SIGINT, SIGTERM or SIGQUIT, so
+/// readiness, reading counters off /metrics, sampling resident memory and killing it hard (SIGKILL). Every node started is also killed when this process exits or gets SIGINT, SIGTERM or SIGQUIT, so
 /// a run that fails or is stopped half-way leaves no node behind (nor the redis-server its nodes use).
 /// </summary>
 public sealed class LoadRunNode : IDisposable
@@ -179,14 +178,6 @@ public sealed class LoadRunNode : IDisposable
     /// <summary>The highest resident memory sampled so far, in MiB.</summary>
     public double PeakRssMiB => _memory.Count == 0 ? 0 : _memory.Max(m => m.RssKiB) / 1024.0;
 
-    /// <summary><c>--intake pubsub|stream</c>: whether the producer XADDs to the task streams (true) or publishes.</summary>
-    public static bool StreamedIntake(string[] args) => Arg(args, "--intake") switch
-    {
-        null or "pubsub" => false,
-        "stream" => true,
-        var other => throw new ArgumentException($"--intake {other}: pubsub or stream"),
-    };
-
     /// <summary>The sum over every sample line of /metrics that starts with <paramref name="prefix"/>.</summary>
     public async Task<double> SumAsync(string prefix) => Sum(await Http.GetStringAsync("/metrics"), prefix);
 
@@ -194,57 +185,6 @@ public sealed class LoadRunNode : IDisposable
     public static double Sum(string exposition, string prefix) => exposition.Split('\n')
         .Where(l => l.StartsWith(prefix, StringComparison.Ordinal))
         .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-
-    /// <summary>CPU seconds (user plus system) a process has used so far; 0 once it is gone.</summary>
-    public static double CpuSeconds(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
-    /// <summary>The highest resident memory a process has had (the kernel's VmHWM), in MiB; 0 once it is gone.</summary>
-    public static double PeakRssOf(int pid) => StatusKiB(pid, "VmHWM:") / 1024.0;
-
-    // A memory line of /proc/PID/status (VmRSS:, VmHWM:, ...) in KiB; 0 once the process is gone.
-    private static long StatusKiB(int pid, string field)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
-    /// <summary>One line describing this machine.</summary>
-    public static string Machine()
-    {
-        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':')[1].Trim() ?? "unknown CPU";
-        var gib = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024);
-        return $"{Environment.ProcessorCount} cores, {cpu}, {gib:F0} GiB; .NET {Environment.Version}";
-    }
-
-    /// <summary>Reads <c>--name value</c> from the arguments.</summary>
-    public static string? Arg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    /// <summary>Reads <c>--name N</c> from the arguments.</summary>
-    public static int IntArg(string[] args, string name, int fallback) =>
-        Arg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
     /// <summary>Stops the node (SIGTERM, then SIGKILL).</summary>
     public void Dispose()
@@ -298,7 +238,7 @@ public sealed class LoadRunNode : IDisposable
         }
     }
 
-    private long Rss() => StatusKiB(_process.Id, "VmRSS:");
+    private long Rss() => ProcessStats.StatusKiB(_process.Id, "VmRSS:");
 
     private static string FindHostDll()
     {

@@ -15,13 +15,13 @@ public static class MetricsLoadRun
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var count = LoadRunNode.IntArg(args, "--count", 3_000_000);
-        var rate = LoadRunNode.IntArg(args, "--rate", 120_000);
-        Console.WriteLine($"machine: {LoadRunNode.Machine()}");
+        var count = RunArgs.IntArg(args, "--count", 3_000_000);
+        var rate = RunArgs.IntArg(args, "--rate", 120_000);
+        Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"publishing {count:N0} messages at {(rate == 0 ? "full speed" : $"{rate:N0}/s")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: false));
-        using var node = await LoadRunNode.StartAsync(LoadRunNode.Arg(args, "--host-dll"), redis);
+        using var node = await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis);
         using var publisher = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var subscriber = publisher.GetSubscriber();
         var channel = RedisChannel.Literal("metrics");
