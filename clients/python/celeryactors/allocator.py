@@ -8,16 +8,12 @@ import time
 import uuid
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import redis
-
 from . import wire
+from .connection import DEFAULT_REDIS_URL, Connection
 from .errors import NoListenerError
-from .wire import CapabilityValue, Channels
+from .wire import CapabilityValue
 
 __all__ = ["Allocator", "DEFAULT_REDIS_URL", "get_allocator", "new_task_id"]
-
-#: Where the allocator connects when neither an argument nor ``REDIS_URL`` says otherwise.
-DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
 _TASK_FIELDS = frozenset({"task_name", "queue", "task_data", "priority", "task_id", "requires"})
 
@@ -27,7 +23,7 @@ def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
-class Allocator:
+class Allocator(Connection):
     """A connection to the CeleryActors nodes through their Redis, speaking wire format v1.
 
     :param redis_url: ``redis://[:password@]host:port[/db]`` or ``rediss://``; default ``REDIS_URL`` from the
@@ -46,74 +42,6 @@ class Allocator:
     allocator may be shared by threads (redis-py's client is thread-safe); :func:`get_allocator` gives the
     process's shared one.
     """
-
-    def __init__(
-        self,
-        redis_url: Optional[str] = None,
-        channel_prefix: Optional[str] = None,
-        *,
-        redis_client: Optional["redis.Redis"] = None,
-        require_listener: bool = True,
-        max_payload_bytes: Optional[int] = None,
-        socket_timeout: float = 5.0,
-    ) -> None:
-        self.redis_url: str = redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-        prefix = channel_prefix if channel_prefix is not None else os.environ.get("ALLOCATOR_CHANNEL_PREFIX", "")
-        #: The channel names, behind the prefix.
-        self.channels = Channels(prefix)
-        self.require_listener = require_listener
-        if max_payload_bytes is None:
-            raw = os.environ.get("MAX_PAYLOAD_BYTES") or str(wire.DEFAULT_MAX_PAYLOAD_BYTES)
-            try:
-                max_payload_bytes = int(raw)
-            except ValueError:
-                raise ValueError(f"MAX_PAYLOAD_BYTES must be a whole number of bytes, got {raw!r}") from None
-        if max_payload_bytes < 1:
-            raise ValueError(f"max_payload_bytes must be at least 1, got {max_payload_bytes}")
-        self.max_payload_bytes = max_payload_bytes
-        self.socket_timeout = socket_timeout
-        self._client: Optional["redis.Redis"] = redis_client
-        self._owns_client = redis_client is None
-        self._lock = threading.Lock()
-
-    # -- connection ---------------------------------------------------------------------------------------
-
-    def connect(self) -> "Allocator":
-        """Connects to Redis and checks it answers (PING); returns the allocator. Calling it is optional
-        (the first call that needs Redis connects), but it fails early when Redis is unreachable."""
-        self.redis.ping()
-        return self
-
-    @property
-    def redis(self) -> "redis.Redis":
-        """The redis-py client, made on first use."""
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = redis.Redis.from_url(
-                        self.redis_url,
-                        socket_timeout=self.socket_timeout,
-                        socket_connect_timeout=self.socket_timeout,
-                        socket_keepalive=True,
-                    )
-                client = self._client
-        return client
-
-    def close(self) -> None:
-        """Closes the connections this allocator opened (a client passed in is left to its owner)."""
-        if not self._owns_client:
-            return
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.connection_pool.disconnect()
-
-    def __enter__(self) -> "Allocator":
-        return self.connect()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- tasks --------------------------------------------------------------------------------------------
 
@@ -255,7 +183,7 @@ class Allocator:
         if pool_size is None:
             pool_size = _default_pool_size(capabilities)
         message = wire.register_message(worker_name, queues, pool_size, capabilities, instance, time.time())
-        self._publish(self.channels.workers_control, self._encode(message), require_listener)
+        self._send(self.channels.workers_control, message, require_listener)
         return int(message["pool_size"])
 
     def heartbeat(
@@ -268,12 +196,12 @@ class Allocator:
         """Tells the nodes the worker is alive; ``running`` lists the task ids it holds (a task held longer
         than the ack timeout and not listed goes back to its queue). None sends no list."""
         message = wire.heartbeat_message(worker_name, running, time.time())
-        self._publish(self.channels.workers_control, self._encode(message), require_listener)
+        self._send(self.channels.workers_control, message, require_listener)
 
     def unregister_worker(self, worker_name: str, *, require_listener: Optional[bool] = None) -> None:
         """Unregisters a worker: what it holds goes back to its queues and it gets no more tasks."""
         message = wire.unregister_message(worker_name, time.time())
-        self._publish(self.channels.workers_control, self._encode(message), require_listener)
+        self._send(self.channels.workers_control, message, require_listener)
 
     def report_status(
         self,
@@ -290,7 +218,7 @@ class Allocator:
         ``succeeded`` or ``failed`` (with ``runtime`` in seconds, and ``exception``: a type name, or an
         exception whose type names it). ``queue`` is the task's queue."""
         message = wire.task_status_message(task_id, worker_name, status, runtime, exception, queue, time.time())
-        self._publish(self.channels.task_status, self._encode(message), require_listener)
+        self._send(self.channels.task_status, message, require_listener)
 
     # -- metrics ------------------------------------------------------------------------------------------
 
@@ -307,38 +235,19 @@ class Allocator:
         """Counts one task execution on ``P + metrics``: one start, one success or failure, and one duration
         observation (seconds). ``status`` is ``success`` or ``failure``; a failure needs ``exception``."""
         message = wire.task_execution_message(task_name, queue, duration, status, exception, time.time())
-        self._publish(self.channels.metrics, self._encode(message), require_listener)
+        self._send(self.channels.metrics, message, require_listener)
 
     def update_queue_length(self, queue: str, length: int, *, require_listener: Optional[bool] = None) -> None:
         """Sets a queue's ``celery_queue_length`` gauge (a whole number >= 0) on ``P + metrics``."""
         message = wire.queue_length_message(queue, length, time.time())
-        self._publish(self.channels.metrics, self._encode(message), require_listener)
+        self._send(self.channels.metrics, message, require_listener)
 
     def track_pubsub_message(
         self, channel: str, message_type: str, latency: float, *, require_listener: Optional[bool] = None
     ) -> None:
         """Counts one pub/sub message of ``message_type`` on ``channel`` and observes its latency (seconds)."""
         message = wire.pubsub_message_message(channel, message_type, latency, time.time())
-        self._publish(self.channels.metrics, self._encode(message), require_listener)
-
-    # -- plumbing -----------------------------------------------------------------------------------------
-
-    def _encode(self, message: Mapping[str, Any]) -> bytes:
-        return wire.encode(message, self.max_payload_bytes)
-
-    def _requires(self, require_listener: Optional[bool]) -> bool:
-        return self.require_listener if require_listener is None else require_listener
-
-    def _publish(
-        self, channel: str, payload: bytes, require_listener: Optional[bool], task_ids: Sequence[str] = ()
-    ) -> int:
-        heard = int(self.redis.publish(channel, payload))
-        if heard == 0 and self._requires(require_listener):
-            raise NoListenerError(channel, task_ids)
-        return heard
-
-    def __repr__(self) -> str:
-        return f"Allocator(redis_url={_redact(self.redis_url)!r}, channel_prefix={self.channels.prefix!r})"
+        self._send(self.channels.metrics, message, require_listener)
 
 
 def _default_pool_size(capabilities: Optional[Mapping[str, CapabilityValue]]) -> int:
@@ -349,14 +258,6 @@ def _default_pool_size(capabilities: Optional[Mapping[str, CapabilityValue]]) ->
         raise ValueError(f"pool_size defaults to the cpu capability, which is not a whole number >= 1 ({cpu!r}): "
                          "pass pool_size")
     return int(cpu)
-
-
-def _redact(url: str) -> str:
-    # Keep passwords out of reprs and logs.
-    scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest:
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url
 
 
 _shared: Optional[Allocator] = None

@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import multiprocessing
 import os
-import pickle
-import queue as queue_module
-import signal
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from types import FrameType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
-
-import redis
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import wire
-from .allocator import Allocator, _redact
+from ._held import HeldTasks, Key
+from ._link import REDIS_ERRORS, NodeLink, Session
+from ._pools import Handler, Pool, check_pool, make_pool
+from ._signals import on_stop_signals
+from .allocator import Allocator
 from .wire import CapabilityValue, Task
 
 __all__ = ["Handler", "Worker"]
 
 log = logging.getLogger("celeryactors.worker")
 
-#: What a :class:`Worker` runs for each task: called with the :class:`~celeryactors.Task`; its return value
-#: is ignored; an exception fails the task with the exception's type name. A coroutine it returns is run.
-Handler = Callable[[Task], Any]
-
-_Key = Tuple[str, str]  # (queue, task id): two queues may use the same task id
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _POLL_SECONDS = 0.2  # how often the loop looks at a stop request while no message comes
-
-
-class _Entry:
-    """A task the worker holds: allocated to it and not yet reported finished."""
-
-    __slots__ = ("task", "submitted")
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.submitted = False
 
 
 class Worker:
@@ -97,15 +74,7 @@ class Worker:
     ) -> None:
         if not callable(handler):
             raise ValueError(f"handler must be callable, got {type(handler).__name__}")
-        if pool not in ("thread", "process"):
-            raise ValueError(f"pool must be 'thread' or 'process', got {pool!r}")
-        if pool == "process":
-            try:
-                pickle.dumps(handler)
-            except Exception as error:
-                raise ValueError(
-                    f"a process pool needs a handler that pickles (a module-level function): {error}"
-                ) from None
+        check_pool(pool, handler)
         if not heartbeat_interval > 0:
             raise ValueError(f"heartbeat_interval must be > 0, got {heartbeat_interval}")
         if not drain_timeout >= 0:
@@ -129,18 +98,16 @@ class Worker:
         #: The instance id of the current (or last) run: start time and pid.
         self.instance: Optional[str] = None
 
-        self._lock = threading.Lock()
-        self._held: Dict[_Key, _Entry] = {}
-        self._closed = False  # after unregistering: late results are not reported
+        self._link = NodeLink(self.allocator, self.name, self.queues, self.pool_size, self.capabilities)
+        self._held = HeldTasks()
+        self._running_pool: Optional[Pool] = None
+        self._run_lock = threading.Lock()
         self._stop = threading.Event()
         self._finish = True
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self._stopped.set()
         self._thread: Optional[threading.Thread] = None
-        self._pool_threads: Set[int] = set()
-        self._counts = {"received": 0, "succeeded": 0, "failed": 0, "unreported": 0}
-        self._warned_at = 0.0
 
     # -- public control -----------------------------------------------------------------------------------
 
@@ -150,26 +117,24 @@ class Worker:
         Connection failures are retried (with back-off) rather than raised, so a worker started before its
         Redis keeps trying.
         """
-        with self._lock:
+        with self._run_lock:
             if not self._stopped.is_set():
                 raise RuntimeError(f"worker {self.name!r} is already running")
             self._stopped.clear()
-            self._closed = False
-            self._held.clear()
+        self._held.open()
         self._stop.clear()
         self._finish = True
         self.instance = f"{time.time():.3f}-{os.getpid()}"
         restore = self._install_signal_handlers()
-        pool: Optional[_Pool] = None
+        pool: Optional[Pool] = None
         try:
-            pool = _ProcessPool(self) if self.pool == "process" else _ThreadPool(self)
+            pool = self._running_pool = make_pool(
+                self.pool, self.name, self.pool_size, self.handler, self._task_started, self._task_finished)
             self._serve(pool)
         finally:
-            with self._lock:
-                self._closed = True
-                # The unregistration gave back what had not started; what still runs is tracked only to
-                # count its late end as unreported.
-                self._held = {key: entry for key, entry in self._held.items() if entry.submitted}
+            # The unregistration gave back what had not started; what still runs is tracked only to count its
+            # late end as unreported.
+            self._held.close()
             if pool is not None:
                 pool.shutdown(hard=not self._finish)
             restore()
@@ -216,7 +181,8 @@ class Worker:
         if not finish:
             self._finish = False
         self._stop.set()
-        if not wait or threading.get_ident() in self._pool_threads:
+        pool = self._running_pool
+        if not wait or (pool is not None and pool.runs_on_current_thread()):
             return True
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -247,103 +213,39 @@ class Worker:
     def held(self) -> List[Task]:
         """The tasks the worker holds now (allocated to it and not reported finished); empty once it has
         unregistered."""
-        with self._lock:
-            return [] if self._closed else [entry.task for entry in self._held.values()]
+        return self._held.tasks()
 
     @property
     def stats(self) -> Dict[str, int]:
         """Counts since the worker was made: ``received`` (assignments acknowledged), ``succeeded``,
         ``failed`` (reported) and ``unreported`` (finished after the worker had unregistered)."""
-        with self._lock:
-            return dict(self._counts)
+        return self._held.counts()
 
     # -- the loop -----------------------------------------------------------------------------------------
 
-    def _serve(self, pool: "_Pool") -> None:
-        pubsub: Optional[redis.client.PubSub] = None
-        backoff = 0.5
-        need_register = True
-        next_heartbeat = 0.0
+    def _serve(self, pool: Pool) -> None:
+        session = Session(self._link, self.instance, self.heartbeat_interval, self._held.task_ids, self._ready.set)
         drain_deadline: Optional[float] = None
         try:
             while True:
-                now = time.monotonic()
                 if self._stop.is_set():
+                    now = time.monotonic()
                     if drain_deadline is None:
                         drain_deadline = now + (self.drain_timeout if self._finish else 0.0)
-                        log.info("worker %s stopping; %d tasks running", self.name, self._running_count())
-                    if not self._finish or now >= drain_deadline or self._running_count() == 0:
+                        log.info("worker %s stopping; %d tasks running", self.name, self._held.running())
+                    if not self._finish or now >= drain_deadline or self._held.running() == 0:
                         break
                 try:
-                    if pubsub is None:
-                        pubsub = self._subscribe()
-                        need_register = True
-                    if need_register:
-                        need_register = not self._register()
-                        self._ready.set()
-                        next_heartbeat = time.monotonic() + self.heartbeat_interval
-                        backoff = 0.5
-                    wait = min(_POLL_SECONDS, max(0.0, next_heartbeat - time.monotonic()))
-                    message = pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
-                    if message is not None and message.get("type") == "message":
-                        self._on_assignment(message["data"], pool)
-                    if time.monotonic() >= next_heartbeat:
-                        if need_register:
-                            need_register = not self._register()
-                        elif not self._heartbeat():
-                            need_register = True  # a node that never knew this worker needs a registration
-                        next_heartbeat = time.monotonic() + self.heartbeat_interval
-                except _REDIS_ERRORS as error:
-                    log.warning("worker %s: Redis connection lost (%s); retrying in %.1f s", self.name, error, backoff)
-                    if pubsub is not None:
-                        _close_quietly(pubsub)
-                        pubsub = None
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    data = session.poll(_POLL_SECONDS)
+                    if data is not None:
+                        self._on_assignment(data, pool)
+                except REDIS_ERRORS as error:
+                    self._stop.wait(session.lost(error))
         finally:
-            try:
-                # What is still held (not started, or still running past the drain) goes back at once.
-                self._send(self.allocator.channels.workers_control, wire.unregister_message(self.name, time.time()))
-            except _REDIS_ERRORS as error:
-                log.warning("worker %s could not unregister (%s); the nodes will time it out", self.name, error)
-            if pubsub is not None:
-                _close_quietly(pubsub)
+            # What is still held (not started, or still running past the drain) goes back at once.
+            session.close()
 
-    def _subscribe(self) -> "redis.client.PubSub":
-        pubsub = self.allocator.redis.pubsub()
-        channel = self.allocator.channels.worker(self.name)
-        pubsub.subscribe(channel)
-        # Registering before Redis confirmed the subscription could miss the first assignment.
-        deadline = time.monotonic() + max(self.allocator.socket_timeout, 1.0)
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.5)
-            if message is not None and message.get("type") == "subscribe":
-                return pubsub
-        _close_quietly(pubsub)
-        raise redis.exceptions.TimeoutError(f"no confirmation of the subscription to {channel}")
-
-    def _register(self) -> bool:
-        message = wire.register_message(
-            self.name, self.queues, self.pool_size, self.capabilities, self.instance, time.time()
-        )
-        heard = self._send(self.allocator.channels.workers_control, message)
-        if heard == 0:
-            self._warn_unheard("its registration")
-        else:
-            log.info("worker %s registered (instance %s) for %s, pool %d", self.name, self.instance,
-                     ", ".join(self.queues), self.pool_size)
-        return heard > 0
-
-    def _heartbeat(self) -> bool:
-        with self._lock:
-            running = [task_id for (_, task_id) in self._held]
-        heard = self._send(self.allocator.channels.workers_control,
-                           wire.heartbeat_message(self.name, running, time.time()))
-        if heard == 0:
-            self._warn_unheard("a heartbeat")
-        return heard > 0
-
-    def _on_assignment(self, data: bytes, pool: "_Pool") -> None:
+    def _on_assignment(self, data: bytes, pool: Pool) -> None:
         try:
             task = wire.parse_assignment(data)
         except ValueError as error:
@@ -351,270 +253,38 @@ class Worker:
             return
         if task is None:
             return
-        key = (task.queue, task.task_id)
-        with self._lock:
-            entry = self._held.get(key)
-            repeat = entry is not None
-            if entry is None:
-                entry = self._held[key] = _Entry(task)
-                self._counts["received"] += 1
-            # Taken during a stop, a task is held (and acknowledged) but not started: the unregistration
-            # sends it back. A repeat of a held task (an acknowledgement that got lost) runs only once.
-            start = not repeat and not self._stop.is_set()
-            if start:
-                entry.submitted = True
-        self._report(task, "received")
+        # Taken during a stop, a task is held (and acknowledged) but not started: the unregistration sends it
+        # back.
+        start = self._held.take(task, start=not self._stop.is_set())
+        self._link.report(task, "received")
         if start:
             pool.submit(task)
 
-    # -- reports ------------------------------------------------------------------------------------------
+    def _task_started(self, key: Key) -> bool:
+        task = self._held.starting(key)
+        if task is None:
+            return False  # given back when the worker unregistered; it may run elsewhere
+        self._link.report(task, "started")
+        return True
 
-    def _send(self, channel: str, message: Mapping[str, Any]) -> int:
-        return self.allocator._publish(channel, self.allocator._encode(message), require_listener=False)
-
-    def _report(
-        self,
-        task: Task,
-        status: str,
-        runtime: Optional[float] = None,
-        exception: Optional[str] = None,
-        attempts: int = 1,
-    ) -> None:
-        message = wire.task_status_message(
-            task.task_id, self.name, status, runtime, exception, task.queue, time.time()
-        )
-        delay = 0.2
-        for attempt in range(attempts):
-            try:
-                if self._send(self.allocator.channels.task_status, message) == 0:
-                    self._warn_unheard(f"the report {status} of {task.task_id}")
-                return
-            except _REDIS_ERRORS as error:
-                if attempt == attempts - 1:
-                    log.error("worker %s could not report %s of %s: %s", self.name, status, task.task_id, error)
-                    return
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _task_started(self, key: _Key) -> None:
-        with self._lock:
-            entry = self._held.get(key)
-            if entry is None or self._closed:
-                return
-        self._report(entry.task, "started")
-
-    def _task_finished(self, key: _Key, exception: Optional[str], runtime: Optional[float]) -> None:
-        with self._lock:
-            entry = self._held.get(key)
-            if entry is None or not entry.submitted:
-                return
-            if self._closed:
-                # Unregistered: the task went back to its queue and may run elsewhere.
-                del self._held[key]
-                self._counts["unreported"] += 1
-                return
+    def _task_finished(self, key: Key, exception: Optional[str], runtime: Optional[float]) -> None:
+        task = self._held.ending(key)
+        if task is None:
+            return
         # Several tries: a lost final report makes the task run again elsewhere.
         status = "failed" if exception is not None else "succeeded"
-        self._report(entry.task, status, runtime, exception, attempts=6)
-        with self._lock:
-            self._held.pop(key, None)
-            self._counts[status] += 1
-
-    def _running_count(self) -> int:
-        with self._lock:
-            return sum(1 for entry in self._held.values() if entry.submitted)
-
-    def _warn_unheard(self, what: str) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= 10.0:
-            self._warned_at = now
-            log.warning("worker %s: no node heard %s (is a node running on %s with ALLOCATOR_CHANNEL_PREFIX %r?)",
-                        self.name, what, _redacted(self.allocator), self.allocator.channels.prefix)
-
-    # -- running a handler --------------------------------------------------------------------------------
-
-    def _run_here(self, task: Task) -> None:
-        """Runs one task on the calling thread: report started, call the handler, report the end."""
-        key = (task.queue, task.task_id)
-        if self._closed:
-            return  # given back when the worker unregistered; it may run elsewhere
-        self._task_started(key)
-        started = time.perf_counter()
-        exception = _call_handler(self.handler, task, self.name)
-        self._task_finished(key, exception, time.perf_counter() - started)
+        self._link.report(task, status, runtime, exception, attempts=6)
+        self._held.ended(key, status)
 
     def _install_signal_handlers(self) -> Callable[[], None]:
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
-            return lambda: None
+        return on_stop_signals(self._on_signal) if self.handle_signals else (lambda: None)
 
-        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
-            if self._stop.is_set():
-                self._finish = False  # a second signal: stop now
-            log.info("worker %s got %s", self.name, signal.Signals(signum).name)
-            self._stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-        def restore() -> None:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-        return restore
+    def _on_signal(self, name: str) -> None:
+        if self._stop.is_set():
+            self._finish = False  # a second signal: stop now
+        log.info("worker %s got %s", self.name, name)
+        self._stop.set()
 
     def __repr__(self) -> str:
         return f"Worker(name={self.name!r}, queues={self.queues!r}, pool_size={self.pool_size}, pool={self.pool!r})"
 
-
-def _call_handler(handler: Handler, task: Task, worker: str) -> Optional[str]:
-    """Calls the handler; returns None on success, else the exception's type name."""
-    try:
-        result = handler(task)
-        if inspect.iscoroutine(result):
-            asyncio.run(result)
-        return None
-    except BaseException as error:  # a handler's SystemExit or KeyboardInterrupt fails its task only
-        log.warning("worker %s: task %s (%s) failed with %s", worker, task.task_id, task.task_name,
-                    type(error).__name__, exc_info=True)
-        return type(error).__name__
-
-
-def _close_quietly(pubsub: "redis.client.PubSub") -> None:
-    try:
-        pubsub.close()
-    except Exception:
-        pass
-
-
-def _redacted(allocator: Allocator) -> str:
-    return _redact(allocator.redis_url)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Pools.
-
-
-class _Pool:
-    def submit(self, task: Task) -> None:
-        raise NotImplementedError
-
-    def shutdown(self, hard: bool) -> None:
-        raise NotImplementedError
-
-
-class _ThreadPool(_Pool):
-    """pool_size threads taking tasks from one queue; daemon threads, so a handler stuck past a hard stop
-    does not keep the process alive."""
-
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
-        self._queue: "queue_module.SimpleQueue[Optional[Task]]" = queue_module.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"celeryactors-{worker.name}-{i}", daemon=True)
-            for i in range(worker.pool_size)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _loop(self) -> None:
-        self._worker._pool_threads.add(threading.get_ident())
-        while True:
-            task = self._queue.get()
-            if task is None:
-                return
-            self._worker._run_here(task)
-
-    def submit(self, task: Task) -> None:
-        self._queue.put(task)
-
-    def shutdown(self, hard: bool) -> None:
-        for _ in self._threads:
-            self._queue.put(None)
-        if not hard:
-            for thread in self._threads:
-                thread.join(1.0)
-
-
-# The child side of the process pool: each child gets the handler and the events queue once, at its start.
-_child_handler: Optional[Handler] = None
-_child_events: Any = None
-
-
-def _child_init(handler: Handler, events: Any) -> None:
-    global _child_handler, _child_events
-    _child_handler, _child_events = handler, events
-    # The parent decides when to stop; a Ctrl+C or SIGTERM sent to the whole process group must not kill
-    # the children under running tasks.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def _child_run(task: Task, worker: str) -> None:
-    assert _child_handler is not None
-    _child_events.put(("started", task.queue, task.task_id, None, None))
-    started = time.perf_counter()
-    exception = _call_handler(_child_handler, task, worker)
-    _child_events.put(("finished", task.queue, task.task_id, exception, time.perf_counter() - started))
-
-
-class _ProcessPool(_Pool):
-    """pool_size spawned processes. Children send 'started' and 'finished' through one queue that a parent
-    thread reads in order, so a task's reports go out in order; a child that dies fails its task."""
-
-    def __init__(self, worker: Worker) -> None:
-        self._worker = worker
-        self._context = multiprocessing.get_context("spawn")
-        self._events = self._context.Queue()
-        self._executor = self._new_executor()
-        self._reader = threading.Thread(target=self._read, name=f"celeryactors-{worker.name}-events", daemon=True)
-        self._reader.start()
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self._worker.pool_size,
-            mp_context=self._context,
-            initializer=_child_init,
-            initargs=(self._worker.handler, self._events),
-        )
-
-    def submit(self, task: Task) -> None:
-        try:
-            future = self._executor.submit(_child_run, task, self._worker.name)
-        except BrokenProcessPool:
-            log.warning("worker %s: the process pool broke; starting a new one", self._worker.name)
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
-            future = self._executor.submit(_child_run, task, self._worker.name)
-        future.add_done_callback(lambda done: self._on_done(task, done))
-
-    def _on_done(self, task: Task, future: "Future[None]") -> None:
-        error = None if future.cancelled() else future.exception()
-        if future.cancelled() or error is not None:
-            # The child died (or the task could not be sent to it): no 'finished' will come.
-            name = "Cancelled" if error is None else type(error).__name__
-            self._events.put(("crashed", task.queue, task.task_id, name, None))
-
-    def _read(self) -> None:
-        while True:
-            event = self._events.get()
-            if event is None:
-                return
-            kind, queue, task_id, exception, runtime = event
-            if kind == "started":
-                self._worker._task_started((queue, task_id))
-            else:
-                self._worker._task_finished((queue, task_id), exception, runtime)
-
-    def shutdown(self, hard: bool) -> None:
-        if hard:
-            # ProcessPoolExecutor cannot cancel a running call; its children ignore SIGTERM, so kill them.
-            processes = list(getattr(self._executor, "_processes", {}).values())
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                try:
-                    process.kill()
-                except (OSError, ValueError):
-                    pass
-        else:
-            self._executor.shutdown(wait=True)
-        self._events.put(None)
-        self._reader.join(2.0)

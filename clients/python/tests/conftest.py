@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 import redis
 
-from celeryactors import Allocator
+from celeryactors import Allocator, Worker
+from recording import RecordingRedis
 from support import HostNode, RedisServer
 
 
@@ -62,3 +63,26 @@ def allocator(node: HostNode, redis_server: RedisServer) -> Iterator[Allocator]:
     """An allocator on the node's Redis (the node is running, so publishes are heard)."""
     with Allocator(redis_server.url, "") as connected:
         yield connected
+
+
+@pytest.fixture
+def recorder() -> RecordingRedis:
+    """A stand-in for the redis-py client that records what would be sent (for the message-shape tests)."""
+    return RecordingRedis()
+
+
+@pytest.fixture
+def fake(recorder: RecordingRedis) -> Allocator:
+    """An allocator that sends into ``recorder``."""
+    return Allocator(redis_client=recorder, channel_prefix="")
+
+
+@pytest.fixture
+def workers() -> Iterator[List[Worker]]:
+    """Workers a test starts; each is stopped at the end, failed or not."""
+    started: List[Worker] = []
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop(finish=False, timeout=10)

@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, TypeVa
 
 import redis
 
+from celeryactors import Allocator, Task, Worker
+
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = REPO / "clients" / "python"
 T = TypeVar("T")
@@ -258,3 +260,18 @@ class Samples:
         wanted = set(labels.items())
         return [(dict(pairs), value) for (n, pairs), value in self.values.items() if n == name and wanted <= pairs]
 
+
+def run_worker(workers: List[Worker], allocator: Allocator, name: str, queues: List[str],
+               handler: Callable[[Task], Any], pool_size: int, **options: Any) -> Worker:
+    """Starts a worker on the allocator's Redis (heartbeats every second unless told), kept in ``workers`` so
+    the test's fixture stops it."""
+    options.setdefault("heartbeat_interval", 1.0)
+    worker = Worker(name, queues, handler, pool_size=pool_size, allocator=allocator, **options)
+    workers.append(worker)
+    return worker.start(timeout=15)
+
+
+def finished(node: HostNode, queue: str) -> int:
+    """How many tasks of the queue the node counts succeeded or failed."""
+    stats = node.queue(queue) or {}
+    return int(stats.get("succeeded", 0)) + int(stats.get("failed", 0))
