@@ -29,7 +29,6 @@ public sealed class CeleryEventsActor : PubSubIngressActor, IWithTimers
     private readonly HashSet<string> _knownQueues = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly HeldTaskEvents _held = new(HeldTaskEvents.MaxTasks);
-    private bool _sentSeen;
     private readonly RoutingKeys _routingKeys = new();
 
     /// <summary>Creates the actor.</summary>
@@ -139,7 +138,6 @@ public sealed class CeleryEventsActor : PubSubIngressActor, IWithTimers
         var now = Now;
         if (e.Type == CeleryTaskEventType.Sent)
         {
-            _sentSeen = true;
             var released = _held.Release(e.TaskId);
             // Stamped after the worker had the task: it was queued by its first event here at the latest (the
             // wait counts from task-received, as when no task-sent comes).
@@ -152,8 +150,7 @@ public sealed class CeleryEventsActor : PubSubIngressActor, IWithTimers
         if (e.Type == CeleryTaskEventType.Started) _workers.Started(e.Hostname);
         // One lookup serves the decision to hold and the count.
         var recalled = _tasks.Recall(e.TaskId, now);
-        // Held only where task-sent events come at all: without them a wait would only delay the counts.
-        var hold = _held.Holds(e.TaskId) || (_sentSeen && QueueUnknown(e, recalled));
+        var hold = _held.Holds(e.TaskId) || (_held.SentEventsCome && QueueUnknown(e, recalled));
         if (!hold || !_held.TryHold(e, now)) Apply(e, now, recalled);
     }
 

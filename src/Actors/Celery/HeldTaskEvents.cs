@@ -45,9 +45,17 @@ public sealed class HeldTaskEvents(int capacity)
         return true;
     }
 
-    /// <summary>The held events of <paramref name="taskId"/>, in arrival order, now that its queue is known.</summary>
-    public IReadOnlyList<CeleryTaskEvent> Release(string taskId) =>
-        _byTask.Remove(taskId, out var held) ? held.Events : [];
+    /// <summary>Whether a <c>task-sent</c> has come (<see cref="Release"/>): only on a stream that has them is an
+    /// event of unknown queue worth holding, since without them a wait would only delay the counts.</summary>
+    public bool SentEventsCome { get; private set; }
+
+    /// <summary>The held events of <paramref name="taskId"/>, in arrival order, now that its <c>task-sent</c> came and
+    /// named the queue.</summary>
+    public IReadOnlyList<CeleryTaskEvent> Release(string taskId)
+    {
+        SentEventsCome = true;
+        return _byTask.Remove(taskId, out var held) ? held.Events : [];
+    }
 
     /// <summary>The events of every task held since before <paramref name="cutoff"/>, task by task in the order
     /// they were held: their <c>task-sent</c> is late or never comes.</summary>

@@ -34,8 +34,10 @@ public class CeleryStateTests
         Assert.True(held.TryHold(E(CeleryTaskEventType.Started, "a"), now: 2)); // a held task's next event always is
         Assert.True(held.Holds("a"));
         Assert.False(held.Holds("c"));
+        Assert.False(held.SentEventsCome);
 
         Assert.Equal([CeleryTaskEventType.Received, CeleryTaskEventType.Started], held.Release("a").Select(e => e.Type));
+        Assert.True(held.SentEventsCome); // a task-sent came: this stream has them
         Assert.Empty(held.Release("a"));
         Assert.True(held.TryHold(E(CeleryTaskEventType.Started, "a"), now: 5)); // held again, later
 
