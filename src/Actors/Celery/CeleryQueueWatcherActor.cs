@@ -25,7 +25,6 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _queueLabels = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private bool _failing;
 
     // Null until a remote-control round has answered: before that, consumers are unknown, not zero.
     private IReadOnlyDictionary<string, int>? _consumers;
@@ -36,7 +35,7 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         _settings = settings;
         _metrics = metrics;
         _reader = new BrokerQueueReader(broker, settings);
-        Idle();
+        Idle(failing: false);
     }
 
     /// <inheritdoc />
@@ -63,38 +62,42 @@ public sealed class CeleryQueueWatcherActor : ReceiveActor, IWithTimers
         _metrics.UnpublishBrokerUp();
     }
 
-    private void Idle()
+    // Between polls. failing: the last poll failed (so a success is logged once, and a failure only once).
+    private void Idle(bool failing)
     {
-        Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
-        Receive<CeleryQueueConsumersObserved>(m => _consumers = m.Consumers);
+        Observing();
         Receive<Poll>(_ =>
         {
             _reader.ReadAsync(_known.ToArray(), _clock.Elapsed.TotalSeconds)
                 .PipeTo(Self, success: s => new Polled(s), failure: e => new PollFailed(e));
-            Become(Polling);
+            Become(() => Polling(failing));
         });
     }
 
-    private void Polling()
+    private void Polling(bool failing)
     {
-        Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
-        Receive<CeleryQueueConsumersObserved>(m => _consumers = m.Consumers);
+        Observing();
         Receive<Poll>(_ => { }); // the poll in flight will do
         Receive<Polled>(m =>
         {
-            if (_failing) _log.Info("Celery broker queues readable again");
-            _failing = false;
+            if (failing) _log.Info("Celery broker queues readable again");
             _metrics.SetBrokerUp(true);
             Publish(m.Snapshot);
-            Become(Idle);
+            Become(() => Idle(failing: false));
         });
         Receive<PollFailed>(m =>
         {
-            if (!_failing) _log.Warning("Could not read the Celery broker's queues: {0}", m.Cause.GetBaseException().Message);
-            _failing = true;
+            if (!failing) _log.Warning("Could not read the Celery broker's queues: {0}", m.Cause.GetBaseException().Message);
             _metrics.SetBrokerUp(false);
-            Become(Idle);
+            Become(() => Idle(failing: true));
         });
+    }
+
+    // What the other Celery actors tell, in every state.
+    private void Observing()
+    {
+        Receive<CeleryQueuesDiscovered>(m => _known.UnionWith(m.Queues));
+        Receive<CeleryQueueConsumersObserved>(m => _consumers = m.Consumers);
     }
 
     private void Publish(BrokerQueuesSnapshot snapshot)
