@@ -21,10 +21,12 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--host-dll PATH]</c>. With
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--host-dll PATH]</c>. With
 /// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
 /// With <c>--nodes N</c> (default 1) N host nodes form one cluster on the Redis; the counters, histograms and CPU
-/// seconds are summed over them.
+/// seconds are summed over them. With <c>--stamp-reports</c> the <c>succeeded</c> reports carry <c>published_at</c>, so
+/// the node observes their pub/sub latency (published to handled by its intake), and the run prints that histogram:
+/// the part of a slot's round trip that is Redis and the node's intake.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -40,6 +42,7 @@ public static class AllocatorLoadRun
         var streamed = RunArgs.StreamedIntake(args);
         var nodeCount = RunArgs.IntArg(args, "--nodes", 1);
         var withStarted = args.Contains("--started");
+        var stampReports = args.Contains("--stamp-reports");
         Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
 
@@ -88,7 +91,10 @@ public static class AllocatorLoadRun
                     workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"started"}""", CommandFlags.FireAndForget);
                 // Counted down before the report leaves: the node cannot have processed it earlier.
                 Interlocked.Decrement(ref unfinished[index]);
-                workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001}""", CommandFlags.FireAndForget);
+                var stamp = stampReports
+                    ? ",\"published_at\":" + (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture)
+                    : "";
+                workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001{{stamp}}}""", CommandFlags.FireAndForget);
             });
             var queueList = string.Join(",", Enumerable.Range(0, perWorker).Select(j => $"\"load{(w + j) % queues}\""));
             await workerPublisher.PublishAsync(RedisChannel.Literal("workers:control"),
@@ -141,7 +147,11 @@ public static class AllocatorLoadRun
         if (latencies.Length > 0)
             Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
                               $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
-        Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " + HistogramSummary(beforeText, text));
+        Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " +
+                          HistogramSummary(beforeText, text, "celery_task_allocation_duration_seconds_bucket{"));
+        if (stampReports)
+            Console.WriteLine("node latency of succeeded reports, published to taken by the intake: " +
+                              HistogramSummary(beforeText, text, "celery_redis_pubsub_latency_seconds_bucket{", "channel=\"task-status\""));
         Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
                           $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)" +
                           (nodes.Count > 1 ? $"; per node {string.Join(", ", perNode.Select(c => c.ToString("F1", CultureInfo.InvariantCulture)))}" : "") +
@@ -245,10 +255,10 @@ public static class AllocatorLoadRun
     private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
     /// <summary>The share of observations under each bucket bound up to 25 ms, summed over queues.</summary>
-    private static string HistogramSummary(string before, string after)
+    private static string HistogramSummary(string before, string after, string family, string? label = null)
     {
-        var earlier = Buckets(before).ToDictionary(b => b.Le, b => b.Count);
-        var buckets = Buckets(after).Select(b => (b.Le, Count: b.Count - earlier.GetValueOrDefault(b.Le))).ToList();
+        var earlier = Buckets(before, family, label).ToDictionary(b => b.Le, b => b.Count);
+        var buckets = Buckets(after, family, label).Select(b => (b.Le, Count: b.Count - earlier.GetValueOrDefault(b.Le))).ToList();
         var total = buckets.FirstOrDefault(b => b.Le == "+Inf").Count;
         if (total == 0) return "no observations";
         var sb = new StringBuilder($"{total:N0} observations; ");
@@ -257,10 +267,10 @@ public static class AllocatorLoadRun
         return sb.ToString();
     }
 
-    private static List<(string Le, double Count)> Buckets(string exposition)
+    private static List<(string Le, double Count)> Buckets(string exposition, string family, string? label)
     {
         return exposition.Split('\n')
-            .Where(l => l.StartsWith("celery_task_allocation_duration_seconds_bucket{", StringComparison.Ordinal))
+            .Where(l => l.StartsWith(family, StringComparison.Ordinal) && (label is null || l.Contains(label, StringComparison.Ordinal)))
             .Select(l =>
             {
                 var le = l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..];
