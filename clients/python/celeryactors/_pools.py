@@ -24,7 +24,8 @@ log = logging.getLogger("celeryactors.worker")
 #: is ignored; an exception fails the task with the exception's type name. A coroutine it returns is run.
 Handler = Callable[[Task], Any]
 
-#: Called when a task's handler is about to begin; False means it must not (the worker gave the task back).
+#: Called when a task's handler begins; a thread pool asks it first, and False means the handler must not run
+#: (the worker gave the task back). A process pool tells it after the child started, and ignores the answer.
 Started = Callable[[Key], bool]
 #: Called when a task's handler ended: its key, the exception's type name (None on success), the runtime.
 Finished = Callable[[Key, Optional[str], Optional[float]], None]

@@ -11,7 +11,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple
 from . import wire
 from .connection import DEFAULT_REDIS_URL, Connection
 from .errors import NoListenerError
-from .wire import CapabilityValue
+from .wire import CapabilityValue, Channels  # noqa: F401 (Channels: importable from here, as it always was)
 
 __all__ = ["Allocator", "DEFAULT_REDIS_URL", "get_allocator", "new_task_id"]
 

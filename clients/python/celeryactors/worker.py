@@ -125,6 +125,8 @@ class Worker:
         self._stop.clear()
         self._finish = True
         self.instance = f"{time.time():.3f}-{os.getpid()}"
+        # Made per run, so the queues, capabilities or allocator set on the worker before it count.
+        self._link = NodeLink(self.allocator, self.name, self.queues, self.pool_size, self.capabilities)
         restore = self._install_signal_handlers()
         pool: Optional[Pool] = None
         try:
@@ -137,6 +139,7 @@ class Worker:
             self._held.close()
             if pool is not None:
                 pool.shutdown(hard=not self._finish)
+            self._running_pool = None  # a process pool holds pipes and an executor
             restore()
             self._ready.clear()
             self._stopped.set()
