@@ -36,7 +36,6 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     private readonly LogThrottle _failureLog = new(perSecond: 1);
     private readonly HashSet<string> _streams = new(StringComparer.Ordinal);
     private readonly StreamSubmissions _inFlight = new();
-    private int _emptyReads;
 
     /// <summary>Creates the actor.</summary>
     /// <param name="redis">The node's shared connection.</param>
@@ -54,7 +53,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         // One consumer per node incarnation: a restarted node does not inherit a dead one's pending entries by
         // name; they are claimed like any other node's.
         _redis = new TaskStreams(redis.GetDatabase(), settings, Cluster.Get(Context.System).SelfUniqueAddress.ToString());
-        Waiting();
+        Waiting(emptyReads: 0);
     }
 
     /// <summary>Props for the actor.</summary>
@@ -82,13 +81,14 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         foreach (var stream in _streams) _metrics.RemoveStreamLength(_settings.Channels.QueueOf(stream));
     }
 
-    private void Waiting()
+    // Between reads. emptyReads: how many reads in a row found nothing (the next poll waits longer).
+    private void Waiting(int emptyReads)
     {
         Common();
-        Receive<Poll>(_ => StartRead());
+        Receive<Poll>(_ => StartRead(emptyReads));
     }
 
-    private void Reading()
+    private void Reading(int emptyReads)
     {
         Common();
         Receive<Poll>(_ => { }); // the read out will do
@@ -101,20 +101,23 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
                 Submit(stream.Key!, entry);
                 entries++;
             }
-            Become(Waiting);
             if (entries > 0)
             {
-                _emptyReads = 0;
+                Become(() => Waiting(emptyReads: 0));
                 Self.Tell(Poll.Instance);
             }
-            else PollLater();
+            else
+            {
+                Become(() => Waiting(emptyReads + 1));
+                PollLater(emptyReads);
+            }
         });
         Receive<ReadFailed>(failed =>
         {
             Failed("reading the task streams", failed.Cause);
             // A stream deleted, or a Redis that lost its data, has no group any more: find the streams again.
             if (failed.Cause.Message.Contains("NOGROUP", StringComparison.Ordinal)) _streams.Clear();
-            Become(Waiting);
+            Become(() => Waiting(emptyReads));
             Timers.StartSingleTimer(PollTimer, Poll.Instance, TimeSpan.FromSeconds(1));
         });
     }
@@ -173,13 +176,13 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
     // After an empty read the next waits 1 ms, doubling up to StreamPollInterval while the streams stay empty: a
     // streamed task waits about a millisecond under load, and an idle node reads a few dozen times a second.
     // Task.Delay, not a timer: the scheduler's 10 ms tick would be most of a task's wait.
-    private void PollLater()
+    private void PollLater(int emptyReads)
     {
-        var wait = Math.Min(_settings.StreamPollInterval.TotalMilliseconds, 1 << Math.Min(_emptyReads++, 16));
+        var wait = Math.Min(_settings.StreamPollInterval.TotalMilliseconds, 1 << Math.Min(emptyReads, 16));
         Task.Delay(TimeSpan.FromMilliseconds(wait)).PipeTo(Self, success: () => Poll.Instance);
     }
 
-    private void StartRead()
+    private void StartRead(int emptyReads)
     {
         // With no stream there is nothing to read until discovery finds one, and its GroupReady polls.
         if (_streams.Count == 0) return;
@@ -190,7 +193,7 @@ public sealed class StreamIntakeActor : ReceiveActor, IWithTimers
         }
         Timers.Cancel(PollTimer);
         _redis.ReadAsync(_streams).PipeTo(Self, success: r => new Read(r), failure: e => new ReadFailed(e));
-        Become(Reading);
+        Become(() => Reading(emptyReads));
     }
 
     private void Submit(string stream, StreamEntry entry)

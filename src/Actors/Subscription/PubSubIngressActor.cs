@@ -19,9 +19,8 @@ public abstract class PubSubIngressActor : ReceiveActor
     private readonly List<IDisposable> _feeds = [];
     private readonly LogThrottle _rejectionLog = new();
     private readonly int _maxPayloadBytes;
-    private int _established;
 
-    /// <summary>Creates the intake; the derived actor calls <see cref="Subscribing"/> last in its constructor.</summary>
+    /// <summary>Creates the intake; the derived actor calls <see cref="Subscribing()"/> last in its constructor.</summary>
     /// <param name="budget">The bytes its subscriber may hold not handled yet (<c>MAX_BUFFERED_BYTES</c>).</param>
     /// <param name="maxPayloadBytes">Larger payloads are rejected unread (<c>MAX_PAYLOAD_BYTES</c>).</param>
     /// <param name="recorder">The metrics recorder: told of the messages the budget dropped.</param>
@@ -80,13 +79,17 @@ public abstract class PubSubIngressActor : ReceiveActor
     }
 
     /// <summary>The first state: waits for Redis to confirm every feed.</summary>
-    protected void Subscribing()
+    protected void Subscribing() => Subscribing(established: 0);
+
+    // established: the feeds Redis has confirmed so far.
+    private void Subscribing(int established)
     {
         EveryState();
         Receive<PubSubFeed.Established>(m =>
         {
             Log.Info("Subscribed to {0} ({1})", Subscription, m.Channel);
-            if (++_established == _feeds.Count) Become(Listening);
+            if (established + 1 == _feeds.Count) Become(Listening);
+            else Become(() => Subscribing(established + 1));
         });
         Receive<PubSubFeed.Failed>(m =>
             throw new RedisSubscriptionException($"Could not subscribe to {Subscription} ({m.Channel})", m.Cause));
