@@ -1,6 +1,5 @@
 using Akka.Configuration;
 using Akka.Hosting;
-using Akka.Cluster.Hosting;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Actors.Celery;
 using CeleryActors.Actors.Health;
@@ -84,30 +83,6 @@ public static class CeleryActorsHostingExtensions
                 "subscription");
             registry.Register<RedisSubscriptionActor>(subscription);
         });
-
-    /// <summary>
-    /// Monitors Celery brokers from one node of the cluster (a cluster singleton; see
-    /// <see cref="CeleryMonitorActor"/>). Needs <see cref="AddMetricsRecorder"/> and a <see cref="CeleryMonitorMetrics"/>
-    /// in the service provider. With more than one broker, the <see cref="CeleryMetrics"/> of the service provider
-    /// must have been made with the broker label.
-    /// </summary>
-    /// <param name="builder">The builder.</param>
-    /// <param name="brokers">The brokers, each with its open connection (owned by the caller) and settings.</param>
-    public static AkkaConfigurationBuilder AddCeleryMonitor(this AkkaConfigurationBuilder builder,
-        IReadOnlyList<CeleryBrokerConnection> brokers) =>
-        builder.WithSingleton<CeleryMonitorActor>("celery-monitor",
-            (_, registry, resolver) =>
-            {
-                var metrics = resolver.GetService<CeleryMonitorMetrics>() ?? throw new InvalidOperationException(
-                    "AddCeleryMonitor needs a CeleryMonitorMetrics singleton in the service collection " +
-                    "(services.AddSingleton(new CeleryMonitorMetrics(celeryMetrics)))");
-                // Two brokers' series without the label would add up and overwrite each other: refuse at start.
-                if (brokers.Count > 1 && !metrics.Node.ByBrokerLabel)
-                    throw new InvalidOperationException(
-                        "several Celery brokers need CeleryMetrics made with byBroker: true (the broker label)");
-                return CeleryMonitorActor.Props(brokers, metrics, registry.Get<MetricsRecorderActor>());
-            },
-            new ClusterSingletonOptions(), createProxyToo: false);
 
     /// <summary>Starts the node's health monitor, which probes Redis every <paramref name="probeInterval"/> and, with
     /// <paramref name="leaveAfter"/>, leaves the cluster when Redis stays out of reach that long (noted in the
