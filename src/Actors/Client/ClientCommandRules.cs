@@ -38,7 +38,8 @@ public static class ClientCommandRules
         TrackTaskExecution t => Name(t.TaskName, "task_name") ?? Name(t.Queue, "queue") ?? OptionalName(t.Exception, "exception")
             ?? (Enum.IsDefined(t.Outcome) ? null : Range("status is neither success nor failure"))
             ?? Duration("duration", t.DurationSeconds),
-        UpdateQueueLength q => Name(q.Queue, "queue") ?? (q.Length < 0 ? Range("length is negative") : null),
+        UpdateQueueLength q => Name(q.Queue, "queue") ?? (q.Length < 0 ? Range("length is negative")
+            : q.Length > (long)WireLimits.MaxCount ? Range("length is too large") : null),
         TrackPubSubMessage m => Name(m.Channel, "channel") ?? Name(m.MessageType, "message_type")
             ?? Duration("latency", m.LatencySeconds),
         _ => null,

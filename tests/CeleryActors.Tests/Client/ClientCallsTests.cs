@@ -229,6 +229,7 @@ public class ClientCallsTests(ClientNodeFixture fixture)
         await Refused(new TrackTaskExecution("job", queue, 1e308, TaskOutcome.Success), "duration");
         await Refused(new TrackPubSubMessage("c", "m", -1), "latency");
         await Refused(new UpdateQueueLength(new string('q', 300), 1), "queue");
+        await Refused(new UpdateQueueLength(queue, (1L << 53) + 1), "length");
 
         Assert.DoesNotContain(await Client.GetWorkersAsync(), w => w.Worker == worker);
         Assert.Null(await Client.GetQueueAsync(queue));

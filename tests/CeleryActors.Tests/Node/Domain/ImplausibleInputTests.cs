@@ -47,12 +47,20 @@ public class ImplausibleInputTests
     [InlineData("""{"type":"task_execution","task_name":"t","queue":"q","duration":2592001,"status":"success"}""", "duration")]
     [InlineData("""{"type":"pubsub_message","channel":"c","message_type":"m","latency":1e308}""", "latency")]
     [InlineData("""{"type":"queue_length","queue":"q","length":1e19}""", "length")]
+    [InlineData("""{"type":"queue_length","queue":"q","length":9007199254740993}""", "length")] // 2^53 + 1, an integer
     public void An_absurd_number_on_the_metrics_channel_is_rejected(string json, string field)
     {
         var r = MetricsMessageParser.Parse(Encoding.UTF8.GetBytes(json));
         Assert.True(r.IsRejected);
         Assert.Equal(RejectionReason.OutOfRange, r.Reason);
         Assert.Contains(field, r.Detail);
+    }
+
+    [Fact]
+    public void A_length_of_2_to_the_53_is_still_a_length()
+    {
+        var r = MetricsMessageParser.Parse("""{"type":"queue_length","queue":"q","length":9007199254740992}"""u8);
+        Assert.False(r.IsRejected, r.Detail);
     }
 
     [Fact]
