@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 #: Longest name (task, queue, worker, task id, exception, channel, ...) the node accepts, counted in UTF-16
@@ -26,9 +27,15 @@ MAX_JSON_DEPTH = 64
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
 #: The priority of a task that names none (0-9, 9 most urgent).
 DEFAULT_PRIORITY = 5
+#: The longest duration (``duration``, ``runtime``, ``latency``) the node takes as a measurement: 30 days. It is
+#: also how far in the past a ``published_at`` may be.
+MAX_SECONDS = 30 * 24 * 3600
+#: How far ahead of the clock a ``published_at`` may be: a day.
+MAX_FUTURE_SECONDS = 24 * 3600
 #: The values of ``status`` on ``task-status``.
 TASK_STATUSES = ("received", "started", "succeeded", "failed")
-MAX_INT64 = 2**63 - 1
+#: The largest count the node takes (a ``length``): 2^53, beyond which a double no longer holds every whole number.
+MAX_COUNT = 2**53
 
 #: A capability or requirement value: a number (met by a capability >= it) or a string (met by an equal one).
 CapabilityValue = Union[int, float, str]
@@ -140,10 +147,26 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def check_duration(value: Any, field: str) -> Union[int, float]:
+    """Checks a duration in seconds: a number from 0 to :data:`MAX_SECONDS`, as the node bounds what goes into
+    its histograms."""
+    seconds = check_number(value, field, minimum=0)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{field} is more than 30 days, got {value!r}")
+    return seconds
+
+
 def stamped(message: Dict[str, Any], published_at: Optional[float]) -> Dict[str, Any]:
-    """``message`` with its ``published_at`` (checked), when there is one."""
+    """``message`` with its ``published_at`` (checked: from 30 days ago to a day ahead of this clock, the node's
+    window), when there is one."""
     if published_at is not None:
-        message["published_at"] = float(check_number(published_at, "published_at"))
+        at = float(check_number(published_at, "published_at"))
+        now = time.time()
+        if at > now + MAX_FUTURE_SECONDS:
+            raise ValueError(f"published_at is more than a day from now, got {published_at!r}")
+        if at < now - MAX_SECONDS:
+            raise ValueError(f"published_at is more than 30 days ago, got {published_at!r}")
+        message["published_at"] = at
     return message
 
 

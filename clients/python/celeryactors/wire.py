@@ -16,17 +16,18 @@ from ._checks import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_PRIORITY,
     MAX_CAPABILITIES,
-    MAX_INT64,
+    MAX_COUNT,
     MAX_JSON_DEPTH,
     MAX_NAME_LENGTH,
     MAX_POOL_SIZE,
     MAX_RUNNING,
+    MAX_SECONDS,
     TASK_STATUSES,
     check_capabilities,
+    check_duration,
     check_int,
     check_name,
     check_names,
-    check_number,
     exception_name,
     json_depth_exceeds,
     stamped,
@@ -38,9 +39,11 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "DEFAULT_PRIORITY",
     "MAX_CAPABILITIES",
+    "MAX_COUNT",
     "MAX_JSON_DEPTH",
     "MAX_NAME_LENGTH",
     "MAX_POOL_SIZE",
+    "MAX_SECONDS",
     "TASK_STATUSES",
     "Task",
     "check_name",
@@ -217,7 +220,7 @@ def task_status_message(
     if runtime is not None:
         if not finished:
             raise ValueError(f"runtime goes with succeeded or failed, not {status}")
-        message["runtime"] = float(check_number(runtime, "runtime", minimum=0))
+        message["runtime"] = float(check_duration(runtime, "runtime"))
     if exception is not None:
         if status != "failed":
             raise ValueError(f"exception goes with failed, not {status}")
@@ -241,7 +244,7 @@ def task_execution_message(
         "type": "task_execution",
         "task_name": check_name(task_name, "task_name"),
         "queue": check_name(queue, "queue"),
-        "duration": check_number(duration, "duration", minimum=0),
+        "duration": check_duration(duration, "duration"),
         "status": status,
     }
     if status == "failure":
@@ -258,7 +261,7 @@ def queue_length_message(queue: str, length: int, published_at: Optional[float] 
     message: Dict[str, Any] = {
         "type": "queue_length",
         "queue": check_name(queue, "queue"),
-        "length": check_int(length, "length", 0, MAX_INT64),
+        "length": check_int(length, "length", 0, MAX_COUNT),
     }
     return stamped(message, published_at)
 
@@ -272,6 +275,6 @@ def pubsub_message_message(
         "type": "pubsub_message",
         "channel": check_name(channel, "channel"),
         "message_type": check_name(message_type, "message_type"),
-        "latency": check_number(latency, "latency", minimum=0),
+        "latency": check_duration(latency, "latency"),
     }
     return stamped(message, published_at)

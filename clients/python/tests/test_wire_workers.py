@@ -79,7 +79,7 @@ def test_heartbeat_unregister_and_status_shapes(fake: Allocator, recorder: Recor
 def test_invalid_status_reports(fake: Allocator, recorder: RecordingRedis) -> None:
     for kwargs in ({"status": "done"}, {"status": "succeeded", "runtime": -1},
                    {"status": "started", "runtime": 1}, {"status": "succeeded", "exception": "E"},
-                   {"status": "failed", "exception": ""}):
+                   {"status": "failed", "exception": ""}, {"status": "succeeded", "runtime": wire.MAX_SECONDS + 1}):
         with pytest.raises(ValueError):
             fake.report_status("t1", "w", **kwargs)
     with pytest.raises(ValueError, match="running"):
@@ -137,10 +137,14 @@ def test_metrics_shapes(fake: Allocator, recorder: RecordingRedis, monkeypatch: 
     lambda a: a.update_queue_length("q", -1),
     lambda a: a.update_queue_length("q", 2.5),
     lambda a: a.update_queue_length("q", 2 ** 63),
+    lambda a: a.update_queue_length("q", wire.MAX_COUNT + 1),
     lambda a: a.update_queue_length("", 1),
     lambda a: a.track_pubsub_message("c", "m", -1),
     lambda a: a.track_pubsub_message("c", "", 0.1),
     lambda a: a.track_pubsub_message("c" * 257, "m", 0.1),
+    # The node's plausibility bounds: no measurement over 30 days.
+    lambda a: a.track_task_execution("t", "q", wire.MAX_SECONDS + 1),
+    lambda a: a.track_pubsub_message("c", "m", wire.MAX_SECONDS + 1),
 ])
 def test_invalid_metrics(fake: Allocator, recorder: RecordingRedis, call: Any) -> None:
     with pytest.raises(ValueError):
@@ -178,3 +182,15 @@ def test_public_names_have_docstrings() -> None:
                             if not inspect.getdoc(member):
                                 missing.append(f"{module.__name__}.{name}.{attr}")
     assert missing == []
+
+
+def test_published_at_is_checked_against_the_nodes_window() -> None:
+    import time
+
+    now = time.time()
+    assert wire.unregister_message("w", now - wire.MAX_SECONDS + 60)["published_at"] == now - wire.MAX_SECONDS + 60
+    assert wire.unregister_message("w", now + 3600)["published_at"] == now + 3600  # clocks differ a little
+    for bad, words in ((now + 2 * 86400, "a day from now"), (now - wire.MAX_SECONDS - 60, "30 days ago")):
+        with pytest.raises(ValueError, match=words):
+            wire.unregister_message("w", bad)
+    assert wire.task_execution_message("t", "q", wire.MAX_SECONDS)["duration"] == wire.MAX_SECONDS
