@@ -13,7 +13,7 @@ namespace CeleryActors.Benchmarks;
 /// (with <c>--started</c>, also <c>started</c> between them, each its own message).
 /// Tasks are published at a paced rate over several queues. It reports tasks allocated per second, the
 /// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
-/// arrival-to-allocation histogram, and the CPU seconds the node and Redis used.
+/// arrival-to-allocation histogram, its journal writes' histogram, and the CPU seconds the node and Redis used.
 /// A warm-up of <c>--warmup</c> tasks (default 50,000, at 5,000/s) runs first and is not measured: the node's
 /// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path.
 /// Each worker serves <c>--queues-per-worker</c> of the queues (default all; worker w takes queues w, w+1, ... mod Q),
@@ -149,6 +149,8 @@ public static class AllocatorLoadRun
                               $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
         Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " +
                           HistogramSummary(beforeText, text, "celery_task_allocation_duration_seconds_bucket{"));
+        Console.WriteLine("node journal writes (celery_journal_write_seconds): " +
+                          HistogramSummary(beforeText, text, "celery_journal_write_seconds_bucket{"));
         if (stampReports)
             Console.WriteLine("node latency of succeeded reports, published to taken by the intake: " +
                               HistogramSummary(beforeText, text, "celery_redis_pubsub_latency_seconds_bucket{", "channel=\"task-status\""));

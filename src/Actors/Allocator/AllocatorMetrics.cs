@@ -31,11 +31,19 @@ public sealed class AllocatorMetrics
             "or read and not stored yet.", "queue");
         TaskDuplicates = node.BoundedCounter("celery_task_duplicates_total",
             "Task publications ignored because their task id was pending, allocated or finished.", "queue");
+        JournalWrite = node.Factory.CreateHistogram("celery_journal_write_seconds",
+            "Time an allocator queue's journal write took, from sending it to its being stored, in seconds (one entry " +
+            "of the group commit; an allocation is published only after it).",
+            new HistogramConfiguration { Buckets = CeleryMetrics.LatencyBuckets });
         TaskReportsIgnored = node.Factory.CreateCounter("celery_task_reports_ignored_total",
             "Allocator task-status reports that changed nothing, by reason (not_holder: the worker never held the " +
             "task; already_finished: the task had succeeded or failed; unknown_task: nobody knows the task).",
             new CounterConfiguration { LabelNames = ["reason"] });
     }
+
+    /// <summary><c>celery_journal_write_seconds</c>: node-wide, since what it tells (Redis and the node keeping up)
+    /// is not a queue's own.</summary>
+    public Histogram JournalWrite { get; }
 
     /// <summary><c>celery_task_allocation_total{queue, worker}</c>.</summary>
     public BoundedFamily<Counter.Child> TaskAllocations { get; }
@@ -71,6 +79,9 @@ public sealed class AllocatorMetrics
 
     /// <summary>Counts one report that changed nothing (<see cref="IgnoredReport"/>).</summary>
     public void CountIgnoredReport(string reason) => TaskReportsIgnored.WithLabels(reason).Inc();
+
+    /// <summary>Observes one journal write of a queue.</summary>
+    public void ObserveJournalWrite(TimeSpan took) => JournalWrite.Observe(took.TotalSeconds);
 
     /// <summary>Sets the unacknowledged entries of a queue's task stream.</summary>
     public void SetStreamLength(string queue, long length) => StreamLength.WithLabels(_node.Queue(queue)).Set(length);

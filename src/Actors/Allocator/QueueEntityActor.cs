@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
@@ -243,8 +244,10 @@ public sealed class QueueEntityActor : ReceivePersistentActor, IWithTimers
             foreach (var action in actions) action();
             return;
         }
+        var sent = Stopwatch.GetTimestamp();
         PersistAsync(new QueueEventBatch(events), written =>
         {
+            _metrics.ObserveJournalWrite(Stopwatch.GetElapsedTime(sent));
             _commit.Written();
             foreach (var action in actions) action();
             switch (_snapshots.Written(written.Events.Count, _commit.Count, _state.SnapshotSize))

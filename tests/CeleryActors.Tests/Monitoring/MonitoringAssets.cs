@@ -20,10 +20,6 @@ public sealed record ExportedFamily(string Name, string Type, params string[] La
 /// </summary>
 public static partial class MonitoringAssets
 {
-    /// <summary>
-    /// SPEC §3 plus the extra families of the host node (README "Metrics"). Dashboards and alerts may use only
-    /// these; a family the Celery monitor adds later (e.g. celery_queue_unacked) goes here when it lands.
-    /// </summary>
     /// <summary>The label every family the Celery monitor writes carries when the node watches several brokers
     /// (<c>CELERY_BROKERS</c>); absent with one.</summary>
     public const string Broker = "broker";
@@ -31,6 +27,10 @@ public static partial class MonitoringAssets
     /// <summary>The label of the worker and queue gauges both the Celery monitor and the allocator write.</summary>
     public const string Source = "source";
 
+    /// <summary>
+    /// SPEC §3 plus the extra families of the host node (README "Metrics"). Dashboards and alerts may use only
+    /// these; a family the node adds later goes here when it lands.
+    /// </summary>
     public static readonly ExportedFamily[] Families =
     [
         new("celery_task_started_total", "counter", "task_name", "queue", Broker),
@@ -73,6 +73,7 @@ public static partial class MonitoringAssets
         new("celery_task_duplicates_total", "counter", "queue"),
         new("celery_task_reports_ignored_total", "counter", "reason"),
         new("celery_task_stream_length", "gauge", "queue"),
+        new("celery_journal_write_seconds", "histogram"),
     ];
 
     /// <summary>Series name → family, for every name PromQL may select.</summary>

@@ -57,12 +57,13 @@ public class AllocatorEntitySpecs : TestKit
     private readonly Akka.TestKit.TestProbe _published;
     private readonly IActorRef _queues;
     private readonly IActorRef _workers;
+    private readonly AllocatorMetrics _metrics;
 
     public AllocatorEntitySpecs(ITestOutputHelper output) : base(InMemory, output: output)
     {
         _published = CreateTestProbe();
         var settings = AllocatorHarness.NewSettings(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
-        var metrics = new AllocatorMetrics(new CeleryMetrics(Prometheus.Metrics.NewCustomRegistry(), 1_000));
+        var metrics = _metrics = new AllocatorMetrics(new CeleryMetrics(Prometheus.Metrics.NewCustomRegistry(), 1_000));
         var redis = new ProbeRedis(_published.Ref, cap: 3);
         var registry = ActorRegistry.For(Sys);
         registry.Register<MetricsRecorderActor>(CreateTestProbe().Ref);
@@ -87,6 +88,17 @@ public class AllocatorEntitySpecs : TestKit
         var assigned = Assignments(2);
         Assert.All(assigned, a => Assert.Equal(("w", "qc"), (a.Worker, a.Queue)));
         _published.ExpectNoMsg(TimeSpan.FromMilliseconds(500)); // the pool is full
+    }
+
+    [Fact]
+    public void Each_journal_write_is_timed_before_what_waited_for_it_goes_out()
+    {
+        _workers.Tell(new RegisterWorker("w", ["qj"], NoCaps, 1));
+        Submit("qj", "t");
+        Assignments(1);
+        // The accepted task and its allocation: at least one write, and the assignment waited for it.
+        Assert.True(_metrics.JournalWrite.Count >= 1, $"{_metrics.JournalWrite.Count} writes timed");
+        Assert.True(_metrics.JournalWrite.Sum >= 0);
     }
 
     [Fact]
