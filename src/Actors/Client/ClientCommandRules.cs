@@ -39,7 +39,7 @@ public static class ClientCommandRules
             ?? (Enum.IsDefined(t.Outcome) ? null : Range("status is neither success nor failure"))
             ?? Duration("duration", t.DurationSeconds),
         UpdateQueueLength q => Name(q.Queue, "queue") ?? (q.Length < 0 ? Range("length is negative")
-            : q.Length > (long)WireLimits.MaxCount ? Range("length is too large") : null),
+            : q.Length > WireLimits.MaxWholeCount ? Range("length is too large") : null),
         TrackPubSubMessage m => Name(m.Channel, "channel") ?? Name(m.MessageType, "message_type")
             ?? Duration("latency", m.LatencySeconds),
         _ => null,

@@ -158,10 +158,9 @@ public static class MetricsMessageParser
         }
         if (reader.TryGetInt64(out var value))
         {
-            // Bounded as in the fraction form below: a gauge holds a double, exact only up to 2^53 (compared as
-            // integers, since 2^53 + 1 becomes 2^53 as a double).
-            const long max = (long)WireLimits.MaxCount;
-            if (value is > max or < -max) return Reject(RejectionReason.OutOfRange, $"{field} is too large");
+            // Bounded as in the fraction form below: a gauge holds a double, exact only up to 2^53.
+            if (value is > WireLimits.MaxWholeCount or < -WireLimits.MaxWholeCount)
+                return Reject(RejectionReason.OutOfRange, $"{field} is too large");
             target = value;
             return null;
         }

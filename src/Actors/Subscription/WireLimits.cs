@@ -31,6 +31,10 @@ public static class WireLimits
         : unixSeconds < now - MaxSeconds ? "published_at is more than 30 days ago"
         : null;
 
+    /// <summary><see cref="MaxCount"/> as a whole number, for counts read as integers: compared as doubles, 2^53 + 1
+    /// would pass, since it becomes 2^53.</summary>
+    public const long MaxWholeCount = 1L << 53;
+
     /// <summary>A count (tasks processed, active): a whole number from 0 to 2^53.</summary>
     public static string? Count(string field, double value) =>
         value < 0 ? $"{field} is negative"
