@@ -21,7 +21,9 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--host-dll PATH]</c>. With
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--burst B] [--host-dll PATH]</c>.
+/// A paced run sends a millisecond's worth of tasks at a time (13 at 12,500/s), or <c>--burst B</c> at a time (runs
+/// before 2026-12-03 sent 200: at 12,500/s a burst every 16 ms, more than a pool of 128 slots takes at once). With
 /// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
 /// With <c>--nodes N</c> (default 1) N host nodes form one cluster on the Redis; the counters, histograms and CPU
 /// seconds are summed over them. With <c>--stamp-reports</c> the <c>succeeded</c> reports carry <c>published_at</c>, so
@@ -43,8 +45,9 @@ public static class AllocatorLoadRun
         var nodeCount = RunArgs.IntArg(args, "--nodes", 1);
         var withStarted = args.Contains("--started");
         var stampReports = args.Contains("--stamp-reports");
+        var burst = RunArgs.IntArg(args, "--burst", rate == 0 ? FullSpeedBatch : Math.Max(1, (rate + 999) / 1000));
         Console.WriteLine($"machine: {ProcessStats.Machine()}");
-        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
+        Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues{(rate == 0 ? "" : $" in bursts of {burst}")}; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
 
         await using var redis = await RedisServerProcess.StartAsync(new RedisServerSettings(AppendOnly: true));
         var nodeSettings = new Dictionary<string, string>
@@ -106,7 +109,7 @@ public static class AllocatorLoadRun
         var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
         if (warmup > 0)
         {
-            await PublishAsync(subscriber, streams, channels, warmup, 5_000, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+            await PublishAsync(subscriber, streams, channels, warmup, 5_000, 5, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
             var warmDeadline = DateTime.UtcNow.AddSeconds(120);
             while (DateTime.UtcNow < warmDeadline &&
                    (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await Scrape(), "celery_task_succeeded_total{") < warmup))
@@ -115,12 +118,12 @@ public static class AllocatorLoadRun
         }
         var beforeText = await Scrape();
         var perNodeBefore = nodes.Select(n => ProcessStats.CpuSeconds(n.ProcessId)).ToArray();
-        var cpuBefore = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0));
+        var cpuBefore = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0), Load: ProcessStats.CpuSeconds(Environment.ProcessId));
 
         using var sampling = new CancellationTokenSource();
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
-        await PublishAsync(subscriber, streams, channels, count, rate,
+        await PublishAsync(subscriber, streams, channels, count, rate, burst,
             i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
         var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
@@ -132,7 +135,7 @@ public static class AllocatorLoadRun
             if (Volatile.Read(ref assigned) >= count && succeeded >= count) break;
             await Task.Delay(50);
         }
-        var cpuAfter = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0));
+        var cpuAfter = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0), Load: ProcessStats.CpuSeconds(Environment.ProcessId));
         var perNode = nodes.Select((n, i) => ProcessStats.CpuSeconds(n.ProcessId) - perNodeBefore[i]).ToArray();
         await sampling.CancelAsync();
         var (samples, sampledMax, sampledOver) = await sampler;
@@ -154,8 +157,9 @@ public static class AllocatorLoadRun
         if (stampReports)
             Console.WriteLine("node latency of succeeded reports, published to taken by the intake: " +
                               HistogramSummary(beforeText, text, "celery_redis_pubsub_latency_seconds_bucket{", "channel=\"task-status\""));
-        Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1} " +
-                          $"(wall {allocationSeconds:F1} s, {Environment.ProcessorCount} cores shared with this process)" +
+        Console.WriteLine($"CPU seconds during the run: node {cpuAfter.Node - cpuBefore.Node:F1}, redis {cpuAfter.Redis - cpuBefore.Redis:F1}, " +
+                          $"this process (producer and workers) {cpuAfter.Load - cpuBefore.Load:F1} " +
+                          $"(wall {allocationSeconds:F1} s on {Environment.ProcessorCount} cores)" +
                           (nodes.Count > 1 ? $"; per node {string.Join(", ", perNode.Select(c => c.ToString("F1", CultureInfo.InvariantCulture)))}" : "") +
                           $"; {(cpuAfter.Node - cpuBefore.Node) * 1e6 / count:F0} us of node CPU per task");
         Console.WriteLine($"rejected {LoadRunNode.Sum(text, "celery_messages_rejected_total{"):N0}, requeued {LoadRunNode.Sum(text, "celery_task_requeued_total{"):N0}, " +
@@ -201,13 +205,17 @@ public static class AllocatorLoadRun
         return (samples, max, over);
     }
 
+    // Tasks sent before one is awaited at full speed: enough to keep the connection's pipeline full.
+    private const int FullSpeedBatch = 200;
+
     /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
-    /// per second (0: as fast as Redis takes them), recording each send time when asked.</summary>
-    // With streams, XADD to the key of the channel's name; else PUBLISH.
+    /// per second (0: as fast as Redis takes them), <paramref name="batch"/> at a time, recording each send time
+    /// when asked.</summary>
+    // With streams, XADD to the key of the channel's name; else PUBLISH. A paced batch that falls behind its due
+    // time is followed at once by the next, so the rate holds although a timer sleeps at least a millisecond.
     private static async Task PublishAsync(ISubscriber subscriber, IDatabase? streams, RedisChannel[] channels, int count,
-        int rate, Func<int, string> payload, long[]? sentAt)
+        int rate, int batch, Func<int, string> payload, long[]? sentAt)
     {
-        const int batch = 200;
         var start = Stopwatch.GetTimestamp();
         for (var published = 0; published < count;)
         {
