@@ -45,7 +45,8 @@ public static class AllocatorLoadRun
         var nodeCount = RunArgs.IntArg(args, "--nodes", 1);
         var withStarted = args.Contains("--started");
         var stampReports = args.Contains("--stamp-reports");
-        var burst = RunArgs.IntArg(args, "--burst", rate == 0 ? FullSpeedBatch : Math.Max(1, (rate + 999) / 1000));
+        var burst = RunArgs.IntArg(args, "--burst", BatchFor(rate));
+        if (burst < 1) throw new ArgumentException($"--burst {burst}: at least 1 task at a time");
         Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues{(rate == 0 ? "" : $" in bursts of {burst}")}; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
 
@@ -109,7 +110,7 @@ public static class AllocatorLoadRun
         var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
         if (warmup > 0)
         {
-            await PublishAsync(subscriber, streams, channels, warmup, 5_000, 5, i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+            await PublishAsync(subscriber, streams, channels, warmup, WarmupRate, BatchFor(WarmupRate), i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
             var warmDeadline = DateTime.UtcNow.AddSeconds(120);
             while (DateTime.UtcNow < warmDeadline &&
                    (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await Scrape(), "celery_task_succeeded_total{") < warmup))
@@ -207,6 +208,11 @@ public static class AllocatorLoadRun
 
     // Tasks sent before one is awaited at full speed: enough to keep the connection's pipeline full.
     private const int FullSpeedBatch = 200;
+
+    private const int WarmupRate = 5_000;
+
+    // A paced run sends a millisecond's worth at a time, so its bursts stay smaller than the pools they feed.
+    private static int BatchFor(int rate) => rate == 0 ? FullSpeedBatch : Math.Max(1, (rate + 999) / 1000);
 
     /// <summary>Publishes <paramref name="count"/> tasks round-robin over the queues at <paramref name="rate"/>
     /// per second (0: as fast as Redis takes them), <paramref name="batch"/> at a time, recording each send time
