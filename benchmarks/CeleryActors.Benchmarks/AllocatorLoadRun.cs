@@ -21,14 +21,17 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--burst B] [--host-dll PATH]</c>.
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--stamp-tasks] [--burst B] [--host-dll PATH]</c>.
 /// A paced run sends a millisecond's worth of tasks at a time (13 at 12,500/s), or <c>--burst B</c> at a time (runs
 /// before 2026-12-03 sent 200: at 12,500/s a burst every 16 ms, more than a pool of 128 slots takes at once). With
 /// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
 /// With <c>--nodes N</c> (default 1) N host nodes form one cluster on the Redis; the counters, histograms and CPU
 /// seconds are summed over them. With <c>--stamp-reports</c> the <c>succeeded</c> reports carry <c>published_at</c>, so
 /// the node observes their pub/sub latency (published to handled by its intake), and the run prints that histogram:
-/// the part of a slot's round trip that is Redis and the node's intake.
+/// the part of a slot's round trip that is Redis and the node's intake; <c>--stamp-tasks</c> does the same for the tasks
+/// (published to taken, the part before the node's arrival-to-allocation clock starts). Every run also prints, from the
+/// assignments' <c>allocated_at</c>, how long an allocation took to reach its simulated worker (the journal write,
+/// the publish, Redis and this process), and the producer's p99 per priority.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -45,6 +48,7 @@ public static class AllocatorLoadRun
         var nodeCount = RunArgs.IntArg(args, "--nodes", 1);
         var withStarted = args.Contains("--started");
         var stampReports = args.Contains("--stamp-reports");
+        var stampTasks = args.Contains("--stamp-tasks");
         var burst = RunArgs.IntArg(args, "--burst", BatchFor(rate));
         if (burst < 1) throw new ArgumentException($"--burst {burst}: at least 1 task at a time");
         Console.WriteLine($"machine: {ProcessStats.Machine()}");
@@ -68,6 +72,7 @@ public static class AllocatorLoadRun
         var sentAt = new long[count];
         var assignedAt = new long[count];
         var assigned = 0;
+        var deliveredAfter = new double[count]; // ms from the node's allocated_at to this process's receipt (wall clocks of one machine)
         var warmedUp = 0;
         var statusChannel = RedisChannel.Literal("task-status");
         var workerPublisher = workerSide.GetSubscriber();
@@ -87,17 +92,18 @@ public static class AllocatorLoadRun
                 if (holding > pool) Interlocked.Increment(ref overPool);
                 InterlockedMax(ref maxUnfinished, holding);
                 if (id[0] == 'W') Interlocked.Increment(ref warmedUp);
-                else if (Interlocked.CompareExchange(ref assignedAt[int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture)],
-                             Stopwatch.GetTimestamp(), 0) == 0)
+                else if (int.Parse(id.AsSpan(1), CultureInfo.InvariantCulture) is var n &&
+                         Interlocked.CompareExchange(ref assignedAt[n], Stopwatch.GetTimestamp(), 0) == 0)
+                {
                     Interlocked.Increment(ref assigned);
+                    deliveredAfter[n] = (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds - AllocatedAtOf(json) * 1000;
+                }
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"received"}""", CommandFlags.FireAndForget);
                 if (withStarted)
                     workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"started"}""", CommandFlags.FireAndForget);
                 // Counted down before the report leaves: the node cannot have processed it earlier.
                 Interlocked.Decrement(ref unfinished[index]);
-                var stamp = stampReports
-                    ? ",\"published_at\":" + (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture)
-                    : "";
+                var stamp = stampReports ? PublishedAtField() : "";
                 workerPublisher.Publish(statusChannel, $$"""{"task_id":"{{id}}","worker":"{{name}}","status":"succeeded","runtime":0.001{{stamp}}}""", CommandFlags.FireAndForget);
             });
             var queueList = string.Join(",", Enumerable.Range(0, perWorker).Select(j => $"\"load{(w + j) % queues}\""));
@@ -125,7 +131,7 @@ public static class AllocatorLoadRun
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
         await PublishAsync(subscriber, streams, channels, count, rate, burst,
-            i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}}""", sentAt);
+            i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}{{{(stampTasks ? PublishedAtField() : "")}}}}""", sentAt);
         var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         var deadline = DateTime.UtcNow.AddSeconds(120);
@@ -151,10 +157,23 @@ public static class AllocatorLoadRun
         if (latencies.Length > 0)
             Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
                               $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
+        var delivered = deliveredAfter.Where((_, i) => assignedAt[i] != 0).Order().ToArray();
+        if (delivered.Length > 0)
+            Console.WriteLine($"node's allocated_at to the simulated worker's receipt (ms; journal write, publish, Redis, this process): p50 {Pct(delivered, 0.50):F2}, " +
+                              $"p90 {Pct(delivered, 0.90):F2}, p99 {Pct(delivered, 0.99):F2}, max {delivered[^1]:F2}");
+        // The tasks carry priorities 0-9 (i % 10): under a moment's shortage of slots the least urgent wait longest.
+        var byPriority = Enumerable.Range(0, 10).Select(p => Enumerable.Range(0, count)
+                .Where(i => i % 10 == p && assignedAt[i] != 0).Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency)
+                .Order().ToArray())
+            .Select((l, p) => l.Length == 0 ? "" : $"{p}: {Pct(l, 0.99):F1}").Where(s => s != "");
+        Console.WriteLine($"publish-to-assignment p99 by priority (ms): {string.Join(", ", byPriority)}");
         Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " +
                           HistogramSummary(beforeText, text, "celery_task_allocation_duration_seconds_bucket{"));
         Console.WriteLine("node journal writes (celery_journal_write_seconds): " +
                           HistogramSummary(beforeText, text, "celery_journal_write_seconds_bucket{"));
+        if (stampTasks)
+            Console.WriteLine("node latency of tasks, published to taken by the intake: " +
+                              HistogramSummary(beforeText, text, "celery_redis_pubsub_latency_seconds_bucket{", "channel=\"tasks"));
         if (stampReports)
             Console.WriteLine("node latency of succeeded reports, published to taken by the intake: " +
                               HistogramSummary(beforeText, text, "celery_redis_pubsub_latency_seconds_bucket{", "channel=\"task-status\""));
@@ -266,6 +285,19 @@ public static class AllocatorLoadRun
         const string key = "\"task_id\":\"";
         var from = json.IndexOf(key, StringComparison.Ordinal) + key.Length;
         return json[from..json.IndexOf('"', from)];
+    }
+
+    // Unix seconds to the millisecond, as the wire format carries them: the node's latency may read up to 1 ms high.
+    private static string PublishedAtField() =>
+        ",\"published_at\":" + (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture);
+
+    private static double AllocatedAtOf(string json)
+    {
+        const string key = "\"allocated_at\":";
+        var from = json.IndexOf(key, StringComparison.Ordinal) + key.Length;
+        var to = from;
+        while (to < json.Length && (char.IsDigit(json[to]) || json[to] is '.' or 'E' or 'e' or '+' or '-')) to++;
+        return double.Parse(json.AsSpan(from, to - from), CultureInfo.InvariantCulture);
     }
 
     private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
