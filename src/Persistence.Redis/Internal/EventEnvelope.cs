@@ -25,7 +25,13 @@ internal static class EventEnvelope
 
     public static byte[] Encode(StoredEvent e)
     {
-        using var stream = new MemoryStream(64 + e.Payload.Bytes.Length);
+        // Sized exactly up front: a stream that grows copies the entry two or three times (the guid and manifests
+        // alone are over a hundred bytes), and this runs for every event the journal stores.
+        var size = 1 + 8 + StringSize(e.WriterGuid) + StringSize(e.EventManifest) + 8 + 4 + StringSize(e.Payload.Manifest) +
+                   VarIntSize(e.Tags.Count) + 4 + e.Payload.Bytes.Length;
+        foreach (var tag in e.Tags) size += StringSize(tag);
+        var bytes = new byte[size];
+        using var stream = new MemoryStream(bytes, writable: true);
         using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             w.Write(Version1);
@@ -40,7 +46,23 @@ internal static class EventEnvelope
             w.Write(e.Payload.Bytes.Length);
             w.Write(e.Payload.Bytes);
         }
-        return stream.GetBuffer().Length == stream.Length ? stream.GetBuffer() : stream.ToArray();
+        if (stream.Position != size)
+            throw new InvalidOperationException($"Journal entry of {stream.Position} bytes where {size} were computed");
+        return bytes;
+    }
+
+    // What BinaryWriter.Write(string) takes: a 7-bit length prefix and the UTF-8 bytes.
+    private static int StringSize(string s)
+    {
+        var n = Encoding.UTF8.GetByteCount(s);
+        return VarIntSize(n) + n;
+    }
+
+    private static int VarIntSize(int value)
+    {
+        var n = 1;
+        for (var v = (uint)value; v >= 0x80; v >>= 7) n++;
+        return n;
     }
 
     /// <exception cref="InvalidDataException">The bytes are not an envelope this version can read.</exception>

@@ -112,11 +112,19 @@ public class RedisJournal : AsyncWriteJournal, IWithUnboundedStash
                 rejections[i] = e;
                 continue;
             }
-            var batch = batches.Find(b => b.PersistenceId == write.PersistenceId);
+            var batch = BatchOf(batches, write.PersistenceId);
             if (batch is null) batches.Add(batch = new PidBatch(write.PersistenceId));
             batch.Events.AddRange(encoded);
         }
         return batches;
+    }
+
+    // A loop, not List.Find: a lambda capturing the id was an allocation per write.
+    private static PidBatch? BatchOf(List<PidBatch> batches, string persistenceId)
+    {
+        foreach (var batch in batches)
+            if (batch.PersistenceId == persistenceId) return batch;
+        return null;
     }
 
     private List<(long, byte[])> Encode(AtomicWrite write)
