@@ -59,10 +59,11 @@ public sealed class PubSubFeed : IDisposable
                 // Told before the first message, so the owner is in its listening state when messages come.
                 owner.Tell(new Established(channel.ToString()));
                 // Sequential delivery in Redis's order; the owner's mailbox takes it from here.
+                var names = new ChannelNameCache(channel);
                 t.Result.OnMessage(m =>
                 {
                     var payload = (ReadOnlyMemory<byte>)m.Message;
-                    if (budget.TryHold(payload.Length)) owner.Tell(new Message(m.Channel.ToString(), payload));
+                    if (budget.TryHold(payload.Length)) owner.Tell(new Message(names.Of(m.Channel), payload));
                 });
             }
             else
@@ -71,6 +72,25 @@ public sealed class PubSubFeed : IDisposable
             }
         }, TaskScheduler.Default);
         return feed;
+    }
+
+    // A channel's name as a string was an allocation per message. A literal subscription hears only its own channel;
+    // a pattern's few channels are kept (up to a bound, past which names are made per message again). Used by the
+    // feed's one sequential loop only.
+    private sealed class ChannelNameCache(RedisChannel subscribed)
+    {
+        private const int MaxNames = 1024;
+        private readonly string _subscribed = subscribed.ToString();
+        private readonly Dictionary<RedisChannel, string>? _names = subscribed.IsPattern ? new() : null;
+
+        public string Of(RedisChannel channel)
+        {
+            if (_names is null) return _subscribed;
+            if (_names.TryGetValue(channel, out var name)) return name;
+            name = channel.ToString();
+            if (_names.Count < MaxNames) _names[channel] = name;
+            return name;
+        }
     }
 
     // StackExchange.Redis raises its connection events on the thread pool, so a restore can be seen before the
