@@ -131,7 +131,7 @@ public static class AllocatorLoadRun
         var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
         await PublishAsync(subscriber, streams, channels, count, rate, burst,
-            i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{i % 10}}},"task_data":{"n":{{{i}}}}{{{(stampTasks ? PublishedAtField() : "")}}}}""", sentAt);
+            i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{PriorityOf(i)}}},"task_data":{"n":{{{i}}}}{{{(stampTasks ? PublishedAtField() : "")}}}}""", sentAt);
         var publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         var deadline = DateTime.UtcNow.AddSeconds(120);
@@ -148,25 +148,22 @@ public static class AllocatorLoadRun
         var (samples, sampledMax, sampledOver) = await sampler;
         var lastAssigned = assignedAt.Where(t => t != 0).DefaultIfEmpty(start).Max();
         var allocationSeconds = (lastAssigned - start) / (double)Stopwatch.Frequency;
-        var latencies = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0)
-            .Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+        var measured = Enumerable.Range(0, count).Where(i => assignedAt[i] != 0).ToArray();
+        double LatencyMs(int i) => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency;
         var text = await Scrape();
 
         Console.WriteLine($"published in {publishSeconds:F2} s = {count / publishSeconds:N0} tasks/s");
         Console.WriteLine($"allocated {assigned:N0} of {count:N0} in {allocationSeconds:F2} s = {assigned / allocationSeconds:N0} tasks/s; succeeded (node) {succeeded:N0}");
-        if (latencies.Length > 0)
-            Console.WriteLine($"publish-to-assignment latency at the producer (ms): p50 {Pct(latencies, 0.50):F2}, p90 {Pct(latencies, 0.90):F2}, " +
-                              $"p99 {Pct(latencies, 0.99):F2}, max {latencies[^1]:F2}");
-        var delivered = deliveredAfter.Where((_, i) => assignedAt[i] != 0).Order().ToArray();
-        if (delivered.Length > 0)
-            Console.WriteLine($"node's allocated_at to the simulated worker's receipt (ms; journal write, publish, Redis, this process): p50 {Pct(delivered, 0.50):F2}, " +
-                              $"p90 {Pct(delivered, 0.90):F2}, p99 {Pct(delivered, 0.99):F2}, max {delivered[^1]:F2}");
-        // The tasks carry priorities 0-9 (i % 10): under a moment's shortage of slots the least urgent wait longest.
-        var byPriority = Enumerable.Range(0, 10).Select(p => Enumerable.Range(0, count)
-                .Where(i => i % 10 == p && assignedAt[i] != 0).Select(i => (assignedAt[i] - sentAt[i]) * 1000.0 / Stopwatch.Frequency)
-                .Order().ToArray())
-            .Select((l, p) => l.Length == 0 ? "" : $"{p}: {Pct(l, 0.99):F1}").Where(s => s != "");
-        Console.WriteLine($"publish-to-assignment p99 by priority (ms): {string.Join(", ", byPriority)}");
+        if (measured.Length > 0)
+        {
+            Console.WriteLine($"publish-to-assignment latency at the producer (ms): {Percentiles(measured.Select(LatencyMs).Order().ToArray())}");
+            Console.WriteLine("node's allocated_at to the simulated worker's receipt (ms; journal write, publish, Redis, this process): " +
+                              Percentiles(measured.Select(i => deliveredAfter[i]).Order().ToArray()));
+            // Under a moment's shortage of slots the least urgent tasks wait longest.
+            var byPriority = measured.GroupBy(PriorityOf).OrderBy(g => g.Key)
+                .Select(g => $"{g.Key}: {Pct(g.Select(LatencyMs).Order().ToArray(), 0.99):F1}");
+            Console.WriteLine($"publish-to-assignment p99 by priority (ms): {string.Join(", ", byPriority)}");
+        }
         Console.WriteLine("node arrival-to-allocation histogram (measured tasks only): " +
                           HistogramSummary(beforeText, text, "celery_task_allocation_duration_seconds_bucket{"));
         Console.WriteLine("node journal writes (celery_journal_write_seconds): " +
@@ -299,6 +296,12 @@ public static class AllocatorLoadRun
         while (to < json.Length && (char.IsDigit(json[to]) || json[to] is '.' or 'E' or 'e' or '+' or '-')) to++;
         return double.Parse(json.AsSpan(from, to - from), CultureInfo.InvariantCulture);
     }
+
+    // The measured tasks' priorities, 0-9 in turn.
+    private static int PriorityOf(int task) => task % 10;
+
+    private static string Percentiles(double[] sorted) =>
+        $"p50 {Pct(sorted, 0.50):F2}, p90 {Pct(sorted, 0.90):F2}, p99 {Pct(sorted, 0.99):F2}, max {sorted[^1]:F2}";
 
     private static double Pct(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 

@@ -18,8 +18,8 @@ public static class AssignmentWriter
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(KeptBufferBytes / 4);
         buffer.ResetWrittenCount();
-        var w = t_writer ??= new Utf8JsonWriter(buffer);
-        w.Reset(buffer);
+        var w = t_writer ??= new Utf8JsonWriter(buffer); // always this thread's buffer: kept and let go together
+        w.Reset();
         w.WriteStartObject();
         w.WriteString("type"u8, "assignment"u8);
         w.WriteString("task_id"u8, task.TaskId);
