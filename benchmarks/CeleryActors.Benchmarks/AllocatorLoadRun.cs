@@ -15,13 +15,14 @@ namespace CeleryActors.Benchmarks;
 /// producer's publish-to-assignment latency (measured here, across two pub/sub hops) and the node's own
 /// arrival-to-allocation histogram, its journal writes' histogram, and the CPU seconds the node and Redis used.
 /// A warm-up of <c>--warmup</c> tasks (default 50,000, at 5,000/s) runs first and is not measured: the node's
-/// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path.
+/// JIT (tiered compilation) otherwise spends a fifth of the CPU of a short run compiling the hot path. Its tasks have
+/// the measured ones' shape and the pool sampler (below) already runs, so the measured phase meets no code first.
 /// Each worker serves <c>--queues-per-worker</c> of the queues (default all; worker w takes queues w, w+1, ... mod Q),
 /// and the run checks its pool: at every assignment a simulated worker counts what it received and has not reported
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--stamp-tasks] [--burst B] [--host-dll PATH]</c>.
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--stamp-tasks] [--burst B] [--host-dll PATH] [--node-env NAME=VALUE ...]</c>.
 /// A paced run sends a millisecond's worth of tasks at a time (13 at 12,500/s), or <c>--burst B</c> at a time (runs
 /// before 2026-12-03 sent 200: at 12,500/s a burst every 16 ms, more than a pool of 128 slots takes at once). With
 /// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
@@ -31,7 +32,8 @@ namespace CeleryActors.Benchmarks;
 /// the part of a slot's round trip that is Redis and the node's intake; <c>--stamp-tasks</c> does the same for the tasks
 /// (published to taken, the part before the node's arrival-to-allocation clock starts). Every run also prints, from the
 /// assignments' <c>allocated_at</c>, how long an allocation took to reach its simulated worker (the journal write,
-/// the publish, Redis and this process), and the producer's p99 per priority.
+/// the publish, Redis and this process), and the producer's p99 per priority. Each <c>--node-env NAME=VALUE</c> sets
+/// an environment variable of the nodes alone (a runtime knob to compare, say).
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -60,6 +62,7 @@ public static class AllocatorLoadRun
             ["ALLOCATOR_ACK_TIMEOUT"] = "60",
             ["ALLOCATOR_WORKER_TIMEOUT"] = "60",
         };
+        foreach (var (name, value) in RunArgs.NodeEnvironment(args)) nodeSettings[name] = value;
         using var single = nodeCount == 1 ? await LoadRunNode.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, nodeSettings) : null;
         using var cluster = nodeCount > 1 ? await LoadRunCluster.StartAsync(RunArgs.Arg(args, "--host-dll"), redis, nodeCount, nodeSettings) : null;
         List<LoadRunNode> nodes = single is not null ? [single] : cluster!.Running.ToList();
@@ -114,9 +117,14 @@ public static class AllocatorLoadRun
         var subscriber = producer.GetSubscriber();
         var streams = streamed ? producer.GetDatabase() : null;
         var channels = Enumerable.Range(0, queues).Select(q => RedisChannel.Literal($"tasks:load{q}")).ToArray();
+        // The pool is sampled from the warm-up on, and the warm-up's tasks have the measured tasks' shape (a priority
+        // and task_data): code first run in the measured phase would be jitted, and tiered up, inside it.
+        using var sampling = new CancellationTokenSource();
+        var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         if (warmup > 0)
         {
-            await PublishAsync(subscriber, streams, channels, warmup, WarmupRate, BatchFor(WarmupRate), i => $$"""{"task_name":"load.warmup","task_id":"W{{i}}"}""", null);
+            await PublishAsync(subscriber, streams, channels, warmup, WarmupRate, BatchFor(WarmupRate),
+                i => $$$"""{"task_name":"load.warmup","task_id":"W{{{i}}}","priority":{{{PriorityOf(i)}}},"task_data":{"n":{{{i}}}}}""", null);
             var warmDeadline = DateTime.UtcNow.AddSeconds(120);
             while (DateTime.UtcNow < warmDeadline &&
                    (Volatile.Read(ref warmedUp) < warmup || LoadRunNode.Sum(await Scrape(), "celery_task_succeeded_total{") < warmup))
@@ -127,8 +135,6 @@ public static class AllocatorLoadRun
         var perNodeBefore = nodes.Select(n => ProcessStats.CpuSeconds(n.ProcessId)).ToArray();
         var cpuBefore = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0), Load: ProcessStats.CpuSeconds(Environment.ProcessId));
 
-        using var sampling = new CancellationTokenSource();
-        var sampler = SamplePoolsAsync(http, pool, sampling.Token);
         var start = Stopwatch.GetTimestamp();
         await PublishAsync(subscriber, streams, channels, count, rate, burst,
             i => $$$"""{"task_name":"load.task","task_id":"L{{{i}}}","priority":{{{PriorityOf(i)}}},"task_data":{"n":{{{i}}}}{{{(stampTasks ? PublishedAtField() : "")}}}}""", sentAt);

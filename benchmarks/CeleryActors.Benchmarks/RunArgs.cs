@@ -16,6 +16,20 @@ public static class RunArgs
     public static int IntArg(string[] args, string name, int fallback) =>
         Arg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
+    /// <summary>Every <c>--node-env NAME=VALUE</c> of the arguments: environment variables for the node processes only
+    /// (runtime knobs such as <c>DOTNET_TieredPGO=0</c>, compared without touching the load process).</summary>
+    public static IEnumerable<KeyValuePair<string, string>> NodeEnvironment(string[] args)
+    {
+        for (var i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] != "--node-env") continue;
+            var pair = args[i + 1];
+            var equals = pair.IndexOf('=');
+            if (equals < 1) throw new ArgumentException($"--node-env {pair}: NAME=VALUE");
+            yield return new(pair[..equals], pair[(equals + 1)..]);
+        }
+    }
+
     /// <summary><c>--intake pubsub|stream</c>: whether the producer XADDs to the task streams (true) or publishes.</summary>
     public static bool StreamedIntake(string[] args) => Arg(args, "--intake") switch
     {
