@@ -22,7 +22,7 @@ namespace CeleryActors.Benchmarks;
 /// finished (which can only be at most what the node believes it holds), and the node's <c>/api/workers</c> is
 /// sampled every 100 ms; either one over the pool fails the run.
 /// Usage: <c>load-allocator [--count N] [--rate PER_SECOND] [--warmup N] [--queues Q] [--workers W] [--pool P]
-/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--stamp-tasks] [--burst B] [--host-dll PATH] [--node-env NAME=VALUE ...]</c>.
+/// [--queues-per-worker K] [--intake pubsub|stream] [--nodes N] [--started] [--stamp-reports] [--stamp-tasks] [--burst B] [--idle S] [--host-dll PATH] [--node-env NAME=VALUE ...]</c>.
 /// A paced run sends a millisecond's worth of tasks at a time (13 at 12,500/s), or <c>--burst B</c> at a time (runs
 /// before 2026-12-03 sent 200: at 12,500/s a burst every 16 ms, more than a pool of 128 slots takes at once). With
 /// <c>--intake stream</c> the tasks are XADDed to the queues' streams (the durable intake) instead of published.
@@ -33,7 +33,9 @@ namespace CeleryActors.Benchmarks;
 /// (published to taken, the part before the node's arrival-to-allocation clock starts). Every run also prints, from the
 /// assignments' <c>allocated_at</c>, how long an allocation took to reach its simulated worker (the journal write,
 /// the publish, Redis and this process), and the producer's p99 per priority. Each <c>--node-env NAME=VALUE</c> sets
-/// an environment variable of the nodes alone (a runtime knob to compare, say).
+/// an environment variable of the nodes alone (a runtime knob to compare, say). With <c>--idle S</c> the run first
+/// measures the nodes' CPU over S seconds with nothing to do after the warm-up, and also prints the cost per task
+/// above that idle rate.
 /// </summary>
 public static class AllocatorLoadRun
 {
@@ -52,6 +54,8 @@ public static class AllocatorLoadRun
         var stampReports = args.Contains("--stamp-reports");
         var stampTasks = args.Contains("--stamp-tasks");
         var burst = RunArgs.IntArg(args, "--burst", BatchFor(rate));
+        var idleSeconds = RunArgs.IntArg(args, "--idle", 0);
+        if (idleSeconds < 0) throw new ArgumentException($"--idle {idleSeconds}: seconds, at least 0");
         if (burst < 1) throw new ArgumentException($"--burst {burst}: at least 1 task at a time");
         Console.WriteLine($"machine: {ProcessStats.Machine()}");
         Console.WriteLine($"{count:N0} tasks at {(rate == 0 ? "full speed" : $"{rate:N0}/s")} over {queues} queues{(rate == 0 ? "" : $" in bursts of {burst}")}; {workers} workers of pool {pool}, each on {perWorker} queues; intake {(streamed ? "streams (XADD)" : "pub/sub")}; {nodeCount} node(s); reports {(withStarted ? "received, started, succeeded" : "received, succeeded")}");
@@ -131,6 +135,21 @@ public static class AllocatorLoadRun
                 await Task.Delay(100);
             Console.WriteLine($"warm-up: {warmedUp:N0} tasks allocated and finished (not measured)");
         }
+        // What the nodes use with nothing to do (cluster gossip, the workers' announcements, the sweeps, the JIT's
+        // last tier-ups): the part of a paced run's cost that does not come from its tasks.
+        var idleRate = 0.0;
+        if (idleSeconds > 0)
+        {
+            var idleBefore = nodes.Select(n => ProcessStats.CpuSeconds(n.ProcessId)).ToArray();
+            var idleStart = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
+            var idleWall = Stopwatch.GetElapsedTime(idleStart).TotalSeconds;
+            var idle = nodes.Select((n, i) => ProcessStats.CpuSeconds(n.ProcessId) - idleBefore[i]).ToArray();
+            idleRate = idle.Sum() / idleWall;
+            Console.WriteLine($"idle for {idleWall:F1} s: node CPU {idle.Sum():F2} s" +
+                              (nodes.Count > 1 ? $" (per node {string.Join(", ", idle.Select(c => c.ToString("F2", CultureInfo.InvariantCulture)))})" : "") +
+                              $" = {idleRate:F3} CPU-s per second");
+        }
         var beforeText = await Scrape();
         var perNodeBefore = nodes.Select(n => ProcessStats.CpuSeconds(n.ProcessId)).ToArray();
         var cpuBefore = (Node: NodeCpu(), Redis: ProcessStats.CpuSeconds(redis.ProcessId ?? 0), Load: ProcessStats.CpuSeconds(Environment.ProcessId));
@@ -184,7 +203,8 @@ public static class AllocatorLoadRun
                           $"this process (producer and workers) {cpuAfter.Load - cpuBefore.Load:F1} " +
                           $"(wall {allocationSeconds:F1} s on {Environment.ProcessorCount} cores)" +
                           (nodes.Count > 1 ? $"; per node {string.Join(", ", perNode.Select(c => c.ToString("F1", CultureInfo.InvariantCulture)))}" : "") +
-                          $"; {(cpuAfter.Node - cpuBefore.Node) * 1e6 / count:F0} us of node CPU per task");
+                          $"; {(cpuAfter.Node - cpuBefore.Node) * 1e6 / count:F0} us of node CPU per task" +
+                          (idleSeconds > 0 ? $", {(cpuAfter.Node - cpuBefore.Node - idleRate * allocationSeconds) * 1e6 / count:F0} us above idle" : ""));
         Console.WriteLine($"rejected {LoadRunNode.Sum(text, "celery_messages_rejected_total{"):N0}, requeued {LoadRunNode.Sum(text, "celery_task_requeued_total{"):N0}, " +
                           $"duplicates {LoadRunNode.Sum(text, "celery_task_duplicates_total{"):N0}, observations dropped {LoadRunNode.Sum(text, "celery_observations_dropped_total"):N0}");
         Console.WriteLine($"pool {pool}: at the workers at most {maxUnfinished} held at an assignment, {overPool} assignments over the pool; " +
