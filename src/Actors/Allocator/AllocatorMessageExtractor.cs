@@ -18,10 +18,6 @@ public sealed class AllocatorMessageExtractor(int maxShards = 100) : HashCodeMes
     /// <summary>Shard type name of the worker entities.</summary>
     public const string WorkerTypeName = "allocator-worker";
 
-    /// <summary>The shard type of the entities a channel's messages are for: tasks go to queues, control messages
-    /// and status reports to workers.</summary>
-    public static string TypeNameOf(ChannelKind kind) => kind == ChannelKind.Tasks ? QueueTypeName : WorkerTypeName;
-
     /// <inheritdoc />
     public override string? EntityId(object message) => message switch
     {

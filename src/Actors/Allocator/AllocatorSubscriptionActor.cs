@@ -13,7 +13,8 @@ namespace CeleryActors.Actors.Allocator;
 /// <c>P + workers:control</c> and <c>P + task-status</c>. Every node hears every message, and exactly one takes
 /// it: the node that takes the shard of its entity (<see cref="MessageOwnership.Takes"/>), where that entity
 /// lives, so most messages never cross the network. For tasks the queue is in the channel name, so no other node
-/// reads the payload; a control message or status report is parsed to find its worker. The taker turns the message
+/// reads the payload; a control message or status report is parsed to find its worker (or, for a report that names
+/// it, its queue, which then takes it without the worker's entity). The taker turns the message
 /// into a typed command for its entity, counts it, or rejects it as SPEC §4.1 says: logged with its reason
 /// (throttled, never the payload), counted by channel kind and reason, and the node goes on. Every node keeps
 /// the raw messages of the last moments (<see cref="RecentMessages"/>) and, when the takers change, takes again
@@ -136,7 +137,8 @@ public sealed class AllocatorSubscriptionActor : PubSubIngressActor, IWithTimers
         {
             // The queue is in the channel name: a node that does not take it never reads the payload.
             var shard = _shards.ShardId(_settings.Channels.QueueOf(message.Channel));
-            if (Keep(kind, message, shard, arrivedAt)) Forward(kind, message, Parse(kind, message.Channel, message.Payload.Span, arrivedAt));
+            if (Keep(kind, message, AllocatorMessageExtractor.QueueTypeName, shard, arrivedAt))
+                Forward(kind, message, Parse(kind, message.Channel, message.Payload.Span, arrivedAt));
             return;
         }
         var parsed = Parse(kind, message.Channel, message.Payload.Span, arrivedAt);
@@ -145,16 +147,16 @@ public sealed class AllocatorSubscriptionActor : PubSubIngressActor, IWithTimers
             RejectOnce(message, parsed.Reason, parsed.Detail!);
             return;
         }
-        var worker = ((IWithWorkerId)parsed.Message!).Worker;
-        if (Keep(kind, message, _shards.ShardId(worker), arrivedAt)) Forward(kind, message, parsed);
+        var (typeName, id) = WireRouting.EntityOf(parsed.Message!);
+        if (Keep(kind, message, typeName, _shards.ShardId(id), arrivedAt)) Forward(kind, message, parsed);
     }
 
     // Kept whoever takes it; true when this node does.
-    private bool Keep(ChannelKind kind, PubSubFeed.Message message, string shard, double arrivedAt)
+    private bool Keep(ChannelKind kind, PubSubFeed.Message message, string typeName, string shard, double arrivedAt)
     {
-        var taken = _ownership.Takes(AllocatorMessageExtractor.TypeNameOf(kind), shard);
+        var taken = _ownership.Takes(typeName, shard);
         _recent.Add(new RecentMessages.Entry(Environment.TickCount64, arrivedAt, kind, message.Channel, message.Payload,
-            shard) { Taken = taken });
+            typeName, shard) { Taken = taken });
         return taken;
     }
 
@@ -167,7 +169,7 @@ public sealed class AllocatorSubscriptionActor : PubSubIngressActor, IWithTimers
         }
         _metrics.CountPubSubMessage(message.Channel, parsed.MessageType);
         if (LatencySince(parsed.PublishedAt) is { } latency) Recorder.Tell(new ObservePubSubLatency(message.Channel, latency));
-        (kind == ChannelKind.Tasks ? _queues : _workers).Tell(parsed.Message!, ActorRefs.NoSender);
+        WireRouting.Send(parsed.Message!, _queues, _workers);
     }
 
     // The takers changed: what this node takes now, it takes again from what it kept - what it did not take when it
@@ -179,11 +181,11 @@ public sealed class AllocatorSubscriptionActor : PubSubIngressActor, IWithTimers
         var view = _ownership.Current;
         var taken = 0;
         foreach (var entry in _recent.ToTakeAgain(Environment.TickCount64,
-                     e => view.Takes(AllocatorMessageExtractor.TypeNameOf(e.Kind), e.Shard), again.EvenTaken))
+                     e => view.Takes(e.TypeName, e.Shard), again.EvenTaken))
         {
             var parsed = Parse(entry.Kind, entry.Channel, entry.Payload.Span, entry.ArrivedAt);
             if (parsed.IsRejected || parsed.Message is WorkerHeartbeat) continue;
-            (entry.Kind == ChannelKind.Tasks ? _queues : _workers).Tell(Replayed(parsed.Message!), ActorRefs.NoSender);
+            WireRouting.Send(Replayed(parsed.Message!), _queues, _workers);
             taken++;
         }
         Log.Info("The nodes that take the allocator's messages changed{0}: took {1} messages of the last {2} again",

@@ -25,6 +25,7 @@ public sealed class QueueAllocation
     private readonly IActorRef _workers;
     private readonly ILoggingAdapter _log;
     private int _refused; // tasks refused since the last sweep (logged once a sweep)
+    private readonly HeardWorkers _heard;
 
     /// <summary>Creates the allocation of a queue.</summary>
     /// <param name="state">The queue's domain state (recovered already, or being recovered).</param>
@@ -38,6 +39,7 @@ public sealed class QueueAllocation
         AllocatorMetrics metrics, IActorRef workers, ILoggingAdapter log)
     {
         _queue = state.Queue;
+        _heard = new HeardWorkers((long)settings.SweepInterval.TotalMilliseconds);
         _state = state;
         _commit = commit;
         _outbox = outbox;
@@ -84,7 +86,9 @@ public sealed class QueueAllocation
     /// <summary>Runs <paramref name="action"/> once everything decided so far is in the journal.</summary>
     public void AfterWritten(Action action) => _commit.After(action);
 
-    /// <summary>A worker's report.</summary>
+    /// <summary>A worker's report. One taken straight from the wire (<see cref="ReportTaskProgress.Direct"/>) passed
+    /// no worker entity: the queue tells the worker's entity that the worker spoke, and frees the slot of an outcome
+    /// at once, as the entity itself would have done on the report.</summary>
     public void Report(ReportTaskProgress report)
     {
         var decision = _state.Process(report, AllocatorSettings.Now());
@@ -94,11 +98,19 @@ public sealed class QueueAllocation
             if (!report.Replayed) _metrics.CountIgnoredReport(reason);
             return;
         }
-        if (decision.Event is not { } e) return;
-        var task = _state.Find(report.TaskId);
-        var (name, holder) = (task?.TaskName ?? LabelValues.Unknown, task?.Worker);
-        Emit(e, () => _outbox.Progressed(e, report, name, holder));
+        if (decision.Event is { } e)
+        {
+            var task = _state.Find(report.TaskId);
+            var (name, holder) = (task?.TaskName ?? LabelValues.Unknown, task?.Worker);
+            if (report.Direct && e is TaskSucceeded or TaskFailed && holder == report.Worker)
+                _workers.Tell(new TaskReleasedFromWorker(report.Worker, report.TaskId, _queue));
+            Emit(e, () => _outbox.Progressed(e, report, name, holder));
+        }
+        if (report.Direct && !report.Replayed && _heard.Heard(report.Worker, Environment.TickCount64))
+            TellHeard(report.Worker);
     }
+
+    private void TellHeard(string worker) => _workers.Tell(new WorkerHeard(worker, _queue, _state.StartedCount(worker)));
 
     /// <summary>A worker's announcement, repeated while it is online: it serves the queue (with its room now), and
     /// asks what it holds here. The answer waits for the write under way, so it comes after every assignment
@@ -170,6 +182,7 @@ public sealed class QueueAllocation
     /// <summary>The periodic check: allocations not acknowledged in time go back, and the gauges are set.</summary>
     public void Sweep()
     {
+        foreach (var worker in _heard.TakeDue(Environment.TickCount64)) TellHeard(worker);
         if (_refused > 1) _log.Warning("Queue {0}: {1} tasks refused since the last check, the queue being full", _queue, _refused);
         _refused = 0;
         var expired = _state.ExpiredAcknowledgements((long)_settings.AckTimeout.TotalMilliseconds, AllocatorSettings.Now());

@@ -84,6 +84,9 @@ public sealed class QueueState
     /// <summary>How many tasks <paramref name="worker"/> holds here now.</summary>
     public int HeldCount(string worker) => _inFlight.HeldCount(worker);
 
+    /// <summary>How many of the tasks <paramref name="worker"/> holds here it started.</summary>
+    public int StartedCount(string worker) => _inFlight.HeldTasks(worker).Count(t => t.Started);
+
     /// <summary>What waits here for a worker with <paramref name="capabilities"/>, or null.</summary>
     public TaskOffer? OfferFor(IReadOnlyDictionary<string, CapabilityValue> capabilities) => _pending.OfferFor(capabilities);
 

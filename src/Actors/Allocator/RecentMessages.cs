@@ -76,9 +76,10 @@ public sealed class RecentMessages
     /// <param name="Kind">The kind of its channel.</param>
     /// <param name="Channel">Its channel.</param>
     /// <param name="Payload">Its bytes.</param>
+    /// <param name="TypeName">The shard type of the entity it is for (a queue or a worker).</param>
     /// <param name="Shard">The shard of the entity it is for.</param>
     public sealed record Entry(long AtMs, double ArrivedAt, ChannelKind Kind, string Channel, ReadOnlyMemory<byte> Payload,
-        string Shard)
+        string TypeName, string Shard)
     {
         /// <summary>Whether this node took it (when it came, or again since).</summary>
         public bool Taken { get; set; }

@@ -10,7 +10,8 @@ namespace CeleryActors.Actors.Allocator;
 
 /// <summary>
 /// One allocator worker, a sharded persistent entity (persistence id <c>worker-{name}</c>): it persists its
-/// registration, watches its liveness, routes its status reports to the queue of each task, and is the one
+/// registration, watches its liveness, routes the status reports that name no queue to the queue of each task (the
+/// queues take those that name them, and tell it of freed slots and of the worker speaking), and is the one
 /// authority over its pool (<see cref="WorkerPool"/>): queues tell it what waits for it, and only it grants slots,
 /// to the most urgent offer of all its queues, so its unfinished tasks over all queues never exceed its pool.
 /// States: <c>Unregistered</c> (passivates when idle); <c>Unconfirmed</c> (a registration recovered after a restart
@@ -173,6 +174,12 @@ public sealed class WorkerEntityActor : ReceivePersistentActor, IWithTimers
             if (!s.Replayed) heard();
         });
         Command<UnregisterWorker>(u => { if (!u.Replayed) Unregister(w); });
+        // Reports a queue took itself: the worker spoke.
+        Command<WorkerHeard>(h =>
+        {
+            _reports.StartedIn(h.Queue, h.Started);
+            heard();
+        });
     }
 
     // Slot-protocol messages that reach a worker which is not online (or not registered) are answers to what an

@@ -5,6 +5,8 @@ namespace CeleryActors.Actors.Allocator;
 /// <summary>
 /// What a worker entity knows of its worker's reports beyond its pool: which held tasks the worker started (for its
 /// gauges), the reports that came before the queue's notice of their task, and the tasks it let go a moment ago.
+/// Only reports that name no queue pass here; a queue takes those that name it straight from the wire, and tells the
+/// entity what it needs of them (<see cref="TaskReleasedFromWorker"/>, <see cref="WorkerHeard"/>).
 /// A worker's reply can overtake the queue's notice (they travel different paths), and dropping it would cost a
 /// redelivery, so such reports wait here a few seconds; a late report of a task the worker let go still reaches
 /// that task's queue (<see cref="RecentlyFinished"/>). Bounded by age and count; plain and single-threaded.
@@ -17,6 +19,7 @@ public sealed class WorkerReports
     private const int MaxFinished = 50_000;
     private const long EarlyReportLifetimeMs = 5_000;
     private readonly HashSet<(string Queue, string TaskId)> _started = [];
+    private readonly Dictionary<string, int> _startedTold = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long At, List<WorkerTaskStatus> Reports)> _early = new(StringComparer.Ordinal);
     private readonly RecentlyFinished _finished;
     private readonly string _worker;
@@ -54,12 +57,26 @@ public sealed class WorkerReports
         else KeepEarly(status, nowMs);
     }
 
-    private void Report(string queue, WorkerTaskStatus status) =>
-        _send(new ReportTaskProgress(queue, status.TaskId, _worker, status.Progress, status.Runtime,
-            status.Exception, status.Replayed));
+    private void Report(string queue, WorkerTaskStatus status) => _send(ReportOf(status, queue, direct: false));
 
-    /// <summary>Held tasks the worker started.</summary>
-    public int StartedCount => _started.Count;
+    /// <summary>The command a queue takes for <paramref name="status"/>, a report of one of its tasks.</summary>
+    /// <param name="status">The report.</param>
+    /// <param name="queue">The task's queue.</param>
+    /// <param name="direct">Taken from the wire by the queue's node rather than passed on by the worker's entity.</param>
+    public static ReportTaskProgress ReportOf(WorkerTaskStatus status, string queue, bool direct) =>
+        new(queue, status.TaskId, status.Worker, status.Progress, status.Runtime, status.Exception, status.Replayed,
+            direct);
+
+    /// <summary>Held tasks the worker started: as its queues told (<see cref="StartedIn"/>), where they take its
+    /// reports themselves, else as the reports that passed here said.</summary>
+    public int StartedCount => _startedTold.Values.Sum() + _started.Count(s => !_startedTold.ContainsKey(s.Queue));
+
+    /// <summary><paramref name="queue"/>, which takes the worker's reports itself, says <paramref name="started"/>
+    /// of the tasks the worker holds there are started.</summary>
+    public void StartedIn(string queue, int started) => _startedTold[queue] = started;
+
+    /// <summary>The worker no longer serves <paramref name="queue"/>: what the queue told of it is void.</summary>
+    public void Left(string queue) => _startedTold.Remove(queue);
 
     /// <summary>The worker started <paramref name="taskId"/> of <paramref name="queue"/>, which it holds.</summary>
     public void Started(string queue, string taskId) => _started.Add((queue, taskId));

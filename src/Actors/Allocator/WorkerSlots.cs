@@ -126,7 +126,11 @@ public sealed class WorkerSlots
     /// <summary>The worker leaves <paramref name="queues"/>, which take back what it held there.</summary>
     private void Leave(IReadOnlyCollection<string> queues, string reason)
     {
-        foreach (var queue in queues) _send(new WorkerLeftQueue(queue, _worker, reason));
+        foreach (var queue in queues)
+        {
+            _send(new WorkerLeftQueue(queue, _worker, reason));
+            _reports.Left(queue);
+        }
         var leaving = queues.ToHashSet(StringComparer.Ordinal);
         foreach (var (queue, id) in Pool.AllHeld().Where(t => leaving.Contains(t.Queue)).ToList()) Let(queue, id);
     }

@@ -48,9 +48,11 @@ public sealed record TaskRefused(string Queue, string TaskId, string Reason) : I
 /// <param name="Exception">The exception type, on failed.</param>
 /// <param name="Replayed">Sent again after a node died (a survivor's replay): a report the queue ignores is not
 /// counted again.</param>
+/// <param name="Direct">Taken from the wire by the queue's node (the report named its queue), not passed on by the
+/// worker's entity: the queue tells that entity of the slot an outcome frees, and that the worker spoke.</param>
 public sealed record ReportTaskProgress(
     string Queue, string TaskId, string Worker, TaskProgress Progress, double? Runtime, string? Exception,
-    bool Replayed = false)
+    bool Replayed = false, bool Direct = false)
     : IQueueCommand;
 
 /// <summary>Asks a queue for its statistics; answered with <see cref="QueueStats"/>.</summary>

@@ -99,3 +99,13 @@ public sealed record TaskAssignedToWorker(string Worker, string TaskId, string Q
 /// <param name="TaskId">The task.</param>
 /// <param name="Queue">The queue that took it back or finished it.</param>
 public sealed record TaskReleasedFromWorker(string Worker, string TaskId, string Queue) : IQueueToWorker;
+
+/// <summary>
+/// A queue took reports of the worker straight from the wire (<see cref="ReportTaskProgress.Direct"/>): the worker
+/// spoke, and <paramref name="Started"/> of the tasks it holds there are started. Sent at once when the worker had
+/// not been heard of there for a sweep interval, else with the queue's next sweep, so it costs no message per task.
+/// </summary>
+/// <param name="Worker">The worker.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="Started">Tasks the worker holds in the queue that it started.</param>
+public sealed record WorkerHeard(string Worker, string Queue, int Started) : IQueueToWorker;

@@ -48,6 +48,7 @@ public sealed class AllocatorSerializer : SerializerWithStringManifest
         [typeof(WorkerTaskStatus)] = "worker-task-status",
         [typeof(TaskAssignedToWorker)] = "task-assigned",
         [typeof(TaskReleasedFromWorker)] = "task-released",
+        [typeof(WorkerHeard)] = "worker-heard",
         [typeof(GetWorkerStatus)] = "get-worker-status",
         [typeof(WorkerStatus)] = "worker-status",
         [typeof(TaskAccepted)] = "e-accepted",

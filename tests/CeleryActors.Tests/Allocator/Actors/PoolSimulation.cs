@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using CeleryActors.Actors.Allocator;
 using CeleryActors.Messages.Allocator;
+using CeleryActors.Messages.Subscription;
 using CeleryActors.Tests.Fixtures;
 using Xunit;
 
@@ -270,14 +271,15 @@ internal sealed class PoolSimulation(AllocatorHarness h, Random random, TestKit 
         }
     }
 
+    // Half the workers name the queue in their reports, which then go to the queue as the node's intake sends them.
     private void Report(PoolSimulationWorker w, (string Queue, string Id) task, TaskProgress progress) =>
         Send(w, new WorkerTaskStatus(w.Name, task.Id, progress, progress >= TaskProgress.Succeeded ? 0.01 : null,
             progress == TaskProgress.Failed ? "Boom" : null, Queue: w.SendsQueue ? task.Queue : null));
 
-    private void Send(PoolSimulationWorker w, IWorkerCommand command)
+    private void Send(PoolSimulationWorker w, IPubSubCommand command)
     {
         w.LastSpoke = Environment.TickCount64;
-        h.Workers.Tell(command, ActorRefs.NoSender);
+        WireRouting.Send(command, h.Queues, h.Workers);
     }
 
     private List<string> RandomQueues()

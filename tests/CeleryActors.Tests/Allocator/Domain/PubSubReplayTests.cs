@@ -13,7 +13,7 @@ public class PubSubReplayTests
     private static SubmitTask Task(string id, bool replayed = false) => new("q", id, "job", "{}", 5, null, null, 10, replayed);
 
     private static RecentMessages.Entry Entry(long atMs, string shard, int bytes = 100, bool taken = false) =>
-        new(atMs, atMs / 1000.0, ChannelKind.Tasks, "tasks:q", new byte[bytes], shard) { Taken = taken };
+        new(atMs, atMs / 1000.0, ChannelKind.Tasks, "tasks:q", new byte[bytes], AllocatorMessageExtractor.QueueTypeName, shard) { Taken = taken };
 
     [Fact]
     public void A_replayed_task_is_ignored_uncounted_when_known_and_accepted_when_lost()
